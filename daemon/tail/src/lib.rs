@@ -1,0 +1,3 @@
+//! Line readers for Vigil's sources.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
