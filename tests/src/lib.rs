@@ -1,1 +1,46 @@
-//! End-to-end tests of the `vigil` binary live in `tests/`; this library is empty.
+//! Test support shared by every crate's tests, and (under `tests/`) the end-to-end tests
+//! that start the real `vigil` binary.
+//!
+//! Real data lives outside the repository, in `../shared/data` and `../shared/vectors`
+//! next to the checkout (override with `VIGIL_SHARED_DIR`). A test that needs it calls
+//! [`shared_file`]: when the data is missing it is skipped with a message, unless `CI` is
+//! set, in which case it fails and says what is missing.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+/// The `shared` folder beside the checkout (or `$VIGIL_SHARED_DIR`).
+pub fn shared_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VIGIL_SHARED_DIR") {
+        return PathBuf::from(dir);
+    }
+    // CARGO_MANIFEST_DIR of this crate is <checkout>/tests.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("shared")
+}
+
+/// Path of `rel` under the shared folder (for example `data/cowrie/seed-tpot-cowrie.json`),
+/// or `None` when it is missing and the test should be skipped.
+///
+/// # Panics
+/// When the file is missing and the `CI` environment variable is set: CI must not silently
+/// skip the tests that prove Vigil on real data.
+pub fn shared_file(rel: &str) -> Option<PathBuf> {
+    let path = shared_dir().join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    let message = format!(
+        "shared test data {} is missing (looked in {}); set VIGIL_SHARED_DIR to the folder that holds data/ and vectors/",
+        rel,
+        path.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
+    }
+    eprintln!("skipping: {message}");
+    None
+}
