@@ -1,0 +1,557 @@
+//! Behaviour rules: brute force, port scan and traffic spike.
+//!
+//! A rule looks at one event ([`EventView`]) together with the window facts the feature step
+//! computed for the event's source ([`SourceWindow`]) and, at most once per episode, returns a
+//! [`RuleHit`]: a strength in [0, 1] and a sentence an analyst can read.
+//!
+//! # Episodes
+//! A rule fires when its condition first holds for a source and stays quiet while the condition
+//! keeps holding; the episode ends (the rule re-arms) at the first observation of that source
+//! at which the condition no longer holds, for example when the failed-login window has drained
+//! below the threshold. Observations are the events that feed the rule's count (failed logins
+//! for brute force, events with a destination port for port scan, every event for traffic
+//! spike) and that the feature step counted into the windows (late events are not).
+//!
+//! Rules remember the sources that are inside an episode, and only those, in a table of at most
+//! `MAX_OPEN_EPISODES` entries. Entries whose last observation is older than the rule's window
+//! are swept when the table fills. Should the table still be full, the rule falls back to firing
+//! only on the exact crossing (the observation at which the count reaches the threshold), which
+//! needs no memory: counts rise by one per counted event, so the crossing is never skipped.
+//!
+//! # Strength
+//! See [`rule_strength`]: a rule that just reaches its threshold has strength 0.95 (ORANGE), one
+//! that sees five times its threshold 0.99 (RED).
+
+mod brute_force;
+mod port_scan;
+mod traffic_spike;
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::fmt;
+use std::hash::BuildHasherDefault;
+use std::net::{IpAddr, Ipv6Addr};
+
+pub use brute_force::{BruteForce, BruteForceConfig};
+pub use port_scan::{PortScan, PortScanConfig};
+pub use traffic_spike::{TrafficSpike, TrafficSpikeConfig};
+
+/// The rule-relevant facts about one event, independent of the sensor crate's `Event`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EventView {
+    /// Event time, in microseconds since the Unix epoch.
+    pub time_micros: i64,
+    /// Source address as reported by the sensor.
+    pub src_ip: Option<IpAddr>,
+    /// The source the per-source windows are kept for (the address, or its IPv6 prefix).
+    pub source: Option<SourceId>,
+    /// Destination port.
+    pub dst_port: Option<u16>,
+    /// The event is a failed login attempt.
+    pub failed_login: bool,
+    /// The event is a login attempt, failed or successful.
+    pub login: bool,
+}
+
+/// A source as the windows see it: an IPv4 address, or an IPv6 address masked to a prefix.
+///
+/// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are treated as the IPv4 address they carry.
+///
+/// ```
+/// use std::net::IpAddr;
+/// use vigil_detectors::SourceId;
+/// let v6: IpAddr = "2001:db8:1::42".parse().unwrap();
+/// assert_eq!(SourceId::new(v6, 64).to_string(), "2001:db8:1::/64");
+/// let v4: IpAddr = "203.0.113.7".parse().unwrap();
+/// assert_eq!(SourceId::new(v4, 64).to_string(), "203.0.113.7");
+/// let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+/// assert_eq!(SourceId::new(mapped, 64), SourceId::new(v4, 64));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SourceId {
+    network: IpAddr,
+    prefix_len: u8,
+}
+
+impl SourceId {
+    /// The source of `ip`: IPv4 addresses stand for themselves, IPv6 addresses are masked to
+    /// their first `ipv6_prefix_len` bits (values above 128 mean 128).
+    pub fn new(ip: IpAddr, ipv6_prefix_len: u8) -> SourceId {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => SourceId {
+                network: IpAddr::V4(v4),
+                prefix_len: 32,
+            },
+            IpAddr::V6(v6) => {
+                let prefix_len = ipv6_prefix_len.min(128);
+                let mask = if prefix_len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(prefix_len))
+                };
+                SourceId {
+                    network: IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)),
+                    prefix_len,
+                }
+            }
+        }
+    }
+
+    /// The network address (the IPv4 address itself, or the masked IPv6 prefix).
+    pub fn network(&self) -> IpAddr {
+        self.network
+    }
+
+    /// The prefix length: 32 for IPv4, the configured IPv6 prefix length otherwise.
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix_len
+    }
+
+    /// A compact 128-bit key, unique per source: IPv4 sources use their IPv4-mapped IPv6
+    /// form, which no masked IPv6 source can take (those are canonicalised to IPv4 first).
+    pub fn key(&self) -> u128 {
+        match self.network {
+            IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+            IpAddr::V6(v6) => u128::from(v6),
+        }
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.network {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) if self.prefix_len == 128 => write!(f, "{v6}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/{}", self.prefix_len),
+        }
+    }
+}
+
+/// The per-source window facts the feature step computed for one event.
+///
+/// Counts are taken over event-time sliding windows ending at the source's newest event time
+/// and include this event when [`counted`](Self::counted) is set. A plain `Copy` value: no
+/// allocation on the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SourceWindow {
+    /// The event has a source and the counts below are real (false: all counts are zero).
+    pub tracked: bool,
+    /// This event was added to its source's windows (false for late events and untracked ones).
+    pub counted: bool,
+    /// The event was late: older than the newest event seen minus the allowed lateness.
+    pub late: bool,
+    /// Events from the source within the event window.
+    pub events: u32,
+    /// Failed logins from the source within the login window.
+    pub failed_logins: u32,
+    /// Successful logins from the source within the login window.
+    pub successful_logins: u32,
+    /// Distinct destination ports the source reached within the port window.
+    pub distinct_dst_ports: u32,
+    /// Distinct destination addresses the source reached within the port window.
+    pub distinct_dst_ips: u32,
+    /// This event's destination port was not yet in the source's port window.
+    pub port_new_in_window: bool,
+    /// The source's moving baseline of events per event window (see the feature crate for how
+    /// it is kept), as of the start of the current window.
+    pub baseline_events: f64,
+    /// Length of the event window, in seconds.
+    pub event_window_secs: u32,
+    /// Length of the login window, in seconds.
+    pub login_window_secs: u32,
+    /// Length of the port window, in seconds.
+    pub port_window_secs: u32,
+}
+
+/// A rule firing: how strong the evidence is and a sentence that explains it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleHit {
+    /// The rule's name (`brute_force`, `port_scan`, `traffic_spike`).
+    pub rule: &'static str,
+    /// Strength in [0, 1], mapped onto alert severity like a calibrated score (see [`rule_strength`]).
+    pub strength: f64,
+    /// A sentence with the numbers, e.g. `52 failed logins in 30 s from 203.0.113.7 (threshold 20)`.
+    pub explanation: String,
+}
+
+/// A behaviour rule. Object safe, so a [`RuleSet`] holds `Box<dyn Rule>`.
+pub trait Rule: Send {
+    /// The rule's stable name, used as the detector name of its alerts.
+    fn name(&self) -> &'static str;
+    /// Looks at one event and its source window; returns a hit at most once per episode.
+    fn observe(&mut self, event: &EventView, window: &SourceWindow) -> Option<RuleHit>;
+}
+
+/// A rule configuration value out of range; the message names the field and the value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field} {requirement}, got {value}")]
+pub struct RuleConfigError {
+    /// The offending field, e.g. `brute_force.min_failed_logins`.
+    pub field: &'static str,
+    /// What the field must be, e.g. `must be at least 1`.
+    pub requirement: &'static str,
+    /// The rejected value, as written.
+    pub value: String,
+}
+
+/// Strength of a rule hit that observed `observed` against a threshold of `threshold`:
+/// `1 - 0.05 * threshold / observed`, clamped to [0, 1].
+///
+/// Reaching the threshold gives 0.95 (ORANGE with the default severity cut-offs); five times
+/// the threshold gives 0.99 (RED); the strength approaches 1 as the ratio grows. A
+/// non-positive or non-finite input gives 0.
+///
+/// ```
+/// use vigil_detectors::rule_strength;
+/// assert!((rule_strength(20.0, 20.0) - 0.95).abs() < 1e-12);
+/// assert!((rule_strength(20.0, 100.0) - 0.99).abs() < 1e-12);
+/// assert_eq!(rule_strength(20.0, 0.0), 0.0);
+/// ```
+pub fn rule_strength(threshold: f64, observed: f64) -> f64 {
+    if !(threshold > 0.0 && observed > 0.0 && threshold.is_finite() && observed.is_finite()) {
+        return 0.0;
+    }
+    (1.0 - 0.05 * threshold / observed).clamp(0.0, 1.0)
+}
+
+/// Which rules run, each with its configuration; `None` disables a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesConfig {
+    /// Brute force: failed logins per source within the login window.
+    pub brute_force: Option<BruteForceConfig>,
+    /// Port scan: distinct destination ports per source within the port window.
+    pub port_scan: Option<PortScanConfig>,
+    /// Traffic spike: events per source within the event window against its moving baseline.
+    pub traffic_spike: Option<TrafficSpikeConfig>,
+}
+
+impl Default for RulesConfig {
+    /// All three rules, with their default thresholds.
+    fn default() -> Self {
+        RulesConfig {
+            brute_force: Some(BruteForceConfig::default()),
+            port_scan: Some(PortScanConfig::default()),
+            traffic_spike: Some(TrafficSpikeConfig::default()),
+        }
+    }
+}
+
+impl RulesConfig {
+    /// Checks every enabled rule's configuration.
+    pub fn validate(&self) -> Result<(), RuleConfigError> {
+        if let Some(c) = &self.brute_force {
+            c.validate()?;
+        }
+        if let Some(c) = &self.port_scan {
+            c.validate()?;
+        }
+        if let Some(c) = &self.traffic_spike {
+            c.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// The enabled rules, run in a fixed order (brute force, port scan, traffic spike).
+///
+/// ```
+/// use vigil_detectors::{RuleSet, RulesConfig, SourceWindow, EventView, SourceId};
+/// let mut rules = RuleSet::new(&RulesConfig::default())?;
+/// assert_eq!(rules.names(), vec!["brute_force", "port_scan", "traffic_spike"]);
+/// let ip = "203.0.113.7".parse().unwrap();
+/// let event = EventView {
+///     time_micros: 1_700_000_000_000_000,
+///     src_ip: Some(ip),
+///     source: Some(SourceId::new(ip, 64)),
+///     dst_port: Some(22),
+///     failed_login: true,
+///     login: true,
+/// };
+/// let window = SourceWindow {
+///     tracked: true,
+///     counted: true,
+///     events: 20,
+///     failed_logins: 20,
+///     distinct_dst_ports: 1,
+///     distinct_dst_ips: 1,
+///     baseline_events: 10.0,
+///     event_window_secs: 30,
+///     login_window_secs: 30,
+///     port_window_secs: 60,
+///     ..SourceWindow::default()
+/// };
+/// let mut hits = Vec::new();
+/// rules.observe(&event, &window, &mut hits);
+/// assert_eq!(hits.len(), 1);
+/// assert_eq!(hits[0].explanation, "20 failed logins in 30 s from 203.0.113.7 (threshold 20)");
+/// # Ok::<(), vigil_detectors::RuleConfigError>(())
+/// ```
+pub struct RuleSet {
+    rules: Vec<Box<dyn Rule>>,
+}
+
+impl fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("rules", &self.names())
+            .finish()
+    }
+}
+
+impl RuleSet {
+    /// Builds the enabled rules after validating their configuration.
+    pub fn new(config: &RulesConfig) -> Result<RuleSet, RuleConfigError> {
+        config.validate()?;
+        let mut rules: Vec<Box<dyn Rule>> = Vec::with_capacity(3);
+        if let Some(c) = &config.brute_force {
+            rules.push(Box::new(BruteForce::new(c.clone())?));
+        }
+        if let Some(c) = &config.port_scan {
+            rules.push(Box::new(PortScan::new(c.clone())?));
+        }
+        if let Some(c) = &config.traffic_spike {
+            rules.push(Box::new(TrafficSpike::new(c.clone())?));
+        }
+        Ok(RuleSet { rules })
+    }
+
+    /// Runs every rule on one event, appending their hits to `hits` (which is not cleared).
+    pub fn observe(&mut self, event: &EventView, window: &SourceWindow, hits: &mut Vec<RuleHit>) {
+        for rule in &mut self.rules {
+            if let Some(hit) = rule.observe(event, window) {
+                hits.push(hit);
+            }
+        }
+    }
+
+    /// The names of the enabled rules, in the order they run.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.rules.iter().map(|r| r.name()).collect()
+    }
+
+    /// Number of enabled rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// True when no rule is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+/// Most sources a rule remembers as being inside an episode at once.
+pub(crate) const MAX_OPEN_EPISODES: usize = 1 << 16;
+
+/// The sources currently inside an episode of one rule, with the event time each was last
+/// observed above the threshold. A fixed-key hasher keeps the rule free of randomness.
+#[derive(Debug, Default)]
+pub(crate) struct Episodes {
+    open: HashMap<u128, i64, BuildHasherDefault<DefaultHasher>>,
+    newest_micros: i64,
+    capacity: usize,
+}
+
+impl Episodes {
+    pub(crate) fn new() -> Episodes {
+        Episodes::with_capacity_limit(MAX_OPEN_EPISODES)
+    }
+
+    pub(crate) fn with_capacity_limit(capacity: usize) -> Episodes {
+        Episodes {
+            open: HashMap::default(),
+            newest_micros: i64::MIN,
+            capacity,
+        }
+    }
+
+    /// Records one observation of `key` and says whether it opens an episode (the rule fires).
+    ///
+    /// `above` says whether the rule's condition holds; `exact_crossing` whether this very
+    /// observation is the one that reached the threshold (used only when the table is full);
+    /// `window_micros` is how long a quiet source takes to drain, for sweeping stale entries.
+    pub(crate) fn observe(
+        &mut self,
+        key: u128,
+        time_micros: i64,
+        above: bool,
+        exact_crossing: bool,
+        window_micros: i64,
+    ) -> bool {
+        self.newest_micros = self.newest_micros.max(time_micros);
+        if !above {
+            self.open.remove(&key);
+            return false;
+        }
+        if let Some(last) = self.open.get_mut(&key) {
+            *last = (*last).max(time_micros);
+            return false;
+        }
+        if self.open.len() >= self.capacity {
+            let horizon = self.newest_micros.saturating_sub(window_micros);
+            self.open.retain(|_, last| *last > horizon);
+        }
+        if self.open.len() < self.capacity {
+            self.open.insert(key, time_micros);
+            true
+        } else {
+            exact_crossing
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn open_count(&self) -> usize {
+        self.open.len()
+    }
+}
+
+/// Micro-seconds in `secs` seconds.
+pub(crate) fn secs_to_micros(secs: u32) -> i64 {
+    i64::from(secs) * 1_000_000
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A tracked, counted event from `ip` at `secs` seconds.
+    pub(crate) fn event(
+        ip: &str,
+        secs: i64,
+        dst_port: Option<u16>,
+        failed_login: bool,
+    ) -> EventView {
+        let ip: IpAddr = ip
+            .parse()
+            .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        EventView {
+            time_micros: secs * 1_000_000,
+            src_ip: Some(ip),
+            source: Some(SourceId::new(ip, 64)),
+            dst_port,
+            failed_login,
+            login: failed_login,
+        }
+    }
+
+    /// A counted window with the default window lengths and the given counts.
+    pub(crate) fn window() -> SourceWindow {
+        SourceWindow {
+            tracked: true,
+            counted: true,
+            late: false,
+            event_window_secs: 30,
+            login_window_secs: 30,
+            port_window_secs: 60,
+            ..SourceWindow::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strength_maps_threshold_to_orange_and_five_times_to_red() {
+        assert!((rule_strength(25.0, 25.0) - 0.95).abs() < 1e-12);
+        assert!(rule_strength(25.0, 125.0) >= 0.99 - 1e-12);
+        assert!(rule_strength(25.0, 1000.0) > rule_strength(25.0, 125.0));
+        assert!(rule_strength(25.0, 1e12) <= 1.0);
+        assert_eq!(rule_strength(f64::NAN, 3.0), 0.0);
+        assert_eq!(rule_strength(1.0, f64::INFINITY), 0.0);
+    }
+
+    #[test]
+    fn source_id_masks_ipv6_and_keeps_ipv4() {
+        let a = SourceId::new("2001:db8:1:2:3::1".parse().unwrap(), 64);
+        let b = SourceId::new("2001:db8:1:2:ffff::9".parse().unwrap(), 64);
+        let c = SourceId::new("2001:db8:1:3::1".parse().unwrap(), 64);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.to_string(), "2001:db8:1:2::/64");
+        assert_eq!(a.prefix_len(), 64);
+        let full = SourceId::new("2001:db8::7".parse().unwrap(), 128);
+        assert_eq!(full.to_string(), "2001:db8::7");
+        let all = SourceId::new("2001:db8::7".parse().unwrap(), 0);
+        assert_eq!(all.to_string(), "::/0");
+        let over = SourceId::new("2001:db8::7".parse().unwrap(), 200);
+        assert_eq!(over.prefix_len(), 128);
+        let v4 = SourceId::new("10.1.2.3".parse().unwrap(), 48);
+        assert_eq!(v4.prefix_len(), 32);
+        assert_ne!(v4.key(), SourceId::new("::".parse().unwrap(), 64).key());
+        assert_eq!(
+            v4.key(),
+            SourceId::new("::ffff:10.1.2.3".parse().unwrap(), 48).key()
+        );
+    }
+
+    #[test]
+    fn config_error_names_field_and_value() {
+        let err = RuleConfigError {
+            field: "brute_force.min_failed_logins",
+            requirement: "must be at least 1",
+            value: "0".to_string(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "brute_force.min_failed_logins must be at least 1, got 0"
+        );
+    }
+
+    #[test]
+    fn rule_set_runs_only_enabled_rules_and_rejects_bad_config() {
+        let config = RulesConfig {
+            brute_force: None,
+            port_scan: Some(PortScanConfig::default()),
+            traffic_spike: None,
+        };
+        let set = RuleSet::new(&config).unwrap();
+        assert_eq!(set.names(), vec!["port_scan"]);
+        assert_eq!(set.len(), 1);
+        let none = RuleSet::new(&RulesConfig {
+            brute_force: None,
+            port_scan: None,
+            traffic_spike: None,
+        })
+        .unwrap();
+        assert!(none.is_empty());
+        let bad = RulesConfig {
+            brute_force: Some(BruteForceConfig {
+                min_failed_logins: 0,
+            }),
+            ..RulesConfig::default()
+        };
+        let err = RuleSet::new(&bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "brute_force.min_failed_logins must be at least 1, got 0"
+        );
+    }
+
+    #[test]
+    fn episodes_fire_once_and_rearm_below() {
+        let mut e = Episodes::new();
+        assert!(e.observe(1, 0, true, true, 30_000_000));
+        assert!(!e.observe(1, 1, true, false, 30_000_000));
+        assert!(!e.observe(1, 2, false, false, 30_000_000));
+        assert!(e.observe(1, 3, true, true, 30_000_000));
+        assert!(e.observe(2, 3, true, true, 30_000_000));
+        assert_eq!(e.open_count(), 2);
+    }
+
+    #[test]
+    fn full_episode_table_sweeps_stale_entries_then_falls_back_to_exact_crossing() {
+        let mut e = Episodes::with_capacity_limit(2);
+        let w = 30_000_000;
+        assert!(e.observe(1, 0, true, true, w));
+        assert!(e.observe(2, 1, true, true, w));
+        // Both entries are fresh: the table stays full, so only exact crossings fire.
+        assert!(!e.observe(3, 2, true, false, w));
+        assert!(e.observe(3, 3, true, true, w));
+        assert_eq!(e.open_count(), 2);
+        // Much later both entries are stale and get swept: source 4 opens a normal episode.
+        assert!(e.observe(4, 100_000_000, true, false, w));
+        assert_eq!(e.open_count(), 1);
+    }
+}
