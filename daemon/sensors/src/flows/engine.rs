@@ -1,0 +1,302 @@
+//! What every flow-dataset parser does the same way: line checks, headers, row numbering,
+//! origins, empty inputs. Each format only says how to read its header and one row.
+
+use std::sync::Arc;
+
+use crate::event::{Event, EventKind, Origin, Sensor};
+use crate::format::{Format, ParseOptions, Record, RejectReason, Rejection};
+
+use super::csv::{CellSplitter, Cells};
+use super::error::RowError;
+use super::value;
+
+/// The format-specific half of a flow-dataset parser.
+pub(crate) trait RowSchema: Send {
+    /// The sensor kind written into every event.
+    const SENSOR: Sensor;
+    /// The format reported by the parser.
+    const FORMAT: Format;
+
+    /// Whether a line, met where a header could be (`header_bound` is false before the
+    /// input's header), is a header line rather than a data row.
+    fn is_header(&self, cells: &Cells<'_>, header_bound: bool) -> bool;
+
+    /// Learns the column positions from a header line; an error rejects the line.
+    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<(), RowError>;
+
+    /// Forgets the current input's header: the next input brings its own.
+    fn unbind_header(&mut self);
+
+    /// The number of cells every data row must have, once the header (if any) is bound;
+    /// `None` while a required header is still missing.
+    fn row_width(&self) -> Option<usize>;
+
+    /// Fills `event` (time, sensor, origin already set) from a row of `row_width` cells.
+    fn fill(
+        &mut self,
+        cells: &Cells<'_>,
+        opts: &ParseOptions,
+        event: &mut Event,
+    ) -> Result<(), RowError>;
+
+    /// Names of the values in [`Event::numeric`], in order.
+    fn numeric_columns(&self) -> &[Arc<str>];
+}
+
+/// Per-input bookkeeping.
+#[derive(Debug)]
+struct InputState {
+    source: Arc<str>,
+    /// Data rows seen so far, valid or not: the index of the next data row.
+    data_rows: u64,
+    /// Whether anything but blank lines and headers was met (for [`RejectReason::EmptyInput`]).
+    saw_row: bool,
+    /// The current header line, to recognise it when repeated (concatenated files).
+    header_text: Option<String>,
+    /// Set by `finish_input`, so that a second call does not report the input twice.
+    finished: bool,
+}
+
+impl InputState {
+    fn new(source: Arc<str>) -> InputState {
+        InputState {
+            source,
+            data_rows: 0,
+            saw_row: false,
+            header_text: None,
+            finished: false,
+        }
+    }
+
+    /// Counts a data row and returns its index within the input.
+    fn count_data_row(&mut self) -> u64 {
+        self.saw_row = true;
+        let index = self.data_rows;
+        self.data_rows += 1;
+        index
+    }
+}
+
+/// A complete [`crate::RecordParser`] for one flow-dataset format.
+pub(crate) struct FlowCsv<S> {
+    schema: S,
+    opts: ParseOptions,
+    splitter: CellSplitter,
+    input: InputState,
+}
+
+impl<S: RowSchema> FlowCsv<S> {
+    /// A parser reading the schema `schema` with `opts`.
+    pub(crate) fn new(schema: S, opts: ParseOptions) -> FlowCsv<S> {
+        FlowCsv {
+            schema,
+            opts,
+            splitter: CellSplitter::default(),
+            input: InputState::new(Arc::from("")),
+        }
+    }
+
+    pub(crate) fn format(&self) -> Format {
+        S::FORMAT
+    }
+
+    pub(crate) fn begin_input(&mut self, source: Arc<str>) {
+        self.input = InputState::new(source);
+        self.schema.unbind_header();
+    }
+
+    pub(crate) fn numeric_columns(&self) -> &[Arc<str>] {
+        self.schema.numeric_columns()
+    }
+
+    pub(crate) fn finish_input(&mut self, out: &mut Vec<Record>) {
+        if !self.input.finished && !self.input.saw_row {
+            out.push(Record::Rejected(Rejection {
+                reason: RejectReason::EmptyInput,
+                offset: 0,
+                detail: format!("no {} rows in {:?}", S::FORMAT, &*self.input.source),
+            }));
+        }
+        self.input.finished = true;
+    }
+
+    pub(crate) fn feed(
+        &mut self,
+        line: &[u8],
+        offset: u64,
+        terminated: bool,
+        out: &mut Vec<Record>,
+    ) {
+        self.input.finished = false;
+        match self.read_line(line, offset, terminated) {
+            Ok(Some(record)) => out.push(record),
+            Ok(None) => {}
+            Err(err) => out.push(Record::Rejected(err.into_rejection(offset))),
+        }
+    }
+
+    /// One line: `Ok(None)` for a blank line, an error for a rejected row or header.
+    fn read_line(
+        &mut self,
+        line: &[u8],
+        offset: u64,
+        terminated: bool,
+    ) -> Result<Option<Record>, RowError> {
+        let text = match line_text(line) {
+            Ok(Some(text)) => text,
+            Ok(None) => return Ok(None),
+            Err(err) => {
+                self.input.count_data_row();
+                return Err(err);
+            }
+        };
+        if self.input.header_text.as_deref() == Some(text) {
+            return Ok(Some(csv_header(offset)));
+        }
+        let cells = match self.splitter.split(text) {
+            Ok(cells) => cells,
+            Err(err) => {
+                self.input.count_data_row();
+                return Err(err);
+            }
+        };
+        let header_bound = self.input.header_text.is_some();
+        if self.schema.is_header(&cells, header_bound) {
+            return match self.schema.bind_header(&cells) {
+                Ok(()) => {
+                    self.input.header_text = Some(text.to_string());
+                    Ok(Some(csv_header(offset)))
+                }
+                Err(err) => {
+                    // A line that fails as a header is still evidence the input is not empty.
+                    self.input.saw_row = true;
+                    Err(err)
+                }
+            };
+        }
+        let row_index = self.input.count_data_row();
+        let Some(width) = self.schema.row_width() else {
+            return Err(RowError::Missing {
+                what: format!("no {} header before this row", S::FORMAT),
+            });
+        };
+        if cells.len() != width {
+            return Err(if !terminated && cells.len() < width {
+                RowError::Truncated {
+                    expected: width,
+                    found: cells.len(),
+                }
+            } else {
+                RowError::WrongColumnCount {
+                    expected: width,
+                    found: cells.len(),
+                }
+            });
+        }
+        let origin = Origin {
+            source: Arc::clone(&self.input.source),
+            offset,
+            round: 0,
+        };
+        let time = value::row_time(
+            self.opts.dataset_start,
+            row_index,
+            self.opts.row_interval_micros,
+        );
+        let mut event = Event::new(
+            time,
+            S::SENSOR,
+            Arc::clone(&self.opts.sensor_id),
+            EventKind::Flow,
+            origin,
+        );
+        self.schema.fill(&cells, &self.opts, &mut event)?;
+        Ok(Some(Record::Event(Box::new(event))))
+    }
+}
+
+fn csv_header(offset: u64) -> Record {
+    Record::Skipped {
+        reason: "csv_header",
+        offset,
+    }
+}
+
+/// The text of a line without byte-order mark and carriage return, `None` when blank.
+///
+/// A byte-order mark is dropped wherever it starts a line, not only at offset 0, so that
+/// files concatenated with `cat` read like one.
+fn line_text(line: &[u8]) -> Result<Option<&str>, RowError> {
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if let Some(position) = memchr::memchr(0, line) {
+        return Err(RowError::Binary { position });
+    }
+    let text = std::str::from_utf8(line).map_err(|err| RowError::NotUtf8 {
+        position: err.valid_up_to(),
+    })?;
+    if text.trim_ascii().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(text))
+}
+
+/// Implements [`crate::RecordParser`] for a public parser wrapping a [`FlowCsv`] in `inner`.
+macro_rules! delegate_record_parser {
+    ($parser:ty) => {
+        impl $crate::format::RecordParser for $parser {
+            fn format(&self) -> $crate::format::Format {
+                self.inner.format()
+            }
+
+            fn begin_input(&mut self, source: std::sync::Arc<str>) {
+                self.inner.begin_input(source);
+            }
+
+            fn feed(
+                &mut self,
+                line: &[u8],
+                offset: u64,
+                terminated: bool,
+                out: &mut Vec<$crate::format::Record>,
+            ) {
+                self.inner.feed(line, offset, terminated, out);
+            }
+
+            fn finish_input(&mut self, out: &mut Vec<$crate::format::Record>) {
+                self.inner.finish_input(out);
+            }
+
+            fn numeric_columns(&self) -> &[std::sync::Arc<str>] {
+                self.inner.numeric_columns()
+            }
+        }
+    };
+}
+
+pub(crate) use delegate_record_parser;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_text_strips_bom_and_carriage_return() {
+        assert_eq!(line_text(b"\xEF\xBB\xBFid,dur\r").unwrap(), Some("id,dur"));
+        assert_eq!(line_text(b"a,b").unwrap(), Some("a,b"));
+        assert_eq!(line_text(b"  \r").unwrap(), None);
+        assert_eq!(line_text(b"").unwrap(), None);
+    }
+
+    #[test]
+    fn line_text_rejects_binary_and_invalid_utf8() {
+        assert_eq!(
+            line_text(b"ab\0c").unwrap_err(),
+            RowError::Binary { position: 2 }
+        );
+        assert_eq!(
+            line_text(b"ab\xFFc").unwrap_err(),
+            RowError::NotUtf8 { position: 2 }
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! NSL-KDD connection records (`KDDTrain+.txt`, `KDDTest+.txt` and their 20 % subsets).
+
+use std::sync::Arc;
+
+use crate::event::{Event, Label, Sensor, Transport};
+use crate::format::{Format, ParseOptions};
+
+use super::CategoricalKinds;
+use super::csv::Cells;
+use super::engine::{FlowCsv, RowSchema, delegate_record_parser};
+use super::error::RowError;
+use super::header::{index_of, shared_names};
+use super::value::{self, Interner};
+
+/// The 41 KDD Cup 99 features, in file order.
+const FEATURES: [&str; 41] = [
+    "duration",
+    "protocol_type",
+    "service",
+    "flag",
+    "src_bytes",
+    "dst_bytes",
+    "land",
+    "wrong_fragment",
+    "urgent",
+    "hot",
+    "num_failed_logins",
+    "logged_in",
+    "num_compromised",
+    "root_shell",
+    "su_attempted",
+    "num_root",
+    "num_file_creations",
+    "num_shells",
+    "num_access_files",
+    "num_outbound_cmds",
+    "is_host_login",
+    "is_guest_login",
+    "count",
+    "srv_count",
+    "serror_rate",
+    "srv_serror_rate",
+    "rerror_rate",
+    "srv_rerror_rate",
+    "same_srv_rate",
+    "diff_srv_rate",
+    "srv_diff_host_rate",
+    "dst_host_count",
+    "dst_host_srv_count",
+    "dst_host_same_srv_rate",
+    "dst_host_diff_srv_rate",
+    "dst_host_same_src_port_rate",
+    "dst_host_srv_diff_host_rate",
+    "dst_host_serror_rate",
+    "dst_host_srv_serror_rate",
+    "dst_host_rerror_rate",
+    "dst_host_srv_rerror_rate",
+];
+
+const DURATION: usize = index_of(&FEATURES, "duration");
+const PROTOCOL_TYPE: usize = index_of(&FEATURES, "protocol_type");
+const SERVICE: usize = index_of(&FEATURES, "service");
+const FLAG: usize = index_of(&FEATURES, "flag");
+const SRC_BYTES: usize = index_of(&FEATURES, "src_bytes");
+const DST_BYTES: usize = index_of(&FEATURES, "dst_bytes");
+/// The attack name follows the features; the difficulty level comes last.
+const CLASS: usize = FEATURES.len();
+const DIFFICULTY: usize = CLASS + 1;
+const WIDTH: usize = FEATURES.len() + 2;
+
+/// Whether a feature column is categorical (kept in `raw_kind`, not in `numeric`).
+const fn is_categorical(index: usize) -> bool {
+    index == PROTOCOL_TYPE || index == SERVICE || index == FLAG
+}
+
+/// The class of normal traffic; every other class is an attack.
+const NORMAL_CLASS: &str = "normal";
+
+/// Parser for NSL-KDD records ([`Format::Nslkdd`]).
+///
+/// Rows have 43 cells and no header: the 41 KDD features, the attack name (`normal`,
+/// `neptune`, ...) and the difficulty level. A header line whose first cell is `duration`
+/// is tolerated and skipped.
+///
+/// | event field | from |
+/// |---|---|
+/// | `transport` | `protocol_type` (tcp, udp, icmp) |
+/// | `app_proto` | `service`, lower case |
+/// | `raw_kind` | `protocol_type`, `service` and `flag`, see [`categorical_values`](super::categorical_values) |
+/// | `duration_secs` | `duration` |
+/// | `bytes_out`, `bytes_in` | `src_bytes`, `dst_bytes` |
+/// | `label` | class = attack name (a trailing `.`, as in KDD Cup 99 files, is dropped), anomalous unless `normal` |
+/// | `numeric` | the 38 numeric features; the difficulty level is left out, as it describes the label, not the traffic |
+/// | `event_time` | `dataset_start + row_index × row_interval_micros` |
+///
+/// ```
+/// use std::sync::Arc;
+/// use vigil_sensors::flows::NslKddParser;
+/// use vigil_sensors::{ParseOptions, Record, RecordParser, Transport};
+///
+/// let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
+/// parser.begin_input(Arc::from("KDDTrain+.txt"));
+/// let mut out = Vec::new();
+/// let row = b"0,tcp,private,S0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,123,6,1.00,1.00,0.00,0.00,0.05,0.07,0.00,255,26,0.10,0.05,0.00,0.00,1.00,1.00,0.00,0.00,neptune,19\r";
+/// parser.feed(row, 0, true, &mut out);
+/// let Record::Event(event) = &out[0] else { panic!("{:?}", out[0]) };
+/// assert_eq!(event.transport, Some(Transport::Tcp));
+/// assert_eq!(event.label.as_ref().map(|l| (&*l.class, l.anomalous)), Some(("neptune", true)));
+/// assert_eq!(parser.numeric_columns()[0].as_ref(), "duration");
+/// ```
+pub struct NslKddParser {
+    inner: FlowCsv<NslKddRows>,
+}
+
+impl NslKddParser {
+    /// The categorical columns carried in `raw_kind`, in order.
+    pub const CATEGORICAL_COLUMNS: [&'static str; 3] = ["protocol_type", "service", "flag"];
+
+    /// A parser for NSL-KDD input.
+    pub fn new(opts: ParseOptions) -> NslKddParser {
+        let numeric: Vec<&str> = (0..FEATURES.len())
+            .filter(|&index| !is_categorical(index))
+            .map(|index| FEATURES[index])
+            .collect();
+        NslKddParser {
+            inner: FlowCsv::new(
+                NslKddRows {
+                    numeric_columns: shared_names(&numeric),
+                    classes: Interner::default(),
+                    services: Interner::default(),
+                    kinds: CategoricalKinds::default(),
+                },
+                opts,
+            ),
+        }
+    }
+}
+
+delegate_record_parser!(NslKddParser);
+
+struct NslKddRows {
+    numeric_columns: Vec<Arc<str>>,
+    classes: Interner,
+    services: Interner,
+    kinds: CategoricalKinds,
+}
+
+impl RowSchema for NslKddRows {
+    const SENSOR: Sensor = Sensor::Nslkdd;
+    const FORMAT: Format = Format::Nslkdd;
+
+    fn is_header(&self, cells: &Cells<'_>, _header_bound: bool) -> bool {
+        cells.get(DURATION).eq_ignore_ascii_case(FEATURES[DURATION])
+    }
+
+    fn bind_header(&mut self, _cells: &Cells<'_>) -> Result<(), RowError> {
+        // The layout is fixed; a header only has to be recognised and skipped.
+        Ok(())
+    }
+
+    fn unbind_header(&mut self) {}
+
+    fn row_width(&self) -> Option<usize> {
+        Some(WIDTH)
+    }
+
+    fn fill(
+        &mut self,
+        cells: &Cells<'_>,
+        _opts: &ParseOptions,
+        event: &mut Event,
+    ) -> Result<(), RowError> {
+        let mut numeric = Vec::with_capacity(self.numeric_columns.len());
+        let mut duration = 0.0;
+        let mut bytes = [0.0; 2];
+        for (index, name) in FEATURES.iter().enumerate() {
+            if is_categorical(index) {
+                continue;
+            }
+            let parsed = value::number(name, cells.get(index))?;
+            match index {
+                DURATION => duration = parsed,
+                SRC_BYTES => bytes[0] = parsed,
+                DST_BYTES => bytes[1] = parsed,
+                _ => {}
+            }
+            numeric.push(value::finite_feature(parsed));
+        }
+        event.duration_secs = Some(value::duration_secs(
+            FEATURES[DURATION],
+            duration,
+            cells.get(DURATION),
+        )?);
+        event.bytes_out = Some(value::count(
+            FEATURES[SRC_BYTES],
+            bytes[0],
+            cells.get(SRC_BYTES),
+        )?);
+        event.bytes_in = Some(value::count(
+            FEATURES[DST_BYTES],
+            bytes[1],
+            cells.get(DST_BYTES),
+        )?);
+
+        // Not carried on, but a difficulty that is not a number betrays a damaged row.
+        value::number("difficulty", cells.get(DIFFICULTY))?;
+
+        let class_cell = cells.get(CLASS);
+        let class = class_cell.strip_suffix('.').unwrap_or(class_cell);
+        if class.is_empty() {
+            return Err(RowError::Missing {
+                what: format!("attack name (column {}) is empty", CLASS + 1),
+            });
+        }
+        event.label = Some(Label {
+            class: self.classes.get(class),
+            anomalous: !class.eq_ignore_ascii_case(NORMAL_CLASS),
+        });
+
+        let protocol = cells.get(PROTOCOL_TYPE);
+        let service = cells.get(SERVICE);
+        event.transport = Some(Transport::parse(protocol));
+        if !service.is_empty() {
+            event.app_proto = Some(self.services.get_lowercase(service));
+        }
+        event.raw_kind = Some(self.kinds.get([protocol, service, cells.get(FLAG)]));
+        event.numeric = numeric;
+        Ok(())
+    }
+
+    fn numeric_columns(&self) -> &[Arc<str>] {
+        &self.numeric_columns
+    }
+}

@@ -1,0 +1,365 @@
+//! Turning single CSV cells into numbers, counts, addresses, ports and times.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+
+use super::error::{RowError, excerpt};
+
+/// What a positive infinity in a numeric column becomes in [`crate::Event::numeric`]
+/// (a negative infinity becomes its negation).
+///
+/// CICFlowMeter writes `Infinity` for rates over a zero-length flow (bytes / 0 s). A true
+/// infinity would poison every mean, variance and distance downstream, so it is replaced by
+/// a finite value far above any real rate (CIC-IDS2017 rates stay below about 1e10 per
+/// second) yet small enough that sums and squares over millions of rows stay finite.
+pub const INFINITE_FEATURE_VALUE: f64 = 1.0e12;
+
+/// What a `NaN` in a numeric column becomes in [`crate::Event::numeric`].
+///
+/// CICFlowMeter writes `NaN` for 0 / 0 rates (no bytes over a zero-length flow), where the
+/// honest rate is zero.
+pub const NAN_FEATURE_VALUE: f64 = 0.0;
+
+/// Largest count (bytes, packets) accepted: counts travel as `f64`, exact up to 2^53.
+const MAX_EXACT_COUNT: f64 = 9_007_199_254_740_992.0;
+
+/// Parses a numeric cell as `f64`; `Infinity`, `inf` and `NaN` (any case, any sign) are
+/// accepted here and made finite by [`finite_feature`].
+pub(crate) fn number(column: &str, cell: &str) -> Result<f64, RowError> {
+    if cell.is_empty() {
+        return Err(RowError::number(
+            column,
+            cell,
+            "is empty, expected a number",
+        ));
+    }
+    cell.parse::<f64>()
+        .map_err(|_| RowError::number(column, cell, "is not a number"))
+}
+
+/// The value stored in [`crate::Event::numeric`] for a parsed cell: always finite.
+pub(crate) fn finite_feature(value: f64) -> f64 {
+    if value.is_nan() {
+        NAN_FEATURE_VALUE
+    } else if value.is_infinite() {
+        INFINITE_FEATURE_VALUE.copysign(value)
+    } else {
+        value
+    }
+}
+
+/// A byte or packet count: finite, not negative, whole.
+pub(crate) fn count(column: &str, value: f64, cell: &str) -> Result<u64, RowError> {
+    if !value.is_finite() {
+        return Err(RowError::number(column, cell, "is not a finite count"));
+    }
+    if value < 0.0 {
+        return Err(RowError::number(column, cell, "is a negative count"));
+    }
+    if value.fract() != 0.0 {
+        return Err(RowError::number(column, cell, "is not a whole count"));
+    }
+    if value > MAX_EXACT_COUNT {
+        return Err(RowError::number(column, cell, "is too large for a count"));
+    }
+    // Whole, non-negative and at most 2^53, so the conversion is exact.
+    Ok(value as u64)
+}
+
+/// A duration in seconds: finite and not negative.
+pub(crate) fn duration_secs(column: &str, seconds: f64, cell: &str) -> Result<f64, RowError> {
+    if !seconds.is_finite() {
+        return Err(RowError::number(column, cell, "is not a finite duration"));
+    }
+    if seconds < 0.0 {
+        return Err(RowError::number(column, cell, "is a negative duration"));
+    }
+    Ok(seconds)
+}
+
+/// An IPv4 or IPv6 address, in the standard text forms only (no leading zeros in IPv4).
+pub(crate) fn ip(column: &str, cell: &str) -> Result<IpAddr, RowError> {
+    cell.parse::<IpAddr>().map_err(|_| RowError::InvalidIp {
+        column: column.to_string(),
+        value: excerpt(cell),
+    })
+}
+
+/// A port number in 0..=65535.
+pub(crate) fn port(column: &str, cell: &str) -> Result<u16, RowError> {
+    cell.parse::<u16>().map_err(|_| {
+        let all_digits = !cell.is_empty() && cell.bytes().all(|b| b.is_ascii_digit());
+        RowError::InvalidPort {
+            column: column.to_string(),
+            value: excerpt(cell),
+            problem: if all_digits {
+                "is above 65535"
+            } else {
+                "is not a number"
+            },
+        }
+    })
+}
+
+/// Event time of the `row_index`-th data row of a dataset without timestamps.
+///
+/// Saturates at the latest representable time rather than failing: only absurd options
+/// (a start near year 262143 or a gigantic interval) get there.
+pub(crate) fn row_time(
+    start: DateTime<Utc>,
+    row_index: u64,
+    interval_micros: u64,
+) -> DateTime<Utc> {
+    let micros = i64::try_from(row_index.saturating_mul(interval_micros)).unwrap_or(i64::MAX);
+    start
+        .checked_add_signed(TimeDelta::microseconds(micros))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.fraction]` (or with `T`) as local time in `zone`, or an
+/// RFC 3339 time with its own offset.
+///
+/// A local time that happens twice (clocks turned back) is taken at its first occurrence; a
+/// local time that never happens (clocks turned forward) is read with the offset in force
+/// before the change, that is as if the clock had not been turned yet.
+pub(crate) fn timestamp(
+    column: &str,
+    cell: &str,
+    zone: chrono_tz::Tz,
+) -> Result<DateTime<Utc>, RowError> {
+    let invalid = |problem: &'static str| RowError::InvalidTimestamp {
+        column: column.to_string(),
+        value: excerpt(cell),
+        problem,
+    };
+    let naive = match naive_datetime(cell.as_bytes()) {
+        Some(naive) => naive,
+        None => {
+            return DateTime::parse_from_rfc3339(cell)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| invalid("is not YYYY-MM-DD HH:MM:SS[.ffffff]"));
+        }
+    };
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&Utc)),
+        LocalResult::None => {
+            let day_before = naive
+                .checked_sub_signed(TimeDelta::days(1))
+                .ok_or_else(|| invalid("is out of range"))?;
+            let offset_before = zone.offset_from_utc_datetime(&day_before).fix();
+            naive
+                .checked_sub_signed(TimeDelta::seconds(i64::from(
+                    offset_before.local_minus_utc(),
+                )))
+                .map(|utc| Utc.from_utc_datetime(&utc))
+                .ok_or_else(|| invalid("is out of range"))
+        }
+    }
+}
+
+/// The fixed layout `YYYY-MM-DD[ T]HH:MM:SS[.d{1,9}]`, parsed by hand because it is on the
+/// per-row path of CIC-IDS2017 files (millions of rows in the full dataset).
+fn naive_datetime(text: &[u8]) -> Option<NaiveDateTime> {
+    if text.len() < 19
+        || text[4] != b'-'
+        || text[7] != b'-'
+        || !matches!(text[10], b' ' | b'T')
+        || text[13] != b':'
+        || text[16] != b':'
+    {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        text.get(range)?.iter().try_fold(0u32, |acc, &b| {
+            b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+        })
+    };
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)?;
+    let nanos = match &text[19..] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            let value = digits(20..text.len())?;
+            let scale = 10u32.pow(u32::try_from(9 - fraction.len()).ok()?);
+            value * scale
+        }
+        _ => return None,
+    };
+    date.and_hms_nano_opt(digits(11..13)?, digits(14..16)?, digits(17..19)?, nanos)
+}
+
+/// Most distinct strings an [`Interner`] keeps; later ones are still returned, just not
+/// cached, so hostile input with endless distinct labels cannot grow memory without bound.
+const MAX_INTERNED: usize = 4096;
+
+/// Shares one `Arc<str>` among the few distinct values of a column (labels, services).
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    values: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    /// The shared copy of `value`.
+    pub(crate) fn get(&mut self, value: &str) -> Arc<str> {
+        if let Some(shared) = self.values.get(value) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(value);
+        if self.values.len() < MAX_INTERNED {
+            self.values.insert(Arc::clone(&shared));
+        }
+        shared
+    }
+
+    /// The shared copy of `value` in ASCII lower case.
+    pub(crate) fn get_lowercase(&mut self, value: &str) -> Arc<str> {
+        if value.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.get(&value.to_ascii_lowercase())
+        } else {
+            self.get(value)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn non_finite_numbers_parse_and_become_finite_features() {
+        for (cell, expected) in [
+            ("Infinity", INFINITE_FEATURE_VALUE),
+            ("inf", INFINITE_FEATURE_VALUE),
+            ("-Infinity", -INFINITE_FEATURE_VALUE),
+            ("NaN", NAN_FEATURE_VALUE),
+            ("nan", NAN_FEATURE_VALUE),
+            ("1e400", INFINITE_FEATURE_VALUE),
+            ("-2.5", -2.5),
+        ] {
+            let parsed = number("Flow Bytes/s", cell).unwrap();
+            assert_eq!(finite_feature(parsed), expected, "{cell}");
+        }
+        assert!(number("x", "").is_err());
+        assert!(number("x", "1,5").is_err());
+        assert!(number("x", "0x10").is_err());
+    }
+
+    #[test]
+    fn counts_must_be_whole_finite_and_not_negative() {
+        assert_eq!(count("sbytes", 496.0, "496").unwrap(), 496);
+        assert_eq!(count("sbytes", 2.0, "2.0").unwrap(), 2);
+        for (value, cell) in [
+            (-1.0, "-1"),
+            (1.5, "1.5"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NAN, "NaN"),
+            (1e300, "1e300"),
+        ] {
+            let err = count("sbytes", value, cell).unwrap_err();
+            assert!(err.to_string().contains(cell), "{err}");
+        }
+    }
+
+    #[test]
+    fn ports_and_addresses_are_strict() {
+        assert_eq!(port("Src Port", "65535").unwrap(), 65535);
+        let err = port("Src Port", "70000").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "column Src Port: port \"70000\" is above 65535"
+        );
+        assert!(
+            port("Src Port", "-1")
+                .unwrap_err()
+                .to_string()
+                .contains("not a number")
+        );
+        assert!(ip("Src IP", "192.168.10.5").is_ok());
+        assert!(ip("Src IP", "2001:db8::1").is_ok());
+        for bad in ["192.168.10.256", "192.168.010.5", "192.168.10", "host", ""] {
+            assert!(ip("Src IP", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn naive_timestamps_are_read_in_the_configured_zone() {
+        let t = timestamp("Timestamp", "2017-07-07 12:59:21.088203", chrono_tz::UTC).unwrap();
+        assert_eq!(t, utc("2017-07-07T12:59:21.088203Z"));
+        let t = timestamp(
+            "Timestamp",
+            "2017-07-07T12:59:21",
+            chrono_tz::America::Halifax,
+        )
+        .unwrap();
+        assert_eq!(t, utc("2017-07-07T15:59:21Z"));
+        let t = timestamp("Timestamp", "2017-07-07 12:59:21.5", chrono_tz::UTC).unwrap();
+        assert_eq!(
+            t.time(),
+            NaiveTime::from_hms_milli_opt(12, 59, 21, 500).unwrap()
+        );
+        let t = timestamp("Timestamp", "2017-07-07T12:59:21+02:00", chrono_tz::UTC).unwrap();
+        assert_eq!(t, utc("2017-07-07T10:59:21Z"));
+    }
+
+    #[test]
+    fn daylight_saving_changes_never_fail() {
+        let berlin = chrono_tz::Europe::Berlin;
+        // 02:30 does not exist on 2017-03-26 in Berlin: read with the winter offset (+01:00).
+        let gap = timestamp("Timestamp", "2017-03-26 02:30:00", berlin).unwrap();
+        assert_eq!(gap, utc("2017-03-26T01:30:00Z"));
+        // 02:30 happens twice on 2017-10-29: the first one (still +02:00) is taken.
+        let twice = timestamp("Timestamp", "2017-10-29 02:30:00", berlin).unwrap();
+        assert_eq!(twice, utc("2017-10-29T00:30:00Z"));
+    }
+
+    #[test]
+    fn malformed_timestamps_are_rejected_with_their_value() {
+        for bad in [
+            "2017-02-30 10:00:00",
+            "2017-07-07 25:00:00",
+            "2017-07-07 12:59",
+            "2017-07-07 12:59:21.",
+            "2017-07-07 12:59:21.1234567890",
+            "7/7/2017 8:59",
+            "",
+        ] {
+            let err = timestamp("Timestamp", bad, chrono_tz::UTC).unwrap_err();
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
+    }
+
+    #[test]
+    fn row_times_step_by_the_interval_and_saturate() {
+        let start = utc("2020-01-01T00:00:00Z");
+        assert_eq!(row_time(start, 0, 1000), start);
+        assert_eq!(row_time(start, 3, 1000), utc("2020-01-01T00:00:00.003Z"));
+        assert_eq!(
+            row_time(start, u64::MAX, u64::MAX),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
+
+    #[test]
+    fn interned_values_share_one_allocation() {
+        let mut interner = Interner::default();
+        let a = interner.get("Normal");
+        let b = interner.get("Normal");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(&*interner.get_lowercase("Z39_50"), "z39_50");
+        for i in 0..MAX_INTERNED + 10 {
+            assert_eq!(&*interner.get(&i.to_string()), i.to_string());
+        }
+        assert!(interner.values.len() <= MAX_INTERNED);
+    }
+}
