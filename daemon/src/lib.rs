@@ -1,1 +1,15 @@
-//! Vigil daemon library.
+//! Vigil: real-time anomaly detection for honeypot and network security telemetry.
+//!
+//! This crate is the daemon: configuration, the actix actor pipeline (sources → features →
+//! detector pool → alerts), and the commands of the `vigil` binary. Parsing, features,
+//! detectors and line reading live in their own crates; see `ARCHITECTURE.md`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod alert;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod input;
+pub mod pipeline;
+pub mod stats;

@@ -44,3 +44,28 @@ pub fn shared_file(rel: &str) -> Option<PathBuf> {
     eprintln!("skipping: {message}");
     None
 }
+
+/// Path of the `vigil` binary built alongside these tests (`target/<profile>/vigil`), or
+/// `$VIGIL_BIN`.
+///
+/// # Panics
+/// When the binary is missing: build it first (`cargo build --release -p vigil`; the
+/// project's `scripts/test` does).
+pub fn vigil_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("VIGIL_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    // target/<profile>/deps/<test-binary> -> target/<profile>/vigil
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let bin = profile_dir.join(format!("vigil{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build --release -p vigil` (scripts/test does), or set VIGIL_BIN",
+        bin.display()
+    );
+    bin
+}

@@ -1,0 +1,426 @@
+//! The commands: wiring config, sources and the pipeline together.
+
+use std::fs::OpenOptions;
+use std::io::BufWriter;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use vigil_detectors::rules::{
+    BruteForceConfig, PortScanConfig, RuleSet, RulesConfig as RuleSetConfig, TrafficSpikeConfig,
+};
+use vigil_features::{FeatureConfig, FeatureExtractor};
+use vigil_sensors::{Format, ParseOptions};
+use vigil_tail::TailOptions;
+
+use crate::cli::{DemoArgs, ReplayArgs};
+use crate::config::{Config, SourceConfig, SourceKind, StartAt};
+use crate::input::{DemoProducer, LineProducer, RejectionLog};
+use crate::pipeline::{AlertSink, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
+use crate::stats::Summary;
+
+/// How often rejection log lines are summarised.
+const REJECTION_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Loads `path`, or the defaults when there is none.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+/// The feature extractor's settings from the config.
+pub fn feature_config(config: &Config) -> FeatureConfig {
+    let f = &config.features;
+    FeatureConfig {
+        event_window_secs: f.event_window_secs,
+        login_window_secs: f.login_window_secs,
+        port_window_secs: f.port_window_secs,
+        bytes_window_secs: f.bytes_window_secs,
+        max_tracked_sources: f.max_tracked_sources,
+        ipv6_source_prefix: f.ipv6_source_prefix,
+        allowed_lateness_secs: f.allowed_lateness_secs,
+        common_ports: f.common_ports.clone(),
+        ..FeatureConfig::default()
+    }
+}
+
+/// The behaviour rules' settings from the config.
+pub fn rules_config(config: &Config) -> RuleSetConfig {
+    let r = &config.rules;
+    RuleSetConfig {
+        brute_force: r.brute_force.enabled.then(|| BruteForceConfig {
+            min_failed_logins: r.brute_force.min_failed_logins,
+        }),
+        port_scan: r.port_scan.enabled.then(|| PortScanConfig {
+            min_distinct_ports: r.port_scan.min_distinct_ports,
+        }),
+        traffic_spike: r.traffic_spike.enabled.then(|| TrafficSpikeConfig {
+            min_events: r.traffic_spike.min_events,
+            factor: r.traffic_spike.factor,
+        }),
+    }
+}
+
+/// Builds the stages; fails (naming the field) before anything starts.
+fn stage_settings(config: &Config, sink: AlertSink) -> anyhow::Result<StageSettings> {
+    let extractor = FeatureExtractor::new(feature_config(config))
+        .map_err(|e| anyhow!("config field `features.{}`", e))?;
+    let rules =
+        RuleSet::new(&rules_config(config)).map_err(|e| anyhow!("config field `rules.{}`", e))?;
+    Ok(StageSettings {
+        extractor,
+        rules,
+        severity: config.severity.clone(),
+        sink,
+        mailbox_batches: config.pipeline.mailbox_batches,
+    })
+}
+
+fn parse_options(
+    config: &Config,
+    sensor_id: &str,
+    timezone: chrono_tz::Tz,
+) -> anyhow::Result<ParseOptions> {
+    Ok(ParseOptions {
+        sensor_id: Arc::from(sensor_id),
+        naive_timezone: timezone,
+        dataset_start: config.dataset_start()?,
+        row_interval_micros: config.pipeline.row_interval_micros,
+        label_column: None,
+    })
+}
+
+fn source_settings(config: &Config, name: &str, pacing: Pacing, poll: Duration) -> SourceSettings {
+    SourceSettings {
+        name: Arc::from(name),
+        batch_max_events: config.pipeline.batch_max_events,
+        batch_max_wait: Duration::from_millis(config.pipeline.batch_max_millis),
+        poll_interval: poll,
+        pacing,
+        run_for: None,
+    }
+}
+
+fn rejection_log(config: &Config, name: &str) -> RejectionLog {
+    RejectionLog::new(
+        Arc::from(name),
+        config.log.max_rejections_logged_per_interval,
+        REJECTION_LOG_INTERVAL,
+    )
+}
+
+/// Waits for SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!("cannot watch SIGTERM: {error}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs a pipeline until its sources finish or a signal arrives; on a signal, stops intake
+/// and waits up to the grace period for the pipeline to drain. Returns the summary.
+async fn run_pipeline(
+    mut pipeline: Pipeline,
+    grace: Duration,
+    process_start: Instant,
+    ready: Instant,
+) -> (Summary, bool) {
+    let drained = pipeline.drained();
+    tokio::pin!(drained);
+    let mut interrupted = false;
+    tokio::select! {
+        _ = &mut drained => {}
+        _ = shutdown_signal() => {
+            interrupted = true;
+            tracing::info!("shutting down: intake stopped, draining the pipeline (grace {} s)", grace.as_secs());
+            pipeline.stop_intake();
+            if tokio::time::timeout(grace, &mut drained).await.is_err() {
+                tracing::warn!("pipeline did not drain within {} s; exiting anyway", grace.as_secs());
+            }
+        }
+    }
+    let summary = pipeline
+        .stats
+        .summary((ready - process_start).as_secs_f64());
+    pipeline.shut_down();
+    (summary, interrupted)
+}
+
+/// `vigil replay`.
+pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    let format: Format = args.format.parse().map_err(|e| anyhow!("--format: {e}"))?;
+    let timezone: chrono_tz::Tz = args
+        .timezone
+        .parse()
+        .map_err(|_| anyhow!("--timezone: unknown time zone {:?}", args.timezone))?;
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    let pacing = match (args.speed, args.rate) {
+        (Some(factor), _) if !(factor.is_finite() && factor > 0.0) => {
+            bail!("--speed must be a positive number, got {factor}")
+        }
+        (_, Some(rate)) if !(rate.is_finite() && rate > 0.0) => {
+            bail!("--rate must be a positive number, got {rate}")
+        }
+        (Some(factor), _) => Pacing::Speed {
+            factor,
+            max_gap: Duration::from_secs_f64(config.pipeline.max_replay_gap_secs),
+        },
+        (_, Some(rate)) => Pacing::Rate(rate),
+        _ => Pacing::MaxSpeed,
+    };
+    let mut inputs = Vec::new();
+    for file in &args.files {
+        let text = file.to_string_lossy().into_owned();
+        if text != "-" && !file.is_file() {
+            bail!(
+                "input file {} does not exist or is not a file",
+                file.display()
+            );
+        }
+        inputs.push(text);
+    }
+    let sink = match &args.alerts_out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create --alerts-out file {}", path.display()))?;
+            AlertSink::Ndjson(Box::new(BufWriter::new(file)))
+        }
+        None => AlertSink::Ndjson(Box::new(std::io::stderr())),
+    };
+    let stages = stage_settings(&config, sink)?;
+    let parser =
+        vigil_sensors::parser_for(format, parse_options(&config, &args.sensor_id, timezone)?);
+    let tail = TailOptions {
+        follow: false,
+        ..TailOptions::default()
+    };
+    let producer = LineProducer::new(
+        Arc::from("replay"),
+        inputs,
+        tail,
+        parser,
+        args.repeat,
+        rejection_log(&config, "replay"),
+    );
+    let settings = source_settings(&config, "replay", pacing, Duration::from_millis(50));
+    let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
+    let summary = actix::System::new().block_on(async move {
+        let pipeline = Pipeline::start(
+            stages,
+            vec![SourceSpec {
+                settings,
+                producer: Box::new(producer),
+            }],
+        );
+        let ready = Instant::now();
+        run_pipeline(pipeline, grace, process_start, ready).await.0
+    });
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+/// `vigil demo`.
+pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    let d = &config.demo;
+    let acceleration = args.acceleration.unwrap_or(d.time_acceleration);
+    if !(acceleration.is_finite() && acceleration > 0.0) {
+        bail!("--acceleration must be a positive number, got {acceleration}");
+    }
+    if let Some(duration) = args.duration {
+        if !(duration.is_finite() && duration > 0.0) {
+            bail!("--duration must be a positive number of seconds, got {duration}");
+        }
+    }
+    let demo_config = vigil_demo::DemoConfig {
+        seed: args.seed.unwrap_or(d.seed),
+        sensor_id: d.sensor_id.clone(),
+        start: config.demo_start()?,
+        normal_hosts: d.normal_hosts as usize,
+        mean_events_per_sec: d.mean_events_per_sec,
+        attack_mean_gap_secs: d.mean_attack_gap_secs as f64,
+        drift_after_secs: d.drift_after_secs as f64,
+        ..vigil_demo::DemoConfig::default()
+    };
+    let generator = vigil_demo::DemoGenerator::new(demo_config)
+        .map_err(|e| anyhow!("config field `demo.{e}"))?;
+    let stages = stage_settings(&config, AlertSink::Human)?;
+    let mut settings = source_settings(
+        &config,
+        "demo",
+        Pacing::Speed {
+            factor: acceleration,
+            max_gap: Duration::from_secs(5),
+        },
+        Duration::from_millis(50),
+    );
+    settings.run_for = args.duration.map(Duration::from_secs_f64);
+    let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
+    eprintln!(
+        "vigil demo: seed {}, event time {}x the wall clock; alerts below, a summary line every 2 s on stderr. Ctrl-C stops.",
+        args.seed.unwrap_or(d.seed),
+        acceleration
+    );
+    let summary = actix::System::new().block_on(async move {
+        let pipeline = Pipeline::start(
+            stages,
+            vec![SourceSpec {
+                settings,
+                producer: Box::new(DemoProducer::new(generator)),
+            }],
+        );
+        let ready = Instant::now();
+        let stats = pipeline.stats.clone();
+        let ticker = actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(2));
+            let mut last = 0u64;
+            loop {
+                tick.tick().await;
+                let c = stats.lock();
+                let rate = (c.events_decided - last) / 2;
+                last = c.events_decided;
+                eprintln!(
+                    "events {} ({rate}/s) | alerts red {} orange {} | sources {} | late {} | rejected {}",
+                    c.events_decided,
+                    c.alerts.red,
+                    c.alerts.orange,
+                    c.sources_tracked,
+                    c.events_late,
+                    c.events_rejected.values().sum::<u64>()
+                );
+            }
+        });
+        let summary = run_pipeline(pipeline, grace, process_start, ready).await.0;
+        ticker.abort();
+        summary
+    });
+    eprintln!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+fn source_spec(config: &Config, name: &str, source: &SourceConfig) -> anyhow::Result<SourceSpec> {
+    let format = source.parsed_format()?;
+    let timezone = source.parsed_timezone()?;
+    let sensor_id = source.sensor_id.clone().unwrap_or_else(|| name.to_string());
+    let parser = vigil_sensors::parser_for(format, parse_options(config, &sensor_id, timezone)?);
+    let spec = match source.kind {
+        SourceKind::Stdin => "-".to_string(),
+        SourceKind::File | SourceKind::Glob => source
+            .path
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .ok_or_else(|| anyhow!("config field `sources.{name}.path`: required"))?,
+    };
+    let start_offset = match (source.start_at, source.kind) {
+        (StartAt::End, SourceKind::File) => std::fs::metadata(&spec).map(|m| m.len()).unwrap_or(0),
+        _ => 0,
+    };
+    let tail = TailOptions {
+        follow: source.follow && source.kind != SourceKind::Stdin,
+        start_offset,
+        max_line_bytes: source.max_line_bytes,
+        rotate_wait: Duration::from_millis(source.rotate_wait_millis),
+        ..TailOptions::default()
+    };
+    let producer = LineProducer::new(
+        Arc::from(name),
+        vec![spec],
+        tail,
+        parser,
+        1,
+        rejection_log(config, name),
+    );
+    Ok(SourceSpec {
+        settings: source_settings(
+            config,
+            name,
+            Pacing::MaxSpeed,
+            Duration::from_millis(source.poll_millis),
+        ),
+        producer: Box::new(producer),
+    })
+}
+
+/// `vigil run`.
+pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    if config.sources.is_empty() {
+        bail!(
+            "config file {} has no [sources.NAME] table: nothing to read",
+            config_path.display()
+        );
+    }
+    let sink = match &config.outputs.alerts_ndjson {
+        Some(path) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| {
+                    format!(
+                        "config field `outputs.alerts_ndjson`: cannot open {}",
+                        path.display()
+                    )
+                })?;
+            AlertSink::Ndjson(Box::new(BufWriter::new(file)))
+        }
+        None => AlertSink::Human,
+    };
+    let stages = stage_settings(&config, sink)?;
+    let mut sources = Vec::new();
+    for (name, source) in &config.sources {
+        sources.push(source_spec(&config, name, source)?);
+    }
+    let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
+    let (summary, _) = actix::System::new().block_on(async move {
+        let pipeline = Pipeline::start(stages, sources);
+        let ready = Instant::now();
+        tracing::info!(
+            sources = config.sources.len(),
+            "vigil running; SIGINT or SIGTERM stops it"
+        );
+        run_pipeline(pipeline, grace, process_start, ready).await
+    });
+    tracing::info!(
+        events = summary.events_parsed,
+        red = summary.alerts.red,
+        orange = summary.alerts.orange,
+        "vigil stopped"
+    );
+    Ok(())
+}
+
+/// `vigil check-config`.
+pub fn check_config(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    stage_settings(&config, AlertSink::Discard)?;
+    println!(
+        "{}: valid ({} source{})",
+        path.display(),
+        config.sources.len(),
+        if config.sources.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Real-time anomaly detection for honeypot and network security telemetry.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run as a service: read the configured sources until SIGINT or SIGTERM.
+    Run {
+        /// Config file (see config/vigil.toml).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Run the embedded synthetic demo traffic through the whole pipeline.
+    Demo(DemoArgs),
+    /// Run the whole pipeline over files and print one JSON summary on stdout.
+    Replay(ReplayArgs),
+    /// Validate a config file and name the first bad field.
+    CheckConfig {
+        /// Config file to check.
+        file: PathBuf,
+    },
+}
+
+/// `vigil demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Seed of the generator (default: `demo.seed` from config).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this many wall-clock seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Event time runs this many times faster than the wall clock (default: `demo.time_acceleration`).
+    #[arg(long)]
+    pub acceleration: Option<f64>,
+    /// Config file for thresholds and demo settings.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+}
+
+/// `vigil replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Input format of every file.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// As fast as the pipeline goes (the default).
+    #[arg(long, conflicts_with_all = ["speed", "rate"])]
+    pub max_speed: bool,
+    /// Replay at this multiple of the real event-time pace (gaps capped at `pipeline.max_replay_gap_secs`).
+    #[arg(long, conflicts_with = "rate")]
+    pub speed: Option<f64>,
+    /// Replay at this many events per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Replay the input this many times, shifting event times forward by the input's span each round.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Config file for thresholds and pipeline settings.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Write alerts to this file as NDJSON (default: stderr).
+    #[arg(long)]
+    pub alerts_out: Option<PathBuf>,
+    /// The sensor_id carried by every event.
+    #[arg(long, default_value = "replay")]
+    pub sensor_id: String,
+    /// Time zone for timestamps without an offset.
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Files to replay, in this order (`-` for stdin; `.gz` files are decompressed).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}

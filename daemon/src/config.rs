@@ -1,0 +1,729 @@
+//! The configuration file (`vigil.toml`): serde structs, defaults and validation.
+//!
+//! Every struct denies unknown fields, so a misspelt key stops start-up with its name.
+//! [`Config::validate`] checks values that parse but make no sense, naming the field, and
+//! runs before any port is bound or file opened. The documented default is
+//! `config/vigil.toml`; [`Config::default`] is the same configuration in code.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use vigil_sensors::Format;
+
+/// A configuration that could not be read or makes no sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema (unknown key, wrong type).
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The path given.
+        path: PathBuf,
+        /// The parser's message, which names the key and line.
+        message: String,
+    },
+    /// A value parses but is not acceptable.
+    #[error("config field `{field}`: {message}")]
+    Invalid {
+        /// Dotted path of the offending field (`sources.cowrie.path`).
+        field: String,
+        /// What is wrong, naming the value.
+        message: String,
+    },
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Batching, backpressure, event-time and shutdown settings.
+    pub pipeline: PipelineConfig,
+    /// Windowed per-source feature settings.
+    pub features: FeaturesConfig,
+    /// Behaviour rule thresholds.
+    pub rules: RulesConfig,
+    /// Severity thresholds for calibrated scores and rule strengths.
+    pub severity: SeverityConfig,
+    /// Configured inputs, by name. The name is the default `sensor_id`.
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// Where alerts go.
+    pub outputs: OutputsConfig,
+    /// The synthetic traffic `vigil demo` runs.
+    pub demo: DemoSection,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            pipeline: PipelineConfig::default(),
+            features: FeaturesConfig::default(),
+            rules: RulesConfig::default(),
+            severity: SeverityConfig::default(),
+            sources: BTreeMap::new(),
+            outputs: OutputsConfig::default(),
+            demo: DemoSection::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Batching, backpressure, event-time and shutdown settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Most events in one message between actors.
+    pub batch_max_events: usize,
+    /// A source sends a partial batch once its oldest event has waited this long, in milliseconds.
+    pub batch_max_millis: u64,
+    /// Mailbox capacity of each pipeline actor, in batches. Senders wait when it is full.
+    pub mailbox_batches: usize,
+    /// How long shutdown may take to drain the pipeline before Vigil exits anyway, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Event-time spacing of rows of datasets that have no timestamp, in microseconds.
+    pub row_interval_micros: u64,
+    /// Event time of row 0 of datasets that have no timestamp (RFC 3339).
+    pub dataset_start: String,
+    /// During `replay --speed`, the longest single wait between two events, in seconds.
+    pub max_replay_gap_secs: f64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_max_events: 1024,
+            batch_max_millis: 5,
+            mailbox_batches: 8,
+            shutdown_grace_secs: 10,
+            row_interval_micros: 1000,
+            dataset_start: "1970-01-01T00:00:00Z".to_string(),
+            max_replay_gap_secs: 5.0,
+        }
+    }
+}
+
+/// Windowed per-source feature settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// Window for the per-source event count (and the traffic-spike rule), in seconds.
+    pub event_window_secs: u32,
+    /// Window for failed logins per source (and the brute-force rule), in seconds.
+    pub login_window_secs: u32,
+    /// Window for distinct destination ports and IPs per source (and the port-scan rule), in seconds.
+    pub port_window_secs: u32,
+    /// Window for the mean bytes per source, in seconds.
+    pub bytes_window_secs: u32,
+    /// Most sources with window state; the least recently seen is evicted beyond it.
+    pub max_tracked_sources: usize,
+    /// IPv6 sources are grouped by this prefix length.
+    pub ipv6_source_prefix: u8,
+    /// Events older than the newest seen minus this are late (still scored, counted), in seconds.
+    pub allowed_lateness_secs: u32,
+    /// Destination ports counted as "common" in the per-event features.
+    pub common_ports: Vec<u16>,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        FeaturesConfig {
+            event_window_secs: 30,
+            login_window_secs: 30,
+            port_window_secs: 60,
+            bytes_window_secs: 300,
+            max_tracked_sources: 1_000_000,
+            ipv6_source_prefix: 64,
+            allowed_lateness_secs: 300,
+            common_ports: vec![
+                20, 21, 22, 23, 25, 53, 80, 110, 123, 143, 443, 445, 465, 587, 993, 995, 3306,
+                3389, 5432, 8080,
+            ],
+        }
+    }
+}
+
+/// Behaviour rule thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Failed logins from one source within `features.login_window_secs`.
+    pub brute_force: BruteForceRule,
+    /// Distinct destination ports from one source within `features.port_window_secs`.
+    pub port_scan: PortScanRule,
+    /// Events from one source within `features.event_window_secs` against its moving baseline.
+    pub traffic_spike: TrafficSpikeRule,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig {
+            brute_force: BruteForceRule::default(),
+            port_scan: PortScanRule::default(),
+            traffic_spike: TrafficSpikeRule::default(),
+        }
+    }
+}
+
+/// The brute-force rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BruteForceRule {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Alert when a source reaches this many failed logins within the login window.
+    pub min_failed_logins: u32,
+}
+
+impl Default for BruteForceRule {
+    fn default() -> Self {
+        BruteForceRule {
+            enabled: true,
+            min_failed_logins: 20,
+        }
+    }
+}
+
+/// The port-scan rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortScanRule {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Alert when a source reaches this many distinct destination ports within the port window.
+    pub min_distinct_ports: u32,
+}
+
+impl Default for PortScanRule {
+    fn default() -> Self {
+        PortScanRule {
+            enabled: true,
+            min_distinct_ports: 25,
+        }
+    }
+}
+
+/// The traffic-spike rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrafficSpikeRule {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// A spike needs at least this many events from the source within the event window.
+    pub min_events: u32,
+    /// ... and at least this multiple of the source's moving baseline of events per window.
+    pub factor: f64,
+}
+
+impl Default for TrafficSpikeRule {
+    fn default() -> Self {
+        TrafficSpikeRule {
+            enabled: true,
+            min_events: 200,
+            factor: 5.0,
+        }
+    }
+}
+
+/// Severity thresholds on the calibrated score or rule strength, in [0, 1].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeverityConfig {
+    /// RED at or above this.
+    pub red: f64,
+    /// ORANGE at or above this (and below `red`); GREEN below.
+    pub orange: f64,
+}
+
+impl Default for SeverityConfig {
+    fn default() -> Self {
+        SeverityConfig {
+            red: 0.99,
+            orange: 0.95,
+        }
+    }
+}
+
+/// What kind of input a source reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// One file, read once or followed across rotation.
+    File,
+    /// Every file matching a glob pattern, in name order.
+    Glob,
+    /// Standard input, read once.
+    Stdin,
+}
+
+/// Where a followed file source starts when there is no saved position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// From the first byte.
+    Beginning,
+    /// From the current end of the file (only new lines).
+    End,
+}
+
+/// One configured input.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// `file`, `glob` or `stdin`.
+    #[serde(rename = "type")]
+    pub kind: SourceKind,
+    /// The file path, or the glob pattern for `glob`. Not used by `stdin`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Input format: `auto` or one of the format names.
+    #[serde(default = "default_format")]
+    pub format: String,
+    /// Keep reading as the file grows, surviving rotation (`tail -F`).
+    #[serde(default = "default_true")]
+    pub follow: bool,
+    /// Where to start without a saved position.
+    #[serde(default = "default_start_at")]
+    pub start_at: StartAt,
+    /// Name of this sensor instance carried by every event (default: the source's name).
+    #[serde(default)]
+    pub sensor_id: Option<String>,
+    /// IANA time zone for timestamps without an offset (`UTC`, `Europe/Berlin`).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Lines longer than this are rejected as `line_too_long`, in bytes.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// How often a followed file is checked for new data and rotation, in milliseconds.
+    #[serde(default = "default_poll_millis")]
+    pub poll_millis: u64,
+    /// After a rename-and-create rotation, how long the old file is drained, in milliseconds.
+    #[serde(default = "default_rotate_wait_millis")]
+    pub rotate_wait_millis: u64,
+}
+
+fn default_format() -> String {
+    "auto".to_string()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_start_at() -> StartAt {
+    StartAt::Beginning
+}
+fn default_timezone() -> String {
+    "UTC".to_string()
+}
+fn default_max_line_bytes() -> usize {
+    1 << 20
+}
+fn default_poll_millis() -> u64 {
+    250
+}
+fn default_rotate_wait_millis() -> u64 {
+    5000
+}
+
+impl SourceConfig {
+    /// A read-once file source, as `vigil replay` builds for each file.
+    pub fn replay_file(path: PathBuf, format: &str) -> SourceConfig {
+        SourceConfig {
+            kind: SourceKind::File,
+            path: Some(path),
+            format: format.to_string(),
+            follow: false,
+            start_at: StartAt::Beginning,
+            sensor_id: None,
+            timezone: default_timezone(),
+            max_line_bytes: default_max_line_bytes(),
+            poll_millis: default_poll_millis(),
+            rotate_wait_millis: default_rotate_wait_millis(),
+        }
+    }
+
+    /// The parsed format (validated by [`Config::validate`]).
+    pub fn parsed_format(&self) -> Result<Format, ConfigError> {
+        self.format
+            .parse::<Format>()
+            .map_err(|e| invalid("format", e.to_string()))
+    }
+
+    /// The parsed time zone (validated by [`Config::validate`]).
+    pub fn parsed_timezone(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| invalid("timezone", format!("unknown time zone {:?}", self.timezone)))
+    }
+
+    fn validate(&self, name: &str) -> Result<(), ConfigError> {
+        let field = |f: &str| format!("sources.{name}.{f}");
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(invalid(
+                format!("sources.{name}"),
+                "source names may hold only letters, digits, '-', '_' and '.'",
+            ));
+        }
+        match (self.kind, &self.path) {
+            (SourceKind::File | SourceKind::Glob, None) => {
+                return Err(invalid(field("path"), "required for type file and glob"));
+            }
+            (SourceKind::Stdin, Some(_)) => {
+                return Err(invalid(field("path"), "not used by type stdin; remove it"));
+            }
+            _ => {}
+        }
+        self.parsed_format()
+            .map_err(|e| relabel(e, &field("format")))?;
+        self.parsed_timezone()
+            .map_err(|e| relabel(e, &field("timezone")))?;
+        if self.max_line_bytes < 64 {
+            return Err(invalid(
+                field("max_line_bytes"),
+                format!("must be at least 64, got {}", self.max_line_bytes),
+            ));
+        }
+        if self.poll_millis == 0 {
+            return Err(invalid(field("poll_millis"), "must be at least 1"));
+        }
+        if let Some(id) = &self.sensor_id {
+            if id.trim().is_empty() {
+                return Err(invalid(field("sensor_id"), "must not be empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn relabel(e: ConfigError, field: &str) -> ConfigError {
+    match e {
+        ConfigError::Invalid { message, .. } => invalid(field, message),
+        other => other,
+    }
+}
+
+/// Where alerts go.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputsConfig {
+    /// Append every alert as one JSON line to this file (besides the store).
+    pub alerts_ndjson: Option<PathBuf>,
+}
+
+/// The synthetic traffic `vigil demo` runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoSection {
+    /// Seed of the generator; the same seed gives the same traffic.
+    pub seed: u64,
+    /// Number of normal hosts.
+    pub normal_hosts: u32,
+    /// Mean event-time rate of normal traffic over a day, in events per second.
+    pub mean_events_per_sec: f64,
+    /// Event time runs this many times faster than the wall clock.
+    pub time_acceleration: f64,
+    /// Event-time seconds after start when the lasting change of normal behaviour begins.
+    pub drift_after_secs: u64,
+    /// Mean event-time gap between attack episodes, in seconds.
+    pub mean_attack_gap_secs: u64,
+    /// Event time of the first generated event (RFC 3339).
+    pub start: String,
+    /// The `sensor_id` of generated events.
+    pub sensor_id: String,
+}
+
+impl Default for DemoSection {
+    fn default() -> Self {
+        DemoSection {
+            seed: 7,
+            normal_hosts: 300,
+            mean_events_per_sec: 50.0,
+            time_acceleration: 60.0,
+            drift_after_secs: 6 * 3600,
+            mean_attack_gap_secs: 900,
+            start: "2026-01-05T00:00:00Z".to_string(),
+            sensor_id: "demo".to_string(),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Default level (`error`, `warn`, `info`, `debug`, `trace`); `RUST_LOG` overrides it.
+    pub level: String,
+    /// Most log lines per rejection reason and source in each 10 s interval before they are summarised.
+    pub max_rejections_logged_per_interval: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".to_string(),
+            max_rejections_logged_per_interval: 5,
+        }
+    }
+}
+
+fn parse_time(field: &str, value: &str) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| invalid(field, format!("{value:?} is not an RFC 3339 time: {e}")))
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config = Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })?;
+        Ok(config)
+    }
+
+    /// Parses and validates config text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<text>"),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Event time of row 0 of datasets without timestamps.
+    pub fn dataset_start(&self) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
+        parse_time("pipeline.dataset_start", &self.pipeline.dataset_start)
+    }
+
+    /// Event time of the first demo event.
+    pub fn demo_start(&self) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
+        parse_time("demo.start", &self.demo.start)
+    }
+
+    /// Checks every value, naming the first bad field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.pipeline;
+        if !(1..=1_000_000).contains(&p.batch_max_events) {
+            return Err(invalid(
+                "pipeline.batch_max_events",
+                format!("must be between 1 and 1000000, got {}", p.batch_max_events),
+            ));
+        }
+        if p.batch_max_millis == 0 || p.batch_max_millis > 60_000 {
+            return Err(invalid(
+                "pipeline.batch_max_millis",
+                format!("must be between 1 and 60000, got {}", p.batch_max_millis),
+            ));
+        }
+        if !(1..=1024).contains(&p.mailbox_batches) {
+            return Err(invalid(
+                "pipeline.mailbox_batches",
+                format!("must be between 1 and 1024, got {}", p.mailbox_batches),
+            ));
+        }
+        if p.shutdown_grace_secs == 0 {
+            return Err(invalid(
+                "pipeline.shutdown_grace_secs",
+                "must be at least 1",
+            ));
+        }
+        if p.row_interval_micros == 0 {
+            return Err(invalid(
+                "pipeline.row_interval_micros",
+                "must be at least 1",
+            ));
+        }
+        if !(p.max_replay_gap_secs.is_finite() && p.max_replay_gap_secs >= 0.0) {
+            return Err(invalid(
+                "pipeline.max_replay_gap_secs",
+                format!(
+                    "must be a non-negative number, got {}",
+                    p.max_replay_gap_secs
+                ),
+            ));
+        }
+        self.dataset_start()?;
+
+        let f = &self.features;
+        for (name, v) in [
+            ("features.event_window_secs", f.event_window_secs),
+            ("features.login_window_secs", f.login_window_secs),
+            ("features.port_window_secs", f.port_window_secs),
+            ("features.bytes_window_secs", f.bytes_window_secs),
+        ] {
+            if !(1..=86_400).contains(&v) {
+                return Err(invalid(
+                    name,
+                    format!("must be between 1 and 86400, got {v}"),
+                ));
+            }
+        }
+        if f.max_tracked_sources == 0 {
+            return Err(invalid(
+                "features.max_tracked_sources",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=128).contains(&f.ipv6_source_prefix) {
+            return Err(invalid(
+                "features.ipv6_source_prefix",
+                format!("must be between 1 and 128, got {}", f.ipv6_source_prefix),
+            ));
+        }
+
+        let r = &self.rules;
+        if r.brute_force.min_failed_logins == 0 {
+            return Err(invalid(
+                "rules.brute_force.min_failed_logins",
+                "must be at least 1",
+            ));
+        }
+        if r.port_scan.min_distinct_ports < 2 {
+            return Err(invalid(
+                "rules.port_scan.min_distinct_ports",
+                format!("must be at least 2, got {}", r.port_scan.min_distinct_ports),
+            ));
+        }
+        if r.traffic_spike.min_events == 0 {
+            return Err(invalid(
+                "rules.traffic_spike.min_events",
+                "must be at least 1",
+            ));
+        }
+        if !(r.traffic_spike.factor.is_finite() && r.traffic_spike.factor > 1.0) {
+            return Err(invalid(
+                "rules.traffic_spike.factor",
+                format!("must be a number above 1, got {}", r.traffic_spike.factor),
+            ));
+        }
+
+        let s = &self.severity;
+        if !(s.orange > 0.0 && s.orange < 1.0) {
+            return Err(invalid(
+                "severity.orange",
+                format!("must be between 0 and 1, got {}", s.orange),
+            ));
+        }
+        if !(s.red > s.orange && s.red <= 1.0) {
+            return Err(invalid(
+                "severity.red",
+                format!(
+                    "must be above severity.orange ({}) and at most 1, got {}",
+                    s.orange, s.red
+                ),
+            ));
+        }
+
+        for (name, source) in &self.sources {
+            source.validate(name)?;
+        }
+
+        let d = &self.demo;
+        if d.normal_hosts == 0 {
+            return Err(invalid("demo.normal_hosts", "must be at least 1"));
+        }
+        if !(d.mean_events_per_sec.is_finite() && d.mean_events_per_sec > 0.0) {
+            return Err(invalid(
+                "demo.mean_events_per_sec",
+                format!("must be a positive number, got {}", d.mean_events_per_sec),
+            ));
+        }
+        if !(d.time_acceleration.is_finite() && d.time_acceleration > 0.0) {
+            return Err(invalid(
+                "demo.time_acceleration",
+                format!("must be a positive number, got {}", d.time_acceleration),
+            ));
+        }
+        self.demo_start()?;
+        if d.sensor_id.trim().is_empty() {
+            return Err(invalid("demo.sensor_id", "must not be empty"));
+        }
+
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            return Err(invalid(
+                "log.level",
+                format!(
+                    "must be one of error, warn, info, debug, trace, got {:?}",
+                    self.log.level
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_default_config_parses_and_matches_code_defaults() {
+        let text = include_str!("../../config/vigil.toml");
+        let config = Config::from_toml(text).expect("config/vigil.toml must be valid");
+        let code = Config::default();
+        assert_eq!(
+            config.pipeline.batch_max_events,
+            code.pipeline.batch_max_events
+        );
+        assert_eq!(
+            config.features.max_tracked_sources,
+            code.features.max_tracked_sources
+        );
+        assert_eq!(
+            config.rules.brute_force.min_failed_logins,
+            code.rules.brute_force.min_failed_logins
+        );
+        assert_eq!(config.severity.red, code.severity.red);
+        assert_eq!(config.demo.seed, code.demo.seed);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml("[pipeline]\nbatch_max_event = 5\n").unwrap_err();
+        assert!(err.to_string().contains("batch_max_event"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_the_field() {
+        let err = Config::from_toml("[severity]\nred = 0.5\norange = 0.9\n").unwrap_err();
+        assert!(err.to_string().contains("severity.red"), "{err}");
+        let err = Config::from_toml("[sources.hp]\ntype = \"file\"\n").unwrap_err();
+        assert!(err.to_string().contains("sources.hp.path"), "{err}");
+        let err = Config::from_toml(
+            "[sources.hp]\ntype = \"file\"\npath = \"x\"\ntimezone = \"Mars/Base\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sources.hp.timezone"), "{err}");
+        let err =
+            Config::from_toml("[sources.hp]\ntype = \"file\"\npath = \"x\"\nformat = \"syslog\"\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("sources.hp.format"), "{err}");
+    }
+}

@@ -1,0 +1,340 @@
+//! What a source actor reads from: lines of files parsed into events, or the demo generator.
+//!
+//! A [`Producer`] is called from the source actor's own thread and may block briefly on
+//! I/O; it never waits for data (it says [`Produced::Idle`] instead), so the actor can check
+//! for shutdown and pause between calls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::TimeDelta;
+use vigil_demo::DemoGenerator;
+use vigil_sensors::{Event, Record, RecordParser, RejectReason, Rejection};
+use vigil_tail::{LineBatch, LineSource, Position, ReadStatus, TailOptions};
+
+/// Records counted while producing one batch; merged into the pipeline stats per batch.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Records read (events + rejected + skipped).
+    pub read: u64,
+    /// Events produced.
+    pub parsed: u64,
+    /// Rejections by reason.
+    pub rejected: BTreeMap<&'static str, u64>,
+    /// Skipped records by reason.
+    pub skipped: BTreeMap<&'static str, u64>,
+}
+
+impl Tally {
+    fn reject(&mut self, reason: RejectReason) {
+        self.read += 1;
+        *self.rejected.entry(reason.as_str()).or_default() += 1;
+    }
+
+    fn skip(&mut self, reason: &'static str) {
+        self.read += 1;
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.read == 0
+    }
+}
+
+/// What a call to [`Producer::produce`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Produced {
+    /// Events may have been appended; call again.
+    More,
+    /// Nothing new right now (a followed file): wait a poll interval, then call again.
+    Idle,
+    /// The input is exhausted; any events appended in this call are the last.
+    Finished,
+}
+
+/// A source of events for a source actor.
+pub trait Producer: Send {
+    /// Appends up to `max` events to `out`, counting records in `tally`.
+    fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced;
+
+    /// Where the producer stands (file and offset), when it reads files.
+    fn position(&self) -> Option<Position>;
+}
+
+/// Logs rejected records with their source and offset, at most `limit` lines per reason in
+/// every interval; the rest are summarised in one line when the interval ends.
+#[derive(Debug)]
+pub struct RejectionLog {
+    source: Arc<str>,
+    limit: u32,
+    interval: Duration,
+    started: Instant,
+    logged: BTreeMap<&'static str, u32>,
+    suppressed: BTreeMap<&'static str, (u64, Arc<str>, u64)>,
+}
+
+impl RejectionLog {
+    /// A log for the source called `source`.
+    pub fn new(source: Arc<str>, limit: u32, interval: Duration) -> RejectionLog {
+        RejectionLog {
+            source,
+            limit,
+            interval,
+            started: Instant::now(),
+            logged: BTreeMap::new(),
+            suppressed: BTreeMap::new(),
+        }
+    }
+
+    /// Logs (or counts for the summary) one rejection read from `input`.
+    pub fn record(&mut self, input: &Arc<str>, rejection: &Rejection) {
+        self.roll_over();
+        let reason = rejection.reason.as_str();
+        let logged = self.logged.entry(reason).or_default();
+        if *logged < self.limit {
+            *logged += 1;
+            tracing::warn!(
+                source = %self.source,
+                input = %input,
+                offset = rejection.offset,
+                reason,
+                "rejected record: {}",
+                rejection.detail
+            );
+        } else {
+            let entry = self
+                .suppressed
+                .entry(reason)
+                .or_insert_with(|| (0, input.clone(), 0));
+            entry.0 += 1;
+            entry.1 = input.clone();
+            entry.2 = rejection.offset;
+        }
+    }
+
+    fn roll_over(&mut self) {
+        if self.started.elapsed() >= self.interval {
+            self.flush();
+            self.started = Instant::now();
+        }
+    }
+
+    /// Writes the summary lines for rejections not logged one by one.
+    pub fn flush(&mut self) {
+        for (reason, (count, input, offset)) in std::mem::take(&mut self.suppressed) {
+            tracing::warn!(
+                source = %self.source,
+                reason,
+                "{count} more records rejected for {reason}, the last in {input} at offset {offset}"
+            );
+        }
+        self.logged.clear();
+    }
+}
+
+/// Lines of one or more inputs, read in order, parsed into events; optionally repeated.
+pub struct LineProducer {
+    name: Arc<str>,
+    inputs: Vec<String>,
+    next_input: usize,
+    options: TailOptions,
+    reader: Option<Box<dyn LineSource>>,
+    current_input: Arc<str>,
+    parser: Box<dyn RecordParser>,
+    batch: LineBatch,
+    records: Vec<Record>,
+    rounds: u32,
+    round: u32,
+    round_shift: TimeDelta,
+    span: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    log: RejectionLog,
+}
+
+impl LineProducer {
+    /// Reads `inputs` (paths, glob patterns or `-`) in order with `parser`, `rounds` times.
+    pub fn new(
+        name: Arc<str>,
+        inputs: Vec<String>,
+        options: TailOptions,
+        parser: Box<dyn RecordParser>,
+        rounds: u32,
+        log: RejectionLog,
+    ) -> LineProducer {
+        LineProducer {
+            name,
+            inputs,
+            next_input: 0,
+            options,
+            reader: None,
+            current_input: Arc::from(""),
+            parser,
+            batch: LineBatch::new(),
+            records: Vec::new(),
+            rounds: rounds.max(1),
+            round: 0,
+            round_shift: TimeDelta::zero(),
+            span: None,
+            log,
+        }
+    }
+
+    fn drain_records(&mut self, out: &mut Vec<Event>, tally: &mut Tally) {
+        for record in self.records.drain(..) {
+            match record {
+                Record::Event(mut event) => {
+                    tally.read += 1;
+                    tally.parsed += 1;
+                    if self.round == 0 {
+                        let t = event.event_time;
+                        self.span = Some(match self.span {
+                            None => (t, t),
+                            Some((lo, hi)) => (lo.min(t), hi.max(t)),
+                        });
+                    } else {
+                        event.event_time += self.round_shift;
+                        event.origin.round = self.round;
+                    }
+                    out.push(*event);
+                }
+                Record::Skipped { reason, .. } => tally.skip(reason),
+                Record::Rejected(rejection) => {
+                    tally.reject(rejection.reason);
+                    self.log.record(&self.current_input, &rejection);
+                }
+            }
+        }
+    }
+
+    /// Opens the next input (or starts the next round); false when everything was read.
+    fn open_next(&mut self) -> bool {
+        loop {
+            if self.next_input >= self.inputs.len() {
+                self.round += 1;
+                if self.round >= self.rounds {
+                    return false;
+                }
+                let (lo, hi) = self.span.unwrap_or_default();
+                // Shift each round by the input's span (plus a millisecond) so event time never
+                // runs backwards and every round's windows see fresh time.
+                let span = (hi - lo) + TimeDelta::milliseconds(1);
+                self.round_shift = span * i32::try_from(self.round).unwrap_or(i32::MAX);
+                self.next_input = 0;
+            }
+            let spec = &self.inputs[self.next_input];
+            self.next_input += 1;
+            match vigil_tail::open_input(spec, &self.options) {
+                Ok(reader) => {
+                    self.reader = Some(reader);
+                    return true;
+                }
+                Err(error) => {
+                    // Replay checks its files before starting; this is a file that vanished
+                    // since, or a configured path that cannot be opened. Nothing was read.
+                    tracing::error!(source = %self.name, "cannot read input: {error}");
+                }
+            }
+        }
+    }
+}
+
+impl Producer for LineProducer {
+    fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
+        let target = out.len() + max;
+        while out.len() < target {
+            if self.reader.is_none() && !self.open_next() {
+                self.log.flush();
+                return Produced::Finished;
+            }
+            let Some(reader) = self.reader.as_mut() else {
+                continue;
+            };
+            let status = match reader.read_batch(target - out.len(), &mut self.batch) {
+                Ok(status) => status,
+                Err(error) => {
+                    tracing::warn!(source = %self.name, "read error: {error}");
+                    if self.options.follow {
+                        return Produced::Idle;
+                    }
+                    self.reader = None;
+                    continue;
+                }
+            };
+            match status {
+                ReadStatus::Lines => {
+                    for line in self.batch.iter() {
+                        if let Some(length) = line.too_long {
+                            let rejection = Rejection {
+                                reason: RejectReason::LineTooLong,
+                                offset: line.offset,
+                                detail: format!(
+                                    "line of {length} bytes is longer than max_line_bytes ({})",
+                                    self.options.max_line_bytes
+                                ),
+                            };
+                            self.records.push(Record::Rejected(rejection));
+                        } else {
+                            self.parser.feed(
+                                line.bytes,
+                                line.offset,
+                                line.terminated,
+                                &mut self.records,
+                            );
+                        }
+                    }
+                    self.drain_records(out, tally);
+                }
+                ReadStatus::InputStarted { input, cause } => {
+                    tracing::debug!(source = %self.name, input = %input, ?cause, "input started");
+                    self.current_input = input.path.clone();
+                    self.parser.begin_input(input.path.clone());
+                }
+                ReadStatus::InputEnded { .. } => {
+                    self.parser.finish_input(&mut self.records);
+                    self.drain_records(out, tally);
+                }
+                ReadStatus::Idle => return Produced::Idle,
+                ReadStatus::Finished => {
+                    self.reader = None;
+                }
+            }
+        }
+        Produced::More
+    }
+
+    fn position(&self) -> Option<Position> {
+        self.reader.as_ref().map(|r| r.position())
+    }
+}
+
+/// The demo generator, for as long as it is asked.
+pub struct DemoProducer {
+    generator: DemoGenerator,
+}
+
+impl DemoProducer {
+    /// Wraps a generator.
+    pub fn new(generator: DemoGenerator) -> DemoProducer {
+        DemoProducer { generator }
+    }
+}
+
+impl Producer for DemoProducer {
+    fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
+        let before = out.len();
+        out.extend(self.generator.by_ref().take(max));
+        let made = (out.len() - before) as u64;
+        tally.read += made;
+        tally.parsed += made;
+        if made < max as u64 {
+            Produced::Finished
+        } else {
+            Produced::More
+        }
+    }
+
+    fn position(&self) -> Option<Position> {
+        None
+    }
+}
