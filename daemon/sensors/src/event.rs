@@ -301,6 +301,9 @@ pub struct Event {
     /// IDS signature text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature: Option<Box<str>>,
+    /// IDS alert severity as the sensor rates it (Suricata: 1 is the most severe, 3 the least).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<u8>,
     /// Sensor session id, or flow id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<Box<str>>,
@@ -355,6 +358,7 @@ impl Event {
             password: None,
             command: None,
             signature: None,
+            severity: None,
             session: None,
             label: None,
             numeric: Vec::new(),

@@ -61,7 +61,9 @@ impl fmt::Display for Format {
 
 /// A format name that is not one of [`Format::NAMES`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format {0:?}; expected one of auto, cowrie, dionaea, suricata, tanner, unsw, nslkdd, cicids, csv")]
+#[error(
+    "unknown format {0:?}; expected one of auto, cowrie, dionaea, suricata, tanner, unsw, nslkdd, cicids, csv"
+)]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
