@@ -370,12 +370,6 @@ impl DemoGenerator {
             }
         }
     }
-
-    /// Events waiting to be handed out (generated ahead of their time).
-    #[doc(hidden)]
-    pub fn pending(&self) -> usize {
-        self.queue.len()
-    }
 }
 
 impl Iterator for DemoGenerator {

@@ -410,9 +410,11 @@ pub(crate) fn populate(
         weights.push(class_weight * (0.8 * draw.normal()).exp().clamp(0.15, 6.0));
         hosts.push(host);
     }
-    let total_weight: f64 = weights.iter().sum();
-    for (host, weight) in hosts.iter_mut().zip(&weights) {
-        host.event_rate = mean_events_per_sec * weight / total_weight;
+    for (host, rate) in hosts
+        .iter_mut()
+        .zip(share_rate(mean_events_per_sec, &weights))
+    {
+        host.event_rate = rate;
     }
 
     let device_count = (normal_hosts / 6).max(1);
@@ -425,6 +427,53 @@ pub(crate) fn populate(
         devices,
         addresses,
     }
+}
+
+/// Most events per second (weekday mean) of one background host. A habitual scanner any
+/// busier would fail more than 20 SSH logins within 30 s now and then, like an attacker.
+pub(crate) const MAX_HOST_EVENTS_PER_SEC: f64 = 0.8;
+
+/// Splits `total` events per second in proportion to `weights`, but never more than
+/// [`MAX_HOST_EVENTS_PER_SEC`] to one host: what a capped host cannot take goes to the
+/// others, in proportion to their weights (the config caps the mean well below the cap).
+fn share_rate(total: f64, weights: &[f64]) -> Vec<f64> {
+    let mut rates = vec![0.0; weights.len()];
+    let mut capped = vec![false; weights.len()];
+    let mut remaining = total;
+    loop {
+        let open_weight: f64 = weights
+            .iter()
+            .zip(&capped)
+            .filter(|(_, capped)| !**capped)
+            .map(|(w, _)| w)
+            .sum();
+        if open_weight <= 0.0 {
+            break;
+        }
+        let mut newly_capped = false;
+        for ((rate, weight), capped) in rates.iter_mut().zip(weights).zip(capped.iter_mut()) {
+            if *capped {
+                continue;
+            }
+            *rate = remaining * weight / open_weight;
+            if *rate > MAX_HOST_EVENTS_PER_SEC {
+                *rate = MAX_HOST_EVENTS_PER_SEC;
+                *capped = true;
+                newly_capped = true;
+            }
+        }
+        if !newly_capped {
+            break;
+        }
+        let capped_count = capped.iter().filter(|c| **c).count();
+        remaining = total - capped_count as f64 * MAX_HOST_EVENTS_PER_SEC;
+        for (rate, capped) in rates.iter_mut().zip(&capped) {
+            if !*capped {
+                *rate = 0.0;
+            }
+        }
+    }
+    rates
 }
 
 fn make_host(draw: &mut Draw, addresses: &mut AddressBook, site: &Site, class: HostClass) -> Host {
@@ -604,6 +653,17 @@ mod tests {
             let addr: Ipv4Addr = addr.parse().unwrap_or(Ipv4Addr::UNSPECIFIED);
             assert!(is_public_v4(addr), "{addr}");
         }
+    }
+
+    #[test]
+    fn rate_sharing_respects_the_cap_and_the_total() {
+        let weights = [10.0, 1.0, 1.0, 1.0, 0.5];
+        let rates = share_rate(2.0, &weights);
+        assert!((rates.iter().sum::<f64>() - 2.0).abs() < 1e-9, "{rates:?}");
+        assert_eq!(rates[0], MAX_HOST_EVENTS_PER_SEC);
+        assert!((rates[1] / rates[4] - 2.0).abs() < 1e-9, "{rates:?}");
+        let rates = share_rate(0.1, &weights);
+        assert!((rates[0] / rates[1] - 10.0).abs() < 1e-9, "{rates:?}");
     }
 
     #[test]

@@ -63,10 +63,6 @@ impl Queue {
         self.free.push(slot);
         self.slots.get_mut(slot as usize).and_then(Option::take)
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.heap.len()
-    }
 }
 
 /// Both ends of a connection, stamped on each of its events.

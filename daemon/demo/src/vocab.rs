@@ -369,7 +369,7 @@ pub(crate) const PROBE_PORTS: [u16; 14] = [
 
 /// Failed logins per habitual-scanner honeypot session and their weights: real Cowrie
 /// logs show almost all sessions with zero or one attempt.
-pub(crate) const HONEYPOT_FAILED_LOGINS: [(u64, u32); 4] = [(0, 25), (1, 60), (2, 10), (3, 5)];
+pub(crate) const HONEYPOT_FAILED_LOGINS: [(u64, u32); 4] = [(0, 30), (1, 62), (2, 6), (3, 2)];
 
 pub(crate) const HONEYPOT_USERS: [(&str, u32); 20] = [
     ("root", 40),
