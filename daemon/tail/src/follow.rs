@@ -212,9 +212,17 @@ impl FollowSource {
             start_offset
         };
         let mut file = file;
+        let mut signature = Vec::new();
         if offset > 0 {
             file.seek(SeekFrom::Start(offset))
                 .map_err(|error| self.open_error(error))?;
+            // Remember the bytes before the resume offset, so that a truncation is noticed
+            // even before anything new was read.
+            let mut before = [0u8; SIGNATURE_LEN];
+            let len = offset.min(SIGNATURE_LEN as u64) as usize;
+            if read_exact_at(&mut file, &mut before[..len], offset - len as u64).is_ok() {
+                signature.extend_from_slice(&before[..len]);
+            }
         }
         let input = InputName {
             path: self.name.clone(),
@@ -228,7 +236,7 @@ impl FollowSource {
             at_end: false,
             last_data: Instant::now(),
             rotation_seen: None,
-            signature: Vec::new(),
+            signature,
         }));
         Ok(Some(ReadStatus::InputStarted { input, cause }))
     }

@@ -38,7 +38,8 @@ pub struct TailOptions {
     pub follow: bool,
     /// Byte offset to resume at in the first file read (for a glob: in
     /// [`start_path`](Self::start_path) when given). Take it from a checkpointed
-    /// [`Position`](crate::Position); it must be the start of a line.
+    /// [`Position`](crate::Position); it must be the start of a line. In a gzip file it
+    /// counts decompressed bytes and is reached by decompressing and discarding at open.
     pub start_offset: u64,
     /// For globs: the member to resume in (the path of a checkpointed
     /// [`Position`](crate::Position)). Members sorting before it have been read already and

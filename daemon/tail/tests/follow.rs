@@ -230,6 +230,32 @@ fn copytruncate_is_noticed_by_size_and_by_content() {
 }
 
 #[test]
+fn a_truncation_right_after_resuming_is_noticed_before_anything_was_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("resumed.log");
+    fs::write(&path, b"aaaa\nbbbb\n").expect("write");
+    let resume = TailOptions {
+        start_offset: 5,
+        ..follow_options(Duration::ZERO)
+    };
+    let mut follower = Follower::new(&path, &resume);
+    // Truncated and rewritten past the resume offset before the first poll.
+    fs::write(&path, b"cccccccccccc\ndddd\n").expect("rewrite");
+    follower.until_idle();
+    let name = path_str(&path).to_string();
+    assert_eq!(
+        follower.take(),
+        vec![
+            Seen::Started(name.clone(), StartCause::Opened),
+            Seen::Ended(name.clone()),
+            Seen::Started(name, StartCause::Truncated),
+            line(b"cccccccccccc", 0),
+            line(b"dddd", 13),
+        ]
+    );
+}
+
+#[test]
 fn a_disappearing_file_is_warned_about_once_and_picked_up_when_recreated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("vanishing.log");
@@ -379,6 +405,52 @@ fn a_followed_glob_picks_up_new_files_and_never_rereads_a_renamed_one() {
         1,
         "{log}"
     );
+}
+
+#[test]
+fn a_followed_glob_moves_past_members_finished_long_ago_without_waiting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = path_str(dir.path()).to_string();
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(7200);
+    for name in ["1.log", "2.log"] {
+        let path = dir.path().join(name);
+        fs::write(&path, format!("{name}\n")).expect("write");
+        File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(two_hours_ago))
+            .expect("age the file");
+    }
+    fs::write(dir.path().join("3.log"), b"3.log\n").expect("write");
+    // An hour of rotate wait: only the age of the older members lets them be left at once.
+    let options = TailOptions {
+        follow: true,
+        rotate_wait: Duration::from_secs(3600),
+        ..TailOptions::default()
+    };
+    let mut follower = Follower {
+        source: open_input(&format!("{base}/*.log"), &options).expect("glob"),
+        batch: LineBatch::new(),
+        seen: Vec::new(),
+    };
+    follower.until("the newest member", |seen| {
+        seen.contains(&line(b"3.log", 0))
+    });
+    let mut expected = Vec::new();
+    for name in ["1.log", "2.log"] {
+        let path = format!("{base}/{name}");
+        expected.push(Seen::Started(path.clone(), StartCause::Opened));
+        expected.push(line(name.as_bytes(), 0));
+        expected.push(Seen::Ended(path));
+    }
+    expected.push(Seen::Started(format!("{base}/3.log"), StartCause::Opened));
+    expected.push(line(b"3.log", 0));
+    assert_eq!(follower.take(), expected);
+    // The newest member is followed, not left.
+    let mut newest = append(&dir.path().join("3.log"));
+    write_all(&mut newest, b"more\n");
+    follower.until_idle();
+    assert_eq!(follower.take(), vec![line(b"more", 6)]);
 }
 
 /// Lines the writer writes: fixed width, so that the file offset of every line is known.
