@@ -789,3 +789,18 @@ mod tests {
         assert!((s.counts().baseline - 15.0 * 0.5 * 0.25).abs() < 1e-6);
     }
 }
+
+#[cfg(test)]
+mod size {
+    use super::*;
+
+    #[test]
+    fn records_stay_compact() {
+        // Memory per tracked source is dominated by these; a million sources must fit in a
+        // few hundred megabytes.
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
+        let record = std::mem::size_of::<SourceState>();
+        eprintln!("SourceState is {record} bytes");
+        assert!(record <= 208, "SourceState grew to {record} bytes");
+    }
+}

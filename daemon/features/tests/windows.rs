@@ -472,3 +472,58 @@ fn rules_fire_once_per_episode_on_extracted_windows() {
         ]
     );
 }
+
+#[test]
+fn traffic_spike_fires_once_against_the_moving_baseline() {
+    let (mut fx, mut row) = extractor(FeatureConfig::default());
+    let mut rules = RuleSet::new(&RulesConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+    let mut hits = Vec::new();
+    let ip = Some("192.0.2.50");
+    let mut send = |micros: i64, hits: &mut Vec<_>| {
+        let x = fx
+            .extract(&event(micros, ip, EventKind::Connect), &mut row)
+            .unwrap_or_else(|e| panic!("{e}"));
+        rules.observe(&x.view, &x.window, hits);
+        x.window
+    };
+    // Ten tumbling windows of ten events each (one every 3 s), then a quiet window.
+    for k in 0..10 {
+        for j in 0..10 {
+            send(T0 + (k * 30 + j * 3) * S, &mut hits);
+        }
+    }
+    assert!(hits.is_empty());
+    // Then 300 events in 15 s. Baseline by hand: seeded at 1, ten completed windows of 10
+    // give 10 - 9 * 0.8^10, and the skipped empty window multiplies by 0.8.
+    let baseline = (10.0 - 9.0 * 0.8f64.powi(10)) * 0.8;
+    let mut last = None;
+    for i in 0..300 {
+        last = Some(send(T0 + 330 * S + i * 50_000, &mut hits));
+    }
+    let last = last.unwrap_or_default();
+    assert!(
+        (last.baseline_events - baseline).abs() < 1e-4,
+        "{}",
+        last.baseline_events
+    );
+    assert_eq!(last.events, 300);
+    let texts: Vec<(&str, String)> = hits
+        .iter()
+        .map(|h| (h.rule, h.explanation.clone()))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![(
+            "traffic_spike",
+            format!(
+                "200 events in 30 s from 192.0.2.50, {:.1}x its moving baseline of {:.1} (threshold 5.0x, at least 200)",
+                200.0 / baseline,
+                baseline
+            )
+        )]
+    );
+    assert_eq!(
+        texts[0].1,
+        "200 events in 30 s from 192.0.2.50, 27.7x its moving baseline of 7.2 (threshold 5.0x, at least 200)"
+    );
+}
