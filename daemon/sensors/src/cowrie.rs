@@ -210,7 +210,7 @@ impl CowrieParser {
         self.sessions.len()
     }
 
-    fn build(&mut self, line: &CowrieLine<'_>, offset: u64) -> Result<Event, FieldError> {
+    fn build(&mut self, line: &CowrieLine<'_>, offset: u64) -> Result<Box<Event>, FieldError> {
         let eventid = line
             .eventid
             .as_ref()
@@ -222,13 +222,15 @@ impl CowrieParser {
             .ok_or_else(|| FieldError::missing("timestamp"))?
             .time("timestamp", self.opts.naive_timezone)?;
         let kind = cowrie_kind(eventid);
-        let mut event = Event::new(
+        // Built in place on the heap: the event is large and would otherwise be
+        // copied on every move up to the output vector.
+        let mut event = Box::new(Event::new(
             event_time,
             Sensor::Cowrie,
             Arc::clone(&self.opts.sensor_id),
             kind,
             self.input.origin(offset),
-        );
+        ));
         event.raw_kind = Some(self.interner.get(eventid));
         event.transport = Some(Transport::Tcp);
         event.direction = Some(Direction::Inbound);
@@ -391,7 +393,7 @@ impl RecordParser for CowrieParser {
         };
         out.push(
             match parsed.and_then(|record| self.build(&record, offset)) {
-                Ok(event) => Record::Event(Box::new(event)),
+                Ok(event) => Record::Event(event),
                 Err(e) => e.into_record(offset),
             },
         );

@@ -147,7 +147,7 @@ impl DionaeaParser {
         }
     }
 
-    fn build(&mut self, line: &DionaeaLine<'_>, offset: u64) -> Result<Event, FieldError> {
+    fn build(&mut self, line: &DionaeaLine<'_>, offset: u64) -> Result<Box<Event>, FieldError> {
         let event_time = line
             .timestamp
             .as_ref()
@@ -185,13 +185,15 @@ impl DionaeaParser {
             EventKind::Connect
         };
 
-        let mut event = Event::new(
+        // Built in place on the heap: the event is large and would otherwise be
+        // copied on every move up to the output vector.
+        let mut event = Box::new(Event::new(
             event_time,
             Sensor::Dionaea,
             Arc::clone(&self.opts.sensor_id),
             kind,
             self.input.origin(offset),
-        );
+        ));
         if let Some(connection) = connection {
             if let Some(service) = text_of(&connection.protocol, "connection.protocol")? {
                 event.raw_kind = Some(self.interner.get(service));
@@ -295,7 +297,7 @@ impl RecordParser for DionaeaParser {
         };
         out.push(
             match parsed.and_then(|record| self.build(&record, offset)) {
-                Ok(event) => Record::Event(Box::new(event)),
+                Ok(event) => Record::Event(event),
                 Err(e) => e.into_record(offset),
             },
         );

@@ -246,7 +246,7 @@ impl SuricataParser {
         match parse_object::<EveLine<'_>>(text, terminated)
             .and_then(|line| self.build(&line, offset))
         {
-            Ok(Some(event)) => Record::Event(Box::new(event)),
+            Ok(Some(event)) => Record::Event(event),
             Ok(None) => Record::Skipped {
                 reason: STATS_SKIP_REASON,
                 offset,
@@ -256,7 +256,7 @@ impl SuricataParser {
     }
 
     /// The event of a record, or `None` for a `stats` record.
-    fn build(&mut self, line: &EveLine<'_>, offset: u64) -> Result<Option<Event>, FieldError> {
+    fn build(&mut self, line: &EveLine<'_>, offset: u64) -> Result<Option<Box<Event>>, FieldError> {
         let event_type = line
             .event_type
             .as_ref()
@@ -272,13 +272,15 @@ impl SuricataParser {
             .ok_or_else(|| FieldError::missing("timestamp"))?
             .time("timestamp", zone)?;
         let kind = eve_kind(event_type);
-        let mut event = Event::new(
+        // Built in place on the heap: the event is large and would otherwise be
+        // copied on every move up to the output vector.
+        let mut event = Box::new(Event::new(
             event_time,
             Sensor::Suricata,
             Arc::clone(&self.opts.sensor_id),
             kind,
             self.input.origin(offset),
-        );
+        ));
         event.raw_kind = Some(self.interner.get(event_type));
         if let Some(v) = &line.src_ip {
             event.src_ip = v.ip("src_ip")?;

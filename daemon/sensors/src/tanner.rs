@@ -90,19 +90,21 @@ impl TannerParser {
         }
     }
 
-    fn build(&mut self, line: &TannerLine<'_>, offset: u64) -> Result<Event, FieldError> {
+    fn build(&mut self, line: &TannerLine<'_>, offset: u64) -> Result<Box<Event>, FieldError> {
         let event_time = line
             .timestamp
             .as_ref()
             .ok_or_else(|| FieldError::missing("timestamp"))?
             .time("timestamp", self.opts.naive_timezone)?;
-        let mut event = Event::new(
+        // Built in place on the heap: the event is large and would otherwise be
+        // copied on every move up to the output vector.
+        let mut event = Box::new(Event::new(
             event_time,
             Sensor::Tanner,
             Arc::clone(&self.opts.sensor_id),
             EventKind::HttpRequest,
             self.input.origin(offset),
-        );
+        ));
         event.transport = Some(Transport::Tcp);
         event.direction = Some(Direction::Inbound);
         event.app_proto = Some(self.interner.get("http"));
@@ -169,7 +171,7 @@ impl RecordParser for TannerParser {
         };
         out.push(
             match parsed.and_then(|record| self.build(&record, offset)) {
-                Ok(event) => Record::Event(Box::new(event)),
+                Ok(event) => Record::Event(event),
                 Err(e) => e.into_record(offset),
             },
         );
