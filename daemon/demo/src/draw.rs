@@ -20,11 +20,16 @@ pub(crate) fn micros(secs: f64) -> i64 {
 #[derive(Debug)]
 pub(crate) struct Draw {
     rng: ChaCha8Rng,
+    /// The second normal of the last Box-Muller pair, not handed out yet.
+    spare_normal: Option<f64>,
 }
 
 impl Draw {
     pub(crate) fn new(rng: ChaCha8Rng) -> Self {
-        Draw { rng }
+        Draw {
+            rng,
+            spare_normal: None,
+        }
     }
 
     /// Uniform in [0, 1).
@@ -69,10 +74,15 @@ impl Draw {
         -mean * (1.0 - self.unit()).ln()
     }
 
-    /// Standard normal (Box-Muller; one of the pair is enough at these rates).
+    /// Standard normal (Box-Muller, both of each pair used).
     pub(crate) fn normal(&mut self) -> f64 {
+        if let Some(spare) = self.spare_normal.take() {
+            return spare;
+        }
         let radius = (-2.0 * (1.0 - self.unit()).ln()).sqrt();
-        radius * (TAU * self.unit()).cos()
+        let (sin, cos) = (TAU * self.unit()).sin_cos();
+        self.spare_normal = Some(radius * sin);
+        radius * cos
     }
 
     /// Log-normal with the given median and log-space spread: the shape of byte counts and
@@ -150,6 +160,17 @@ mod tests {
         let n = 200_000;
         let mean = (0..n).map(|_| d.exponential(3.0)).sum::<f64>() / f64::from(n);
         assert!((mean - 3.0).abs() < 0.05, "{mean}");
+    }
+
+    #[test]
+    fn normal_has_unit_variance() {
+        let mut d = draw();
+        let n = 200_000;
+        let xs: Vec<f64> = (0..n).map(|_| d.normal()).collect();
+        let mean = xs.iter().sum::<f64>() / f64::from(n);
+        let variance = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / f64::from(n);
+        assert!(mean.abs() < 0.01, "{mean}");
+        assert!((variance - 1.0).abs() < 0.01, "{variance}");
     }
 
     #[test]

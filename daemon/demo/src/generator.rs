@@ -245,7 +245,8 @@ impl DemoGenerator {
     /// the probability of its current rate over its peak rate (thinning), so each host's
     /// sessions follow its own daily curve.
     fn candidate_session(&mut self, t: i64) {
-        self.next_session = t + micros(self.draw.exponential(self.candidate_gap_secs)).max(1);
+        self.next_session =
+            t.saturating_add(micros(self.draw.exponential(self.candidate_gap_secs)).max(1));
         let total = self.host_pick.last().copied().unwrap_or(0.0);
         let ticket = self.draw.unit() * total;
         let index = self
@@ -271,7 +272,8 @@ impl DemoGenerator {
 
     /// One session of the new service, ramping up linearly after `drift_after_secs`.
     fn drift_session(&mut self, t: i64) {
-        self.next_drift = Some(t + micros(self.draw.exponential(self.drift_gap_secs)).max(1));
+        self.next_drift =
+            Some(t.saturating_add(micros(self.draw.exponential(self.drift_gap_secs)).max(1)));
         let since = (t as f64 / MICROS) - self.config.drift_after_secs;
         let ramp = if self.config.drift_ramp_secs > 0.0 {
             (since / self.config.drift_ramp_secs).clamp(0.0, 1.0)
@@ -300,7 +302,7 @@ impl DemoGenerator {
         // Gaps never shorter than a quarter of the mean, so episodes stay apart.
         let mean = self.config.attack_mean_gap_secs;
         let gap = mean * (0.25 + 0.75 * self.draw.exponential(1.0));
-        self.next_attack = Some(t + micros(gap).max(1));
+        self.next_attack = Some(t.saturating_add(micros(gap).max(1)));
         if self.attack_round.is_empty() {
             // Every kind once per round, in random order: each shows up early.
             self.attack_round = self.config.attack_kinds.clone();

@@ -23,11 +23,16 @@
 //! announces, the ports it probes, its own weighting of its class's sessions) and a
 //! heavy-tailed (log-normal) share of the total rate:
 //!
-//! | class | share | sessions | rhythm |
+//! | class | hosts | sessions | rhythm |
 //! |---|---|---|---|
 //! | internal clients | 55 % | DNS bursts to the resolver (udp/53); HTTP(S) browsing (80/443, method and path in `command`); outbound flows (TLS, IMAPS, SMTP, NTP, STUN, git over SSH); for about one in seven, administrator SSH sessions on the jump host | office hours: peaks early afternoon, near zero at night, weekends at 20 % |
 //! | internet scanners | 35 % | Cowrie-like SSH/Telnet sessions on the honeypot (connect, client version, mostly zero or one failed login, rarely a login and a reconnaissance script, disconnect with its duration); web probes for `/.env`, `/wp-login.php`...; SYN probes of a few favourite ports | around the clock, mild day curve, no weekend |
 //! | web visitors | 10 % | visits to the public web site: pages and their assets over HTTPS | evening of their own time zone (within six hours of UTC) |
+//!
+//! No background host gets more than 0.8 events per second on average (what a capped host
+//! cannot take goes to the others), and [`DemoConfig::validate`] keeps the mean per host
+//! under [`MAX_EVENTS_PER_SEC_PER_HOST`]: background sources stay well below attack
+//! thresholds, so an alert on them is a false positive, not a hidden attack.
 //!
 //! Each class's rate follows a smooth daily curve (a squared raised cosine over a floor,
 //! scaled so its weekday mean is 1); a host's sessions are a Poisson process thinned by its
@@ -35,6 +40,12 @@
 //! and durations are log-normal; packet counts follow from bytes; TCP flags say how a flow
 //! went (`SYN|ACK|PSH|FIN` for a full exchange, `SYN|RST|ACK` for a refused probe). Every
 //! normal event is labelled `{ class: "normal", anomalous: false }` ([`CLASS_NORMAL`]).
+//!
+//! Field use follows the sensor parsers: honeypot events carry Cowrie's record names in
+//! `raw_kind` (`cowrie.session.connect`, `cowrie.login.failed`, ...), a 12-hex-digit
+//! `session`, `username`/`password` on logins, the command line in `command` (and the client
+//! banner, such as `SSH-2.0-Go`, on `client_info`), and `duration_secs` on the disconnect.
+//! HTTP events carry `"GET /path"` in `command`, DNS events the query name.
 //!
 //! # Attacks
 //!
@@ -66,6 +77,37 @@
 //! `drift_ramp_secs` to `drift_share` of normal events (averaged over a weekday) and stays.
 //! It is a change of what *normal* looks like, not an attack: its events are labelled
 //! `{ class: "new_service", anomalous: false }` ([`CLASS_NEW_SERVICE`]).
+//!
+//! # Playing in real time
+//!
+//! The daemon reads its own clock and asks for what is due; the generator only ever
+//! sees event times:
+//!
+//! ```
+//! use std::time::Duration;
+//! use vigil_demo::{DemoConfig, DemoGenerator, Pacer};
+//!
+//! let config = DemoConfig::default();
+//! let pacer = Pacer::new(config.start, 60.0)?; // one event-time minute per wall second
+//! let mut generator = DemoGenerator::new(config)?;
+//! let mut batch = Vec::with_capacity(1024);
+//! // A tick 2 s of wall time after playing started releases everything due by then,
+//! // in batches of at most 1024 events:
+//! let due = pacer.event_time_at(Duration::from_secs(2));
+//! loop {
+//!     let released = generator.fill_until(due, 1024, &mut batch);
+//!     assert!(batch.iter().all(|e| e.event_time <= due));
+//!     batch.clear(); // (sent down the pipeline)
+//!     if released < 1024 {
+//!         break;
+//!     }
+//! }
+//! // The next event is not due before 2 s: sleep until its wall offset.
+//! if let Some(next) = generator.peek_time() {
+//!     assert!(pacer.wall_offset(next) >= Duration::from_secs(2));
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Example
 //!

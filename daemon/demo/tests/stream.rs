@@ -101,11 +101,12 @@ fn batches_and_deadlines_cut_the_same_stream() {
 fn events_are_ordered_numbered_and_labelled() {
     let config = DemoConfig {
         sensor_id: "edge-7".into(),
-        duration_secs: Some(3600.0),
+        mean_events_per_sec: 10.0,
+        duration_secs: Some(3.0 * 3600.0),
         ..DemoConfig::default()
     };
     let start = config.start;
-    let end = start + TimeDelta::seconds(3600);
+    let end = start + TimeDelta::hours(3);
     let mut count = 0u64;
     let mut previous = start;
     let mut classes: HashMap<String, u64> = HashMap::new();
@@ -127,8 +128,8 @@ fn events_are_ordered_numbered_and_labelled() {
         *classes.entry(label.class.to_string()).or_default() += 1;
         count += 1;
     }
-    // 50 events/s on a Monday's first (night) hour is well under 180,000.
-    assert!(count > 50_000, "{count}");
+    // 10 events/s on a Monday's first (night) hours is well under 108,000.
+    assert!(count > 20_000, "{count}");
     for class in ["normal", "brute_force", "port_scan", "traffic_spike"] {
         assert!(classes.contains_key(class), "no {class} in {classes:?}");
     }
