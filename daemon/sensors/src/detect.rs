@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use crate::flows::DEFAULT_LABEL_COLUMN;
 use crate::format::{Format, ParseOptions, Record, RecordParser, RejectReason, Rejection};
-use crate::json::{Framed, JsonFramer};
+use crate::json::{Framed, JsonFramer, UTF8_BOM, strip_bom};
 use crate::parser_for;
 
 /// Most non-blank lines [`AutoParser`] holds back while it recognises the format of a
@@ -56,7 +56,7 @@ fn detect(first_lines: &[&[u8]], label_column: &str, complete: bool) -> Option<F
         .enumerate()
         .map(|(i, line)| {
             let line = if i == 0 {
-                line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+                line.strip_prefix(UTF8_BOM).unwrap_or(line)
             } else {
                 line
             };
@@ -297,10 +297,7 @@ impl AutoParser {
     /// Holds one non-blank line back and tries to recognise the format.
     fn hold(&mut self, line: &[u8], offset: u64, terminated: bool, out: &mut Vec<Record>) {
         if self.pending.is_empty() {
-            let first = line
-                .strip_prefix(b"\xEF\xBB\xBF")
-                .unwrap_or(line)
-                .trim_ascii();
+            let first = line.strip_prefix(UTF8_BOM).unwrap_or(line).trim_ascii();
             if opens_multiline_json(first) {
                 self.array_probe = Some(JsonFramer::new(DETECT_MAX_BYTES));
             }
@@ -314,6 +311,7 @@ impl AutoParser {
 
         let recognised = match &mut self.array_probe {
             Some(probe) => {
+                let (line, offset) = strip_bom(line, offset);
                 let mut found = None;
                 probe.push_line(line, offset, &mut |framed| {
                     if let (None, Framed::Element { text, .. }) = (found, framed) {
@@ -415,7 +413,7 @@ impl RecordParser for AutoParser {
             State::Unknown | State::Binary | State::Detecting => {}
         }
         let blank = line
-            .strip_prefix(b"\xEF\xBB\xBF")
+            .strip_prefix(UTF8_BOM)
             .unwrap_or(line)
             .trim_ascii()
             .is_empty();

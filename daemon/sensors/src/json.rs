@@ -74,7 +74,16 @@ pub(crate) enum Line<'a> {
     Bad(FieldError),
 }
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The UTF-8 byte-order mark some tools write before the first line.
+pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `line` without a leading byte-order mark, and the offset where what remains starts.
+pub(crate) fn strip_bom(line: &[u8], offset: u64) -> (&[u8], u64) {
+    match line.strip_prefix(UTF8_BOM) {
+        Some(rest) => (rest, offset + UTF8_BOM.len() as u64),
+        None => (line, offset),
+    }
+}
 
 /// Trims surrounding whitespace (a trailing `\r` included) and a leading byte-order mark,
 /// then checks the bytes are text.

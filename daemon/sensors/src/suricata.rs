@@ -23,7 +23,7 @@ use crate::input::InputState;
 use crate::intern::Interner;
 use crate::json::{
     FieldError, First, Framed, Json, JsonFramer, Line, Nested, boxed, excerpt, parse_object,
-    prepare_line,
+    prepare_line, strip_bom,
 };
 
 /// The `Record::Skipped` reason of a Suricata `stats` record.
@@ -519,6 +519,7 @@ impl RecordParser for SuricataParser {
             out.push(record);
             return;
         }
+        let (line, offset) = strip_bom(line, offset);
         let mut framer = std::mem::replace(&mut self.framer, JsonFramer::new(0));
         framer.push_line(line, offset, &mut |framed| self.framed(framed, out));
         self.framer = framer;

@@ -345,3 +345,21 @@ fn last_line_without_newline_is_a_record() {
     let records = parse_input(&mut parser(), "eve.json", data.as_bytes());
     assert_eq!(Tally::of(&records).events.len(), 2);
 }
+
+#[test]
+fn json_array_after_a_byte_order_mark() {
+    let element = r#"{"timestamp": "2019-01-02T03:50:13", "event_type": "flow"}"#;
+    let text = format!("\u{feff}[\n  {element}\n]\n");
+    for mut parser in [
+        vigil_sensors::parser_for(vigil_sensors::Format::Suricata, ParseOptions::new("ids1")),
+        vigil_sensors::parser_for(vigil_sensors::Format::Auto, ParseOptions::new("ids1")),
+    ] {
+        let records = parse_input(parser.as_mut(), "bom.json", text.as_bytes());
+        let event = only_event(&records);
+        assert_eq!(
+            Some(event.origin.offset),
+            text.find(element).map(|at| at as u64)
+        );
+        assert_eq!(parser.format(), vigil_sensors::Format::Suricata);
+    }
+}
