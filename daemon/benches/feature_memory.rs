@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil::app::{feature_config, rules_config};
 use vigil::config::Config;
 use vigil::input::{Produced, Producer, Tally};
 use vigil::pipeline::{AlertSink, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
@@ -79,8 +78,9 @@ fn main() {
     let mut config = Config::default();
     config.features.max_tracked_sources = SOURCES as usize;
     let baseline_rss = peak_rss_bytes();
-    let extractor = FeatureExtractor::new(feature_config(&config)).expect("valid features");
-    let rules = RuleSet::new(&rules_config(&config)).expect("valid rules");
+    let extractor = FeatureExtractor::new(config.feature_config().expect("valid features"))
+        .expect("valid features");
+    let rules = RuleSet::new(&config.rule_set_config().expect("valid rules")).expect("valid rules");
     let stages = StageSettings {
         extractor,
         rules,

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use vigil::app::feature_config;
 use vigil::config::Config;
 use vigil_features::FeatureExtractor;
 use vigil_sensors::{Format, ParseOptions, Record};
@@ -31,7 +30,10 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("cowrie_tpet_parse_normalise_features", |b| {
         let mut records = Vec::with_capacity(64);
         // A fresh extractor per pass: reusing one would see every later pass as late events.
-        let fresh = || FeatureExtractor::new(feature_config(&config)).expect("default features");
+        let fresh = || {
+            FeatureExtractor::new(config.feature_config().expect("valid features"))
+                .expect("default features")
+        };
         b.iter_batched_ref(
             fresh,
             |extractor| {

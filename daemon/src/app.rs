@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
-use vigil_detectors::rules::{
-    BruteForceConfig, PortScanConfig, RuleSet, RulesConfig as RuleSetConfig, TrafficSpikeConfig,
-};
-use vigil_features::{FeatureConfig, FeatureExtractor};
+use vigil_detectors::rules::RuleSet;
+use vigil_features::FeatureExtractor;
 use vigil_sensors::{Format, ParseOptions};
 use vigil_tail::TailOptions;
 
@@ -31,45 +29,10 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     }
 }
 
-/// The feature extractor's settings from the config.
-pub fn feature_config(config: &Config) -> FeatureConfig {
-    let f = &config.features;
-    FeatureConfig {
-        event_window_secs: f.event_window_secs,
-        login_window_secs: f.login_window_secs,
-        port_window_secs: f.port_window_secs,
-        bytes_window_secs: f.bytes_window_secs,
-        max_tracked_sources: f.max_tracked_sources,
-        ipv6_source_prefix: f.ipv6_source_prefix,
-        allowed_lateness_secs: f.allowed_lateness_secs,
-        common_ports: f.common_ports.clone(),
-        ..FeatureConfig::default()
-    }
-}
-
-/// The behaviour rules' settings from the config.
-pub fn rules_config(config: &Config) -> RuleSetConfig {
-    let r = &config.rules;
-    RuleSetConfig {
-        brute_force: r.brute_force.enabled.then(|| BruteForceConfig {
-            min_failed_logins: r.brute_force.min_failed_logins,
-        }),
-        port_scan: r.port_scan.enabled.then(|| PortScanConfig {
-            min_distinct_ports: r.port_scan.min_distinct_ports,
-        }),
-        traffic_spike: r.traffic_spike.enabled.then(|| TrafficSpikeConfig {
-            min_events: r.traffic_spike.min_events,
-            factor: r.traffic_spike.factor,
-        }),
-    }
-}
-
 /// Builds the stages; fails (naming the field) before anything starts.
 fn stage_settings(config: &Config, sink: AlertSink) -> anyhow::Result<StageSettings> {
-    let extractor = FeatureExtractor::new(feature_config(config))
-        .map_err(|e| anyhow!("config field `features.{}`", e))?;
-    let rules =
-        RuleSet::new(&rules_config(config)).map_err(|e| anyhow!("config field `rules.{}`", e))?;
+    let extractor = FeatureExtractor::new(config.feature_config()?)?;
+    let rules = RuleSet::new(&config.rule_set_config()?)?;
     Ok(StageSettings {
         extractor,
         rules,
@@ -254,18 +217,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             bail!("--duration must be a positive number of seconds, got {duration}");
         }
     }
-    let demo_config = vigil_demo::DemoConfig {
-        seed: args.seed.unwrap_or(d.seed),
-        sensor_id: d.sensor_id.clone(),
-        start: config.demo_start()?,
-        normal_hosts: d.normal_hosts as usize,
-        mean_events_per_sec: d.mean_events_per_sec,
-        attack_mean_gap_secs: d.mean_attack_gap_secs as f64,
-        drift_after_secs: d.drift_after_secs as f64,
-        ..vigil_demo::DemoConfig::default()
-    };
-    let generator = vigil_demo::DemoGenerator::new(demo_config)
-        .map_err(|e| anyhow!("config field `demo.{e}"))?;
+    let generator = vigil_demo::DemoGenerator::new(config.demo_config(args.seed)?)?;
     let stages = stage_settings(&config, AlertSink::Human)?;
     let mut settings = source_settings(
         &config,

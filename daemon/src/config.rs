@@ -9,6 +9,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use vigil_demo::DemoConfig;
+use vigil_detectors::rules::{
+    BruteForceConfig, PortScanConfig, RulesConfig as RuleSetConfig, TrafficSpikeConfig,
+};
+use vigil_features::FeatureConfig;
 use vigil_sensors::Format;
 
 /// A configuration that could not be read or makes no sense.
@@ -435,15 +440,21 @@ pub struct DemoSection {
     /// Seed of the generator; the same seed gives the same traffic.
     pub seed: u64,
     /// Number of normal hosts.
-    pub normal_hosts: u32,
+    pub normal_hosts: usize,
     /// Mean event-time rate of normal traffic over a day, in events per second.
     pub mean_events_per_sec: f64,
     /// Event time runs this many times faster than the wall clock.
     pub time_acceleration: f64,
     /// Event-time seconds after start when the lasting change of normal behaviour begins.
-    pub drift_after_secs: u64,
-    /// Mean event-time gap between attack episodes, in seconds.
-    pub mean_attack_gap_secs: u64,
+    pub drift_after_secs: f64,
+    /// Mean event-time gap between the starts of two attack episodes, in seconds.
+    pub attack_mean_gap_secs: f64,
+    /// The first attack episode starts within this many event-time seconds of `start`.
+    pub first_attack_within_secs: f64,
+    /// Event-time seconds over which the new service grows to its full share.
+    pub drift_ramp_secs: f64,
+    /// Share of the new service in normal traffic once ramped up (0 turns drift off).
+    pub drift_share: f64,
     /// Event time of the first generated event (RFC 3339).
     pub start: String,
     /// The `sensor_id` of generated events.
@@ -457,8 +468,11 @@ impl Default for DemoSection {
             normal_hosts: 300,
             mean_events_per_sec: 50.0,
             time_acceleration: 60.0,
-            drift_after_secs: 6 * 3600,
-            mean_attack_gap_secs: 900,
+            drift_after_secs: 6.0 * 3600.0,
+            attack_mean_gap_secs: 900.0,
+            first_attack_within_secs: 600.0,
+            drift_ramp_secs: 900.0,
+            drift_share: 0.3,
             start: "2026-01-05T00:00:00Z".to_string(),
             sensor_id: "demo".to_string(),
         }
@@ -522,6 +536,85 @@ impl Config {
         parse_time("pipeline.dataset_start", &self.pipeline.dataset_start)
     }
 
+    /// The feature extractor's settings, checked; the error names the field.
+    pub fn feature_config(&self) -> Result<FeatureConfig, ConfigError> {
+        let f = &self.features;
+        let config = FeatureConfig {
+            event_window_secs: f.event_window_secs,
+            login_window_secs: f.login_window_secs,
+            port_window_secs: f.port_window_secs,
+            bytes_window_secs: f.bytes_window_secs,
+            max_tracked_sources: f.max_tracked_sources,
+            ipv6_source_prefix: f.ipv6_source_prefix,
+            allowed_lateness_secs: f.allowed_lateness_secs,
+            common_ports: f.common_ports.clone(),
+            ..FeatureConfig::default()
+        };
+        config.validate().map_err(|e| {
+            invalid(
+                format!("features.{}", e.field),
+                format!("{}, got {}", e.requirement, e.value),
+            )
+        })?;
+        Ok(config)
+    }
+
+    /// The behaviour rules' settings, checked; the error names the field.
+    pub fn rule_set_config(&self) -> Result<RuleSetConfig, ConfigError> {
+        let r = &self.rules;
+        let config = RuleSetConfig {
+            brute_force: r.brute_force.enabled.then(|| BruteForceConfig {
+                min_failed_logins: r.brute_force.min_failed_logins,
+            }),
+            port_scan: r.port_scan.enabled.then(|| PortScanConfig {
+                min_distinct_ports: r.port_scan.min_distinct_ports,
+            }),
+            traffic_spike: r.traffic_spike.enabled.then(|| TrafficSpikeConfig {
+                min_events: r.traffic_spike.min_events,
+                factor: r.traffic_spike.factor,
+            }),
+        };
+        config.validate().map_err(|e| {
+            invalid(
+                format!("rules.{}", e.field),
+                format!("{}, got {}", e.requirement, e.value),
+            )
+        })?;
+        Ok(config)
+    }
+
+    /// The demo generator's settings, checked; `seed` overrides `demo.seed`.
+    pub fn demo_config(&self, seed: Option<u64>) -> Result<DemoConfig, ConfigError> {
+        let d = &self.demo;
+        let config = DemoConfig {
+            seed: seed.unwrap_or(d.seed),
+            sensor_id: d.sensor_id.clone(),
+            start: self.demo_start()?,
+            duration_secs: None,
+            normal_hosts: d.normal_hosts,
+            mean_events_per_sec: d.mean_events_per_sec,
+            attack_mean_gap_secs: d.attack_mean_gap_secs,
+            first_attack_within_secs: d.first_attack_within_secs,
+            drift_after_secs: d.drift_after_secs,
+            drift_ramp_secs: d.drift_ramp_secs,
+            drift_share: d.drift_share,
+            ..DemoConfig::default()
+        };
+        config.validate().map_err(|e| {
+            invalid(
+                format!("demo.{}", e.field),
+                format!("{} ({})", e.value, e.reason),
+            )
+        })?;
+        if !(d.time_acceleration.is_finite() && d.time_acceleration > 0.0) {
+            return Err(invalid(
+                "demo.time_acceleration",
+                format!("must be a positive number, got {}", d.time_acceleration),
+            ));
+        }
+        Ok(config)
+    }
+
     /// Event time of the first demo event.
     pub fn demo_start(&self) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
         parse_time("demo.start", &self.demo.start)
@@ -571,58 +664,8 @@ impl Config {
         }
         self.dataset_start()?;
 
-        let f = &self.features;
-        for (name, v) in [
-            ("features.event_window_secs", f.event_window_secs),
-            ("features.login_window_secs", f.login_window_secs),
-            ("features.port_window_secs", f.port_window_secs),
-            ("features.bytes_window_secs", f.bytes_window_secs),
-        ] {
-            if !(1..=86_400).contains(&v) {
-                return Err(invalid(
-                    name,
-                    format!("must be between 1 and 86400, got {v}"),
-                ));
-            }
-        }
-        if f.max_tracked_sources == 0 {
-            return Err(invalid(
-                "features.max_tracked_sources",
-                "must be at least 1",
-            ));
-        }
-        if !(1..=128).contains(&f.ipv6_source_prefix) {
-            return Err(invalid(
-                "features.ipv6_source_prefix",
-                format!("must be between 1 and 128, got {}", f.ipv6_source_prefix),
-            ));
-        }
-
-        let r = &self.rules;
-        if r.brute_force.min_failed_logins == 0 {
-            return Err(invalid(
-                "rules.brute_force.min_failed_logins",
-                "must be at least 1",
-            ));
-        }
-        if r.port_scan.min_distinct_ports < 2 {
-            return Err(invalid(
-                "rules.port_scan.min_distinct_ports",
-                format!("must be at least 2, got {}", r.port_scan.min_distinct_ports),
-            ));
-        }
-        if r.traffic_spike.min_events == 0 {
-            return Err(invalid(
-                "rules.traffic_spike.min_events",
-                "must be at least 1",
-            ));
-        }
-        if !(r.traffic_spike.factor.is_finite() && r.traffic_spike.factor > 1.0) {
-            return Err(invalid(
-                "rules.traffic_spike.factor",
-                format!("must be a number above 1, got {}", r.traffic_spike.factor),
-            ));
-        }
+        self.feature_config()?;
+        self.rule_set_config()?;
 
         let s = &self.severity;
         if !(s.orange > 0.0 && s.orange < 1.0) {
@@ -645,26 +688,7 @@ impl Config {
             source.validate(name)?;
         }
 
-        let d = &self.demo;
-        if d.normal_hosts == 0 {
-            return Err(invalid("demo.normal_hosts", "must be at least 1"));
-        }
-        if !(d.mean_events_per_sec.is_finite() && d.mean_events_per_sec > 0.0) {
-            return Err(invalid(
-                "demo.mean_events_per_sec",
-                format!("must be a positive number, got {}", d.mean_events_per_sec),
-            ));
-        }
-        if !(d.time_acceleration.is_finite() && d.time_acceleration > 0.0) {
-            return Err(invalid(
-                "demo.time_acceleration",
-                format!("must be a positive number, got {}", d.time_acceleration),
-            ));
-        }
-        self.demo_start()?;
-        if d.sensor_id.trim().is_empty() {
-            return Err(invalid("demo.sensor_id", "must not be empty"));
-        }
+        self.demo_config(None)?;
 
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(invalid(
