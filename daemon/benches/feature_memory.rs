@@ -44,7 +44,7 @@ impl Producer for DistinctSources {
             let ip = Ipv4Addr::from(0x0B00_0000u32 + source as u32);
             // 20 µs of event time per event: phase 2 revisits each source every 20 s.
             let time = self.start + TimeDelta::microseconds((i * 20) as i64);
-            let kind = if i % 3 == 0 {
+            let kind = if i.is_multiple_of(3) {
                 EventKind::LoginFailed
             } else {
                 EventKind::Connect

@@ -212,10 +212,10 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     if !(acceleration.is_finite() && acceleration > 0.0) {
         bail!("--acceleration must be a positive number, got {acceleration}");
     }
-    if let Some(duration) = args.duration {
-        if !(duration.is_finite() && duration > 0.0) {
-            bail!("--duration must be a positive number of seconds, got {duration}");
-        }
+    if let Some(duration) = args.duration
+        && !(duration.is_finite() && duration > 0.0)
+    {
+        bail!("--duration must be a positive number of seconds, got {duration}");
     }
     let generator = vigil_demo::DemoGenerator::new(config.demo_config(args.seed)?)?;
     let stages = stage_settings(&config, AlertSink::Human)?;

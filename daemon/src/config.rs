@@ -55,6 +55,7 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     /// Batching, backpressure, event-time and shutdown settings.
     pub pipeline: PipelineConfig,
@@ -72,21 +73,6 @@ pub struct Config {
     pub demo: DemoSection,
     /// Logging.
     pub log: LogConfig,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            pipeline: PipelineConfig::default(),
-            features: FeaturesConfig::default(),
-            rules: RulesConfig::default(),
-            severity: SeverityConfig::default(),
-            sources: BTreeMap::new(),
-            outputs: OutputsConfig::default(),
-            demo: DemoSection::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 /// Batching, backpressure, event-time and shutdown settings.
@@ -166,6 +152,7 @@ impl Default for FeaturesConfig {
 /// Behaviour rule thresholds.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct RulesConfig {
     /// Failed logins from one source within `features.login_window_secs`.
     pub brute_force: BruteForceRule,
@@ -173,16 +160,6 @@ pub struct RulesConfig {
     pub port_scan: PortScanRule,
     /// Events from one source within `features.event_window_secs` against its moving baseline.
     pub traffic_spike: TrafficSpikeRule,
-}
-
-impl Default for RulesConfig {
-    fn default() -> Self {
-        RulesConfig {
-            brute_force: BruteForceRule::default(),
-            port_scan: PortScanRule::default(),
-            traffic_spike: TrafficSpikeRule::default(),
-        }
-    }
 }
 
 /// The brute-force rule.
@@ -409,10 +386,10 @@ impl SourceConfig {
         if self.poll_millis == 0 {
             return Err(invalid(field("poll_millis"), "must be at least 1"));
         }
-        if let Some(id) = &self.sensor_id {
-            if id.trim().is_empty() {
-                return Err(invalid(field("sensor_id"), "must not be empty"));
-            }
+        if let Some(id) = &self.sensor_id
+            && id.trim().is_empty()
+        {
+            return Err(invalid(field("sensor_id"), "must not be empty"));
         }
         Ok(())
     }
@@ -563,13 +540,13 @@ impl Config {
     pub fn rule_set_config(&self) -> Result<RuleSetConfig, ConfigError> {
         let r = &self.rules;
         let config = RuleSetConfig {
-            brute_force: r.brute_force.enabled.then(|| BruteForceConfig {
+            brute_force: r.brute_force.enabled.then_some(BruteForceConfig {
                 min_failed_logins: r.brute_force.min_failed_logins,
             }),
-            port_scan: r.port_scan.enabled.then(|| PortScanConfig {
+            port_scan: r.port_scan.enabled.then_some(PortScanConfig {
                 min_distinct_ports: r.port_scan.min_distinct_ports,
             }),
-            traffic_spike: r.traffic_spike.enabled.then(|| TrafficSpikeConfig {
+            traffic_spike: r.traffic_spike.enabled.then_some(TrafficSpikeConfig {
                 min_events: r.traffic_spike.min_events,
                 factor: r.traffic_spike.factor,
             }),

@@ -460,10 +460,10 @@ impl Actor for AlertActor {
 
 impl AlertActor {
     fn flush_sink(&mut self) {
-        if let AlertSink::Ndjson(writer) = &mut self.sink {
-            if let Err(error) = writer.flush() {
-                tracing::error!("cannot write alerts: {error}");
-            }
+        if let AlertSink::Ndjson(writer) = &mut self.sink
+            && let Err(error) = writer.flush()
+        {
+            tracing::error!("cannot write alerts: {error}");
         }
     }
 
