@@ -287,6 +287,22 @@ async fn flush(
     }
 }
 
+/// Hands `message` to the next stage and holds this actor until it is accepted, so the
+/// stage handles one message at a time and order is kept end to end.
+fn forward<A, B, M>(downstream: &Addr<B>, message: M, stage: &'static str) -> AtomicResponse<A, ()>
+where
+    A: Actor<Context = Context<A>>,
+    B: Actor<Context = Context<B>> + Handler<M>,
+    M: Message<Result = ()> + Send + 'static,
+{
+    let send = downstream.send(message);
+    AtomicResponse::new(Box::pin(actix::fut::wrap_future(async move {
+        if send.await.is_err() {
+            tracing::error!("the {stage} stage is gone; a message was not handed on");
+        }
+    })))
+}
+
 /// The feature actor: windowed per-source features in event time.
 pub struct FeatureActor {
     extractor: FeatureExtractor,
@@ -339,20 +355,13 @@ impl Handler<EventBatch> for FeatureActor {
             c.sources_tracked = self.extractor.tracked_sources() as u64;
             c.sources_evicted = self.extractor.evicted_sources();
         }
-        let send = self.downstream.send(FeatureBatch {
+        let batch = FeatureBatch {
             events: batch.events,
             features,
             extracted,
             read_at: batch.read_at,
-        });
-        AtomicResponse::new(Box::pin(
-            async move {
-                if send.await.is_err() {
-                    tracing::error!("detector stage is gone");
-                }
-            }
-            .into_actor(self),
-        ))
+        };
+        forward(&self.downstream, batch, "detector")
     }
 }
 
@@ -360,13 +369,7 @@ impl Handler<SourceDone> for FeatureActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, done: SourceDone, _: &mut Context<Self>) -> Self::Result {
-        let send = self.downstream.send(done);
-        AtomicResponse::new(Box::pin(
-            async move {
-                let _ = send.await;
-            }
-            .into_actor(self),
-        ))
+        forward(&self.downstream, done, "detector")
     }
 }
 
@@ -400,19 +403,12 @@ impl Handler<FeatureBatch> for PoolActor {
                 counts.events_scored += batch.events.len() as u64;
             }
         }
-        let send = self.downstream.send(ScoredBatch {
+        let batch = ScoredBatch {
             events: batch.events,
             hits,
             read_at: batch.read_at,
-        });
-        AtomicResponse::new(Box::pin(
-            async move {
-                if send.await.is_err() {
-                    tracing::error!("alert stage is gone");
-                }
-            }
-            .into_actor(self),
-        ))
+        };
+        forward(&self.downstream, batch, "alert")
     }
 }
 
@@ -420,13 +416,7 @@ impl Handler<SourceDone> for PoolActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, done: SourceDone, _: &mut Context<Self>) -> Self::Result {
-        let send = self.downstream.send(done);
-        AtomicResponse::new(Box::pin(
-            async move {
-                let _ = send.await;
-            }
-            .into_actor(self),
-        ))
+        forward(&self.downstream, done, "alert")
     }
 }
 
