@@ -2,15 +2,16 @@
 //!
 //! For now this crate holds the behaviour [`rules`]: brute force, port scan and traffic
 //! spike. Each looks at one event ([`EventView`]) and the per-source window facts the feature
-//! step computed for it ([`SourceWindow`]), fires once per episode and explains itself in a
-//! sentence ([`RuleHit`]).
+//! step computed for it ([`SourceWindow`]), fires when an episode opens and once more if the
+//! episode escalates to RED strength ([`escalation_level`]), and explains itself in a sentence
+//! ([`RuleHit`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod rules;
 
 pub use rules::{
-    BruteForce, BruteForceConfig, EventView, PortScan, PortScanConfig, Rule, RuleConfigError,
-    RuleHit, RuleSet, RulesConfig, SourceId, SourceWindow, TrafficSpike, TrafficSpikeConfig,
-    rule_strength,
+    BruteForce, BruteForceConfig, ESCALATION_STRENGTH, EventView, PortScan, PortScanConfig, Rule,
+    RuleConfigError, RuleHit, RuleSet, RulesConfig, SourceId, SourceWindow, THRESHOLD_STRENGTH,
+    TrafficSpike, TrafficSpikeConfig, escalation_level, rule_strength,
 };

@@ -73,7 +73,7 @@ fn direct_counts(events: &[Event]) -> Vec<(u32, u32)> {
     out
 }
 
-fn check_file(rel: &str, min_hits: usize) {
+fn check_file(rel: &str, min_hits: usize, min_escalations: usize) {
     let Some(events) = cowrie_events(rel) else {
         return;
     };
@@ -108,41 +108,67 @@ fn check_file(rel: &str, min_hits: usize) {
     assert_eq!(fx.late_events(), 0, "{rel}: the file is in time order");
 
     // Independent episode count: a source's failed-login events whose direct count reaches 20
-    // while its previous failed-login event's count was below 20 (or it had none).
-    let mut expected_hits = 0;
-    let mut previous: HashMap<String, u32> = HashMap::new();
+    // while its previous failed-login event's count was below 20 (or it had none) open an
+    // episode; within it, the first such event whose count reaches 5 x 20 = 100 escalates.
+    let mut expected = Vec::new();
+    let mut episodes: HashMap<String, bool> = HashMap::new();
     for (e, (failed, _)) in events.iter().zip(&want) {
         if e.kind != EventKind::LoginFailed {
             continue;
         }
         let Some(ip) = e.src_ip else { continue };
-        let prev = previous.insert(ip.to_string(), *failed).unwrap_or(0);
-        if *failed >= 20 && prev < 20 {
-            expected_hits += 1;
+        let source = ip.to_string();
+        if *failed < 20 {
+            episodes.remove(&source);
+            continue;
+        }
+        match episodes.get(&source).copied() {
+            None => {
+                expected.push(format!(
+                    "{failed} failed logins in 30 s from {source} (threshold 20)"
+                ));
+                episodes.insert(source, *failed >= 100);
+            }
+            Some(false) if *failed >= 100 => {
+                expected.push(format!(
+                    "{failed} failed logins in 30 s from {source} (threshold 20, {:.1}x: escalated)",
+                    f64::from(*failed) / 20.0
+                ));
+                episodes.insert(source, true);
+            }
+            Some(_) => {}
         }
     }
-    assert_eq!(hits.len(), expected_hits, "{rel}: {hit_sources:?}");
+    let explanations: Vec<&str> = hits.iter().map(|h| h.explanation.as_str()).collect();
+    assert_eq!(explanations, expected, "{rel}: {hit_sources:?}");
     assert!(hits.len() >= min_hits, "{rel}: {} hits", hits.len());
+    let escalations = explanations
+        .iter()
+        .filter(|h| h.ends_with("escalated)"))
+        .count();
+    assert!(
+        escalations >= min_escalations,
+        "{rel}: {escalations} escalations"
+    );
     for h in &hits {
-        assert!(
-            h.explanation.starts_with("20 failed logins in 30 s from "),
-            "{}",
-            h.explanation
-        );
+        let red = h.explanation.ends_with("escalated)");
+        assert_eq!(h.strength >= 0.99, red, "{}: {}", h.explanation, h.strength);
+        assert!(h.strength >= 0.95, "{}", h.explanation);
     }
 }
 
 #[test]
 fn tpot_cowrie_windows_and_brute_force_match_direct_counts() {
-    check_file("data/cowrie/seed-tpot-cowrie.json", 1);
+    // One source reaches 141 failed logins in 30 s: it opens an episode and escalates.
+    check_file("data/cowrie/seed-tpot-cowrie.json", 2, 1);
 }
 
 #[test]
 fn scriptzteam_cowrie_windows_and_brute_force_match_direct_counts() {
-    check_file("data/cowrie/scriptzteam-2017/cowrie.json.2017_11_4", 1);
+    check_file("data/cowrie/scriptzteam-2017/cowrie.json.2017_11_4", 1, 0);
 }
 
 #[test]
 fn truncated_cowrie_file_windows_match_direct_counts() {
-    check_file("data/cowrie/scriptzteam-2017/cowrie.json", 1);
+    check_file("data/cowrie/scriptzteam-2017/cowrie.json", 1, 0);
 }

@@ -1,8 +1,8 @@
 //! Brute force: many failed logins from one source within the login window.
 
 use super::{
-    Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow, rule_strength,
-    secs_to_micros,
+    Episodes, EventView, Observation, Rule, RuleConfigError, RuleHit, SourceWindow, Transition,
+    rule_strength, secs_to_micros, times_threshold,
 };
 
 /// Configuration of the [`BruteForce`] rule.
@@ -34,16 +34,18 @@ impl BruteForceConfig {
     }
 }
 
-/// Fires once per episode when a source's failed logins within the login window reach
-/// `min_failed_logins`. Only failed-login events that were counted into the windows are
-/// observations; the episode ends at the first one that sees the window below the threshold.
+/// Fires when a source's failed logins within the login window reach `min_failed_logins`,
+/// and once more in the same episode when they reach the [escalation
+/// level](super::escalation_level) (five times the threshold, strength 0.99). Only failed-login
+/// events that were counted into the windows are observations; the episode ends at the first
+/// one that sees the window below the threshold.
 ///
 /// ```
 /// use vigil_detectors::{BruteForce, BruteForceConfig, EventView, Rule, SourceId, SourceWindow};
 /// let mut rule = BruteForce::new(BruteForceConfig { min_failed_logins: 3 })?;
 /// let ip = "203.0.113.7".parse().unwrap();
 /// let mut fired = Vec::new();
-/// for n in 1..=5u32 {
+/// for n in 1..=40u32 {
 ///     let event = EventView {
 ///         time_micros: i64::from(n) * 1_000_000,
 ///         src_ip: Some(ip),
@@ -63,7 +65,10 @@ impl BruteForceConfig {
 ///         fired.push(hit.explanation);
 ///     }
 /// }
-/// assert_eq!(fired, vec!["3 failed logins in 30 s from 203.0.113.7 (threshold 3)"]);
+/// assert_eq!(fired, vec![
+///     "3 failed logins in 30 s from 203.0.113.7 (threshold 3)",
+///     "15 failed logins in 30 s from 203.0.113.7 (threshold 3, 5.0x: escalated)",
+/// ]);
 /// # Ok::<(), vigil_detectors::RuleConfigError>(())
 /// ```
 #[derive(Debug)]
@@ -103,28 +108,33 @@ impl Rule for BruteForce {
         let source = event.source?;
         let count = window.failed_logins;
         let threshold = self.config.min_failed_logins;
-        let opens = self.episodes.observe(
+        // Each counted failed login adds one to the count, so reaching a level is crossing it.
+        let transition = self.episodes.observe(
             source.key(),
             event.time_micros,
-            count >= threshold,
-            count == threshold,
+            Observation::of(count, threshold, true),
             secs_to_micros(window.login_window_secs),
         );
-        if !opens {
-            return None;
-        }
         let noun = if count == 1 {
             "failed login"
         } else {
             "failed logins"
         };
+        let seconds = window.login_window_secs;
+        let explanation = match transition {
+            Transition::Quiet => return None,
+            Transition::Opened => {
+                format!("{count} {noun} in {seconds} s from {source} (threshold {threshold})")
+            }
+            Transition::Escalated => format!(
+                "{count} {noun} in {seconds} s from {source} (threshold {threshold}, {:.1}x: escalated)",
+                times_threshold(count, threshold)
+            ),
+        };
         Some(RuleHit {
             rule: Self::NAME,
             strength: rule_strength(f64::from(threshold), f64::from(count)),
-            explanation: format!(
-                "{count} {noun} in {} s from {source} (threshold {threshold})",
-                window.login_window_secs
-            ),
+            explanation,
         })
     }
 }
@@ -161,6 +171,76 @@ mod tests {
         assert_eq!(
             hit.explanation,
             "20 failed logins in 30 s from 203.0.113.7 (threshold 20)"
+        );
+    }
+
+    #[test]
+    fn escalates_once_at_five_times_the_threshold_and_never_a_third_time() {
+        let mut rule = BruteForce::new(BruteForceConfig::default()).unwrap();
+        let mut hits = Vec::new();
+        for n in 1..=400u32 {
+            if let Some(hit) = rule.observe(
+                &event("203.0.113.7", i64::from(n), Some(22), true),
+                &failed(n),
+            ) {
+                hits.push((n, hit));
+            }
+        }
+        let at: Vec<u32> = hits.iter().map(|(n, _)| *n).collect();
+        assert_eq!(at, vec![20, 100]);
+        let escalated = &hits[1].1;
+        assert_eq!(escalated.rule, "brute_force");
+        assert!(escalated.strength >= 0.99, "{}", escalated.strength);
+        assert!((escalated.strength - 0.99).abs() < 1e-12);
+        assert_eq!(
+            escalated.explanation,
+            "100 failed logins in 30 s from 203.0.113.7 (threshold 20, 5.0x: escalated)"
+        );
+    }
+
+    #[test]
+    fn escalation_rearms_with_the_episode() {
+        let mut rule = BruteForce::new(BruteForceConfig {
+            min_failed_logins: 2,
+        })
+        .unwrap();
+        let ip = "192.0.2.11";
+        // Up to 12 (escalation at 10), drained to 1, then up to 10 again.
+        let counts: Vec<u32> = (1..=12).chain(1..=10).collect();
+        let fired: Vec<(u32, bool)> = counts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                rule.observe(&event(ip, i as i64, Some(22), true), &failed(*c))
+                    .map(|h| (*c, h.explanation.ends_with("escalated)")))
+            })
+            .collect();
+        assert_eq!(fired, vec![(2, false), (10, true), (2, false), (10, true)]);
+    }
+
+    #[test]
+    fn a_jump_past_the_level_escalates_with_the_count_it_saw() {
+        // The rule does not rely on counts rising one by one: it escalates at the first
+        // observation at or above the level, with the strength of the count it saw.
+        let mut rule = BruteForce::new(BruteForceConfig {
+            min_failed_logins: 4,
+        })
+        .unwrap();
+        let ip = "192.0.2.12";
+        assert!(
+            rule.observe(&event(ip, 0, Some(22), true), &failed(4))
+                .is_some()
+        );
+        assert!(
+            rule.observe(&event(ip, 1, Some(22), true), &failed(19))
+                .is_none()
+        );
+        let hit = rule.observe(&event(ip, 2, Some(22), true), &failed(23));
+        let hit = hit.map(|h| (h.strength, h.explanation)).unwrap_or_default();
+        assert!((hit.0 - (1.0 - 0.05 * 4.0 / 23.0)).abs() < 1e-12);
+        assert_eq!(
+            hit.1,
+            "23 failed logins in 30 s from 192.0.2.12 (threshold 4, 5.8x: escalated)"
         );
     }
 
@@ -256,11 +336,22 @@ mod tests {
 
     #[test]
     fn strength_grows_when_first_seen_far_above_the_threshold() {
-        // A rule built after the windows were filled (a restart) first sees 100 failures.
+        // A rule built after the windows were filled (a restart) first sees 100 failures: its
+        // first hit is already RED, so the episode has nothing to escalate to.
         let mut rule = BruteForce::new(BruteForceConfig::default()).unwrap();
         let hit = rule.observe(&event("192.0.2.3", 0, Some(22), true), &failed(100));
-        let strength = hit.map(|h| h.strength).unwrap_or(0.0);
+        let (strength, text) = hit.map(|h| (h.strength, h.explanation)).unwrap_or_default();
         assert!((strength - 0.99).abs() < 1e-12, "{strength}");
+        assert_eq!(
+            text,
+            "100 failed logins in 30 s from 192.0.2.3 (threshold 20)"
+        );
+        for n in 101..=600 {
+            assert!(
+                rule.observe(&event("192.0.2.3", 1, Some(22), true), &failed(n))
+                    .is_none()
+            );
+        }
     }
 
     #[test]

@@ -1,22 +1,35 @@
 //! Behaviour rules: brute force, port scan and traffic spike.
 //!
 //! A rule looks at one event ([`EventView`]) together with the window facts the feature step
-//! computed for the event's source ([`SourceWindow`]) and, at most once per episode, returns a
-//! [`RuleHit`]: a strength in [0, 1] and a sentence an analyst can read.
+//! computed for the event's source ([`SourceWindow`]) and, when an episode opens and at most
+//! once more when it escalates, returns a [`RuleHit`]: a strength in [0, 1] and a sentence an
+//! analyst can read.
 //!
 //! # Episodes
-//! A rule fires when its condition first holds for a source and stays quiet while the condition
-//! keeps holding; the episode ends (the rule re-arms) at the first observation of that source
-//! at which the condition no longer holds, for example when the failed-login window has drained
-//! below the threshold. Observations are the events that feed the rule's count (failed logins
-//! for brute force, events with a destination port for port scan, every event for traffic
-//! spike) and that the feature step counted into the windows (late events are not).
+//! A rule fires when its condition first holds for a source; the episode ends (the rule re-arms)
+//! at the first observation of that source at which the condition no longer holds, for example
+//! when the failed-login window has drained below the threshold. Observations are the events that
+//! feed the rule's count (failed logins for brute force, events with a destination port for port
+//! scan, every event for traffic spike) and that the feature step counted into the windows (late
+//! events are not).
 //!
-//! Rules remember the sources that are inside an episode, and only those, in a table of at most
-//! `MAX_OPEN_EPISODES` entries. Entries whose last observation is older than the rule's window
-//! are swept when the table fills. Should the table still be full, the rule falls back to firing
-//! only on the exact crossing (the observation at which the count reaches the threshold), which
-//! needs no memory: counts rise by one per counted event, so the crossing is never skipped.
+//! # Escalation
+//! Within an episode a rule fires at most twice. The first hit opens the episode; since counts
+//! rise one event at a time it usually sees exactly the threshold, strength 0.95 (ORANGE). When
+//! the same episode's count later reaches the [`escalation_level`], the count at which
+//! [`rule_strength`] reaches [`ESCALATION_STRENGTH`] (0.99, RED), the rule fires once more with
+//! that strength and an explanation ending in `escalated`, e.g. `100 failed logins in 30 s from
+//! 203.0.113.7 (threshold 20, 5.0x: escalated)`. An episode that opens already at or above the
+//! escalation level (a restart that finds full windows, a traffic-spike threshold that drops at a
+//! window boundary) has said everything with its first hit and does not escalate again. Nothing
+//! more fires until the episode ends.
+//!
+//! Rules remember the sources that are inside an episode, and only those, with whether the
+//! episode has escalated, in a table of at most `MAX_OPEN_EPISODES` entries. Entries whose last
+//! observation is older than the rule's window are swept when the table fills. Should the table
+//! still be full, the rule falls back to firing only on exact crossings (the observation at which
+//! the count reaches the threshold, or the escalation level), which needs no memory: counts rise
+//! by one per counted event, so such a crossing is never skipped.
 //!
 //! # Strength
 //! See [`rule_strength`]: a rule that just reaches its threshold has strength 0.95 (ORANGE), one
@@ -170,7 +183,8 @@ pub struct RuleHit {
     pub rule: &'static str,
     /// Strength in [0, 1], mapped onto alert severity like a calibrated score (see [`rule_strength`]).
     pub strength: f64,
-    /// A sentence with the numbers, e.g. `52 failed logins in 30 s from 203.0.113.7 (threshold 20)`.
+    /// A sentence with the numbers, e.g. `52 failed logins in 30 s from 203.0.113.7 (threshold 20)`,
+    /// or for an escalation `100 failed logins in 30 s from 203.0.113.7 (threshold 20, 5.0x: escalated)`.
     pub explanation: String,
 }
 
@@ -178,7 +192,8 @@ pub struct RuleHit {
 pub trait Rule: Send {
     /// The rule's stable name, used as the detector name of its alerts.
     fn name(&self) -> &'static str;
-    /// Looks at one event and its source window; returns a hit at most once per episode.
+    /// Looks at one event and its source window; returns a hit when an episode opens and when
+    /// it escalates, so at most twice per episode.
     fn observe(&mut self, event: &EventView, window: &SourceWindow) -> Option<RuleHit>;
 }
 
@@ -194,7 +209,17 @@ pub struct RuleConfigError {
     pub value: String,
 }
 
+/// Strength of a hit whose count just reaches its threshold: ORANGE with the default severity
+/// cut-offs (ORANGE from 0.95, RED from 0.99).
+pub const THRESHOLD_STRENGTH: f64 = 0.95;
+
+/// Strength from which a hit is RED with the default severity cut-offs. A rule escalates (fires a
+/// second time in an episode) when its count reaches the level at which [`rule_strength`] gives
+/// this value, see [`escalation_level`].
+pub const ESCALATION_STRENGTH: f64 = 0.99;
+
 /// Strength of a rule hit that observed `observed` against a threshold of `threshold`:
+/// `1 - (1 - THRESHOLD_STRENGTH) * threshold / observed`, that is
 /// `1 - 0.05 * threshold / observed`, clamped to [0, 1].
 ///
 /// Reaching the threshold gives 0.95 (ORANGE with the default severity cut-offs); five times
@@ -211,7 +236,49 @@ pub fn rule_strength(threshold: f64, observed: f64) -> f64 {
     if !(threshold > 0.0 && observed > 0.0 && threshold.is_finite() && observed.is_finite()) {
         return 0.0;
     }
-    (1.0 - 0.05 * threshold / observed).clamp(0.0, 1.0)
+    (1.0 - (1.0 - THRESHOLD_STRENGTH) * threshold / observed).clamp(0.0, 1.0)
+}
+
+/// The smallest count at which a rule with threshold `threshold` escalates: the first count
+/// whose [`rule_strength`] is at least [`ESCALATION_STRENGTH`] (RED). `None` when no `u32`
+/// count gets there (or `threshold` is 0).
+///
+/// The level is derived from the strength formula rather than written down: inverting it gives
+/// `threshold * (1 - THRESHOLD_STRENGTH) / (1 - ESCALATION_STRENGTH)`, five times the
+/// threshold, and the result is then checked against [`rule_strength`] itself, so that the
+/// escalated hit's strength, as computed, is never a rounding error short of RED.
+///
+/// ```
+/// use vigil_detectors::{ESCALATION_STRENGTH, escalation_level, rule_strength};
+/// assert_eq!(escalation_level(20), Some(100));
+/// assert!(rule_strength(20.0, 100.0) >= ESCALATION_STRENGTH);
+/// assert!(rule_strength(20.0, 99.0) < ESCALATION_STRENGTH);
+/// assert_eq!(escalation_level(u32::MAX), None);
+/// ```
+pub fn escalation_level(threshold: u32) -> Option<u32> {
+    if threshold == 0 {
+        return None;
+    }
+    let t = f64::from(threshold);
+    let reaches = |count: u32| rule_strength(t, f64::from(count)) >= ESCALATION_STRENGTH;
+    let estimate = (t * (1.0 - THRESHOLD_STRENGTH) / (1.0 - ESCALATION_STRENGTH)).ceil();
+    if !(estimate.is_finite() && estimate >= 1.0) {
+        return None;
+    }
+    // `as` saturates beyond u32; the checks below settle whether u32::MAX still gets there.
+    let mut level = if estimate >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        estimate as u32
+    };
+    // The estimate is off by at most a rounding step or two: walk to the exact first count.
+    while level > threshold && reaches(level - 1) {
+        level -= 1;
+    }
+    while !reaches(level) {
+        level = level.checked_add(1)?;
+    }
+    Some(level)
 }
 
 /// Which rules run, each with its configuration; `None` disables a rule.
@@ -343,11 +410,61 @@ impl RuleSet {
 /// Most sources a rule remembers as being inside an episode at once.
 pub(crate) const MAX_OPEN_EPISODES: usize = 1 << 16;
 
+/// What one observation of a source tells its rule's episode table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Observation {
+    /// The count is at or above the threshold: the source is inside an episode.
+    pub(crate) above: bool,
+    /// The count is at or above the escalation level.
+    pub(crate) escalates: bool,
+    /// This very observation raised the count to the threshold (used only when the table is full).
+    pub(crate) exact_crossing: bool,
+    /// This very observation raised the count to the escalation level (likewise).
+    pub(crate) exact_escalation: bool,
+}
+
+impl Observation {
+    /// The observation of `count` against `threshold`; `rose_by_one` says whether this
+    /// observation is the one that added the latest unit to the count, so that reaching a level
+    /// exactly means crossing it here.
+    pub(crate) fn of(count: u32, threshold: u32, rose_by_one: bool) -> Observation {
+        let level = escalation_level(threshold);
+        Observation {
+            above: count >= threshold,
+            escalates: level.is_some_and(|level| count >= level),
+            exact_crossing: rose_by_one && count == threshold,
+            exact_escalation: rose_by_one && level == Some(count),
+        }
+    }
+}
+
+/// What an observation did to its source's episode, that is whether and how the rule fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transition {
+    /// Nothing to report: outside an episode, or inside one with nothing new to say.
+    Quiet,
+    /// The observation opened an episode: the rule's first hit.
+    Opened,
+    /// The count reached the escalation level inside an open episode: the rule's second and
+    /// last hit of the episode.
+    Escalated,
+}
+
+/// One source inside an episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpenEpisode {
+    /// Event time of the newest observation above the threshold, for sweeping stale entries.
+    last_micros: i64,
+    /// The episode has fired at RED strength, by escalating or by opening that high.
+    escalated: bool,
+}
+
 /// The sources currently inside an episode of one rule, with the event time each was last
-/// observed above the threshold. A fixed-key hasher keeps the rule free of randomness.
+/// observed above the threshold and whether its episode has escalated. A fixed-key hasher keeps
+/// the rule free of randomness.
 #[derive(Debug, Default)]
 pub(crate) struct Episodes {
-    open: HashMap<u128, i64, BuildHasherDefault<DefaultHasher>>,
+    open: HashMap<u128, OpenEpisode, BuildHasherDefault<DefaultHasher>>,
     newest_micros: i64,
     capacity: usize,
 }
@@ -365,37 +482,48 @@ impl Episodes {
         }
     }
 
-    /// Records one observation of `key` and says whether it opens an episode (the rule fires).
+    /// Records one observation of `key` and says whether the rule fires, and how.
     ///
-    /// `above` says whether the rule's condition holds; `exact_crossing` whether this very
-    /// observation is the one that reached the threshold (used only when the table is full);
     /// `window_micros` is how long a quiet source takes to drain, for sweeping stale entries.
     pub(crate) fn observe(
         &mut self,
         key: u128,
         time_micros: i64,
-        above: bool,
-        exact_crossing: bool,
+        seen: Observation,
         window_micros: i64,
-    ) -> bool {
+    ) -> Transition {
         self.newest_micros = self.newest_micros.max(time_micros);
-        if !above {
+        if !seen.above {
             self.open.remove(&key);
-            return false;
+            return Transition::Quiet;
         }
-        if let Some(last) = self.open.get_mut(&key) {
-            *last = (*last).max(time_micros);
-            return false;
+        if let Some(open) = self.open.get_mut(&key) {
+            open.last_micros = open.last_micros.max(time_micros);
+            if seen.escalates && !open.escalated {
+                open.escalated = true;
+                return Transition::Escalated;
+            }
+            return Transition::Quiet;
         }
         if self.open.len() >= self.capacity {
             let horizon = self.newest_micros.saturating_sub(window_micros);
-            self.open.retain(|_, last| *last > horizon);
+            self.open.retain(|_, open| open.last_micros > horizon);
         }
         if self.open.len() < self.capacity {
-            self.open.insert(key, time_micros);
-            true
+            self.open.insert(
+                key,
+                OpenEpisode {
+                    last_micros: time_micros,
+                    escalated: seen.escalates,
+                },
+            );
+            Transition::Opened
+        } else if seen.exact_crossing {
+            Transition::Opened
+        } else if seen.exact_escalation {
+            Transition::Escalated
         } else {
-            exact_crossing
+            Transition::Quiet
         }
     }
 
@@ -403,6 +531,11 @@ impl Episodes {
     pub(crate) fn open_count(&self) -> usize {
         self.open.len()
     }
+}
+
+/// The ratio of `count` to `threshold` for explanations, e.g. `5.0` in `5.0x: escalated`.
+pub(crate) fn times_threshold(count: u32, threshold: u32) -> f64 {
+    f64::from(count) / f64::from(threshold.max(1))
 }
 
 /// Micro-seconds in `secs` seconds.
@@ -529,29 +662,85 @@ mod tests {
         );
     }
 
+    /// An observation of `count` against `threshold` that raised the count by one.
+    fn seen(count: u32, threshold: u32) -> Observation {
+        Observation::of(count, threshold, true)
+    }
+
     #[test]
-    fn episodes_fire_once_and_rearm_below() {
+    fn escalation_level_is_where_the_strength_turns_red() {
+        assert_eq!(escalation_level(0), None);
+        assert_eq!(escalation_level(1), Some(5));
+        assert_eq!(escalation_level(25), Some(125));
+        for threshold in (1..=20_000u32).chain([1_000_000, 123_456_789, 858_993_459]) {
+            let Some(level) = escalation_level(threshold) else {
+                panic!("no level for {threshold}");
+            };
+            // Five times the threshold, by hand: 0.05 * t / (5 t) = 0.01.
+            assert_eq!(u64::from(level), 5 * u64::from(threshold), "{threshold}");
+            let t = f64::from(threshold);
+            assert!(rule_strength(t, f64::from(level)) >= ESCALATION_STRENGTH);
+            assert!(rule_strength(t, f64::from(level - 1)) < ESCALATION_STRENGTH);
+        }
+        // Five times these thresholds does not fit a u32 count.
+        assert_eq!(escalation_level(858_993_460), None);
+        assert_eq!(escalation_level(u32::MAX), None);
+    }
+
+    #[test]
+    fn observation_marks_levels_and_exact_crossings() {
+        let o = seen(20, 20);
+        assert!(o.above && o.exact_crossing && !o.escalates && !o.exact_escalation);
+        let o = seen(100, 20);
+        assert!(o.above && o.escalates && o.exact_escalation && !o.exact_crossing);
+        let o = Observation::of(100, 20, false);
+        assert!(o.escalates && !o.exact_escalation);
+        let o = seen(19, 20);
+        assert!(!o.above && !o.escalates);
+    }
+
+    #[test]
+    fn episodes_fire_once_escalate_once_and_rearm_below() {
+        let w = 30_000_000;
         let mut e = Episodes::new();
-        assert!(e.observe(1, 0, true, true, 30_000_000));
-        assert!(!e.observe(1, 1, true, false, 30_000_000));
-        assert!(!e.observe(1, 2, false, false, 30_000_000));
-        assert!(e.observe(1, 3, true, true, 30_000_000));
-        assert!(e.observe(2, 3, true, true, 30_000_000));
+        assert_eq!(e.observe(1, 0, seen(20, 20), w), Transition::Opened);
+        assert_eq!(e.observe(1, 1, seen(21, 20), w), Transition::Quiet);
+        assert_eq!(e.observe(1, 2, seen(100, 20), w), Transition::Escalated);
+        assert_eq!(e.observe(1, 3, seen(101, 20), w), Transition::Quiet);
+        assert_eq!(e.observe(1, 4, seen(500, 20), w), Transition::Quiet);
+        assert_eq!(e.observe(1, 5, seen(19, 20), w), Transition::Quiet);
+        assert_eq!(e.observe(1, 6, seen(20, 20), w), Transition::Opened);
+        assert_eq!(e.observe(1, 7, seen(100, 20), w), Transition::Escalated);
+        assert_eq!(e.observe(2, 7, seen(20, 20), w), Transition::Opened);
         assert_eq!(e.open_count(), 2);
     }
 
     #[test]
-    fn full_episode_table_sweeps_stale_entries_then_falls_back_to_exact_crossing() {
+    fn an_episode_opening_at_red_strength_does_not_escalate_again() {
+        let w = 30_000_000;
+        let mut e = Episodes::new();
+        assert_eq!(e.observe(1, 0, seen(150, 20), w), Transition::Opened);
+        assert_eq!(e.observe(1, 1, seen(300, 20), w), Transition::Quiet);
+    }
+
+    #[test]
+    fn full_episode_table_sweeps_stale_entries_then_falls_back_to_exact_crossings() {
         let mut e = Episodes::with_capacity_limit(2);
         let w = 30_000_000;
-        assert!(e.observe(1, 0, true, true, w));
-        assert!(e.observe(2, 1, true, true, w));
+        assert_eq!(e.observe(1, 0, seen(3, 3), w), Transition::Opened);
+        assert_eq!(e.observe(2, 1, seen(3, 3), w), Transition::Opened);
         // Both entries are fresh: the table stays full, so only exact crossings fire.
-        assert!(!e.observe(3, 2, true, false, w));
-        assert!(e.observe(3, 3, true, true, w));
+        assert_eq!(e.observe(3, 2, seen(4, 3), w), Transition::Quiet);
+        assert_eq!(e.observe(3, 3, seen(3, 3), w), Transition::Opened);
+        assert_eq!(e.observe(3, 4, seen(14, 3), w), Transition::Quiet);
+        assert_eq!(e.observe(3, 5, seen(15, 3), w), Transition::Escalated);
+        assert_eq!(
+            e.observe(3, 6, Observation::of(15, 3, false), w),
+            Transition::Quiet
+        );
         assert_eq!(e.open_count(), 2);
         // Much later both entries are stale and get swept: source 4 opens a normal episode.
-        assert!(e.observe(4, 100_000_000, true, false, w));
+        assert_eq!(e.observe(4, 100_000_000, seen(4, 3), w), Transition::Opened);
         assert_eq!(e.open_count(), 1);
     }
 }

@@ -1,8 +1,8 @@
 //! Port scan: many distinct destination ports from one source within the port window.
 
 use super::{
-    Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow, rule_strength,
-    secs_to_micros,
+    Episodes, EventView, Observation, Rule, RuleConfigError, RuleHit, SourceWindow, Transition,
+    rule_strength, secs_to_micros, times_threshold,
 };
 
 /// Configuration of the [`PortScan`] rule.
@@ -35,17 +35,18 @@ impl PortScanConfig {
     }
 }
 
-/// Fires once per episode when the distinct destination ports a source reached within the
-/// port window reach `min_distinct_ports`. Observations are counted events that carry a
-/// destination port; the episode ends at the first one that sees fewer distinct ports than
-/// the threshold.
+/// Fires when the distinct destination ports a source reached within the port window reach
+/// `min_distinct_ports`, and once more in the same episode when they reach the [escalation
+/// level](super::escalation_level) (five times the threshold, strength 0.99). Observations are
+/// counted events that carry a destination port; the episode ends at the first one that sees
+/// fewer distinct ports than the threshold.
 ///
 /// ```
 /// use vigil_detectors::{EventView, PortScan, PortScanConfig, Rule, SourceId, SourceWindow};
 /// let mut rule = PortScan::new(PortScanConfig { min_distinct_ports: 4 })?;
 /// let ip = "198.51.100.4".parse().unwrap();
 /// let mut fired = Vec::new();
-/// for port in 1..=10u16 {
+/// for port in 1..=30u16 {
 ///     let event = EventView {
 ///         time_micros: i64::from(port) * 100_000,
 ///         src_ip: Some(ip),
@@ -65,7 +66,10 @@ impl PortScanConfig {
 ///         fired.push(hit.explanation);
 ///     }
 /// }
-/// assert_eq!(fired, vec!["4 distinct destination ports in 60 s from 198.51.100.4 (threshold 4)"]);
+/// assert_eq!(fired, vec![
+///     "4 distinct destination ports in 60 s from 198.51.100.4 (threshold 4)",
+///     "20 distinct destination ports in 60 s from 198.51.100.4 (threshold 4, 5.0x: escalated)",
+/// ]);
 /// # Ok::<(), vigil_detectors::RuleConfigError>(())
 /// ```
 #[derive(Debug)]
@@ -105,23 +109,28 @@ impl Rule for PortScan {
         let source = event.source?;
         let count = window.distinct_dst_ports;
         let threshold = self.config.min_distinct_ports;
-        let opens = self.episodes.observe(
+        // Only a port new to the window adds one to the distinct count.
+        let transition = self.episodes.observe(
             source.key(),
             event.time_micros,
-            count >= threshold,
-            count == threshold && window.port_new_in_window,
+            Observation::of(count, threshold, window.port_new_in_window),
             secs_to_micros(window.port_window_secs),
         );
-        if !opens {
-            return None;
-        }
+        let seconds = window.port_window_secs;
+        let explanation = match transition {
+            Transition::Quiet => return None,
+            Transition::Opened => format!(
+                "{count} distinct destination ports in {seconds} s from {source} (threshold {threshold})"
+            ),
+            Transition::Escalated => format!(
+                "{count} distinct destination ports in {seconds} s from {source} (threshold {threshold}, {:.1}x: escalated)",
+                times_threshold(count, threshold)
+            ),
+        };
         Some(RuleHit {
             rule: Self::NAME,
             strength: rule_strength(f64::from(threshold), f64::from(count)),
-            explanation: format!(
-                "{count} distinct destination ports in {} s from {source} (threshold {threshold})",
-                window.port_window_secs
-            ),
+            explanation,
         })
     }
 }
@@ -167,6 +176,26 @@ mod tests {
             "25 distinct destination ports in 60 s from 198.51.100.4 (threshold 25)"
         );
         assert!((hits[0].1.strength - 0.95).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_scan_of_many_ports_escalates_once() {
+        let mut rule = PortScan::new(PortScanConfig::default()).unwrap();
+        let mut hits = Vec::new();
+        for n in 1..=1000u32 {
+            let port = Some(n as u16);
+            if let Some(hit) = rule.observe(&event("198.51.100.5", 0, port, false), &ports(n, true))
+            {
+                hits.push((n, hit));
+            }
+        }
+        let at: Vec<u32> = hits.iter().map(|(n, _)| *n).collect();
+        assert_eq!(at, vec![25, 125]);
+        assert!(hits[1].1.strength >= 0.99);
+        assert_eq!(
+            hits[1].1.explanation,
+            "125 distinct destination ports in 60 s from 198.51.100.5 (threshold 25, 5.0x: escalated)"
+        );
     }
 
     #[test]

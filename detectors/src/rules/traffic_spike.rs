@@ -2,8 +2,8 @@
 //! baseline says it usually does.
 
 use super::{
-    Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow, rule_strength,
-    secs_to_micros,
+    Episodes, EventView, Observation, Rule, RuleConfigError, RuleHit, SourceWindow, Transition,
+    rule_strength, secs_to_micros, times_threshold,
 };
 
 /// The smallest baseline the ratio is taken against, in events per window, so that a source
@@ -69,20 +69,34 @@ impl TrafficSpikeConfig {
     }
 }
 
-/// Fires once per episode when a source's events within the event window reach both
-/// `min_events` and `factor` times its moving baseline (see [`TrafficSpikeConfig::threshold`]).
+/// Fires when a source's events within the event window reach both `min_events` and `factor`
+/// times its moving baseline (see [`TrafficSpikeConfig::threshold`]), and once more in the same
+/// episode when they reach the [escalation level](super::escalation_level) of that threshold
+/// (five times it, strength 0.99).
 ///
 /// The baseline comes with the window ([`SourceWindow::baseline_events`]): the feature step
 /// keeps, per source, an exponentially weighted moving average of its per-window event counts,
-/// seeded for new sources from a global per-source average. Every counted event is an
-/// observation; the episode ends at the first one whose window count is below the threshold.
+/// seeded for new sources from a global per-source average, into which a window is folded at
+/// most at this rule's spike threshold (so a spike raises its source's bar only gradually).
+/// Every counted event is an observation; the episode ends at the first one whose window count
+/// is below the threshold.
+///
+/// # Escalation follows the moving threshold
+/// The threshold is recomputed from the baseline at every observation, and so is the escalation
+/// level: an episode escalates when its count reaches five times the threshold *as it stands
+/// then*, not as it stood when the episode opened. This is the same bar the episode itself is
+/// held to (it ends when the count falls below the current threshold), so the strength of the
+/// escalated hit is the strength of the count against the threshold in force. When a spike
+/// lasts past a tumbling-window boundary the baseline absorbs the spike gradually (capped at the
+/// threshold, see above), the threshold and the escalation level rise with it, and only an
+/// attack that keeps outgrowing them escalates; one whose level was absorbed ends quietly.
 ///
 /// ```
 /// use vigil_detectors::{EventView, Rule, SourceId, SourceWindow, TrafficSpike, TrafficSpikeConfig};
 /// let mut rule = TrafficSpike::new(TrafficSpikeConfig { min_events: 200, factor: 5.0 })?;
 /// let ip = "2001:db8:1::17".parse().unwrap();
 /// let mut fired = Vec::new();
-/// for count in 1..=480u32 {
+/// for count in 1..=1200u32 {
 ///     let event = EventView {
 ///         time_micros: i64::from(count) * 50_000,
 ///         src_ip: Some(ip),
@@ -103,6 +117,7 @@ impl TrafficSpikeConfig {
 /// }
 /// assert_eq!(fired, vec![
 ///     "200 events in 30 s from 2001:db8:1::/64, 5.0x its moving baseline of 40 (threshold 5.0x, at least 200)",
+///     "1000 events in 30 s from 2001:db8:1::/64, 25.0x its moving baseline of 40 (threshold 200 events, 5.0x: escalated)",
 /// ]);
 /// # Ok::<(), vigil_detectors::RuleConfigError>(())
 /// ```
@@ -143,14 +158,15 @@ impl Rule for TrafficSpike {
         let source = event.source?;
         let count = window.events;
         let threshold = self.config.threshold(window.baseline_events);
-        let opens = self.episodes.observe(
+        // Each counted event adds one to the window count (the threshold may move, in which
+        // case the full-table fallback can miss a crossing; the table is rarely full).
+        let transition = self.episodes.observe(
             source.key(),
             event.time_micros,
-            count >= threshold,
-            count == threshold,
+            Observation::of(count, threshold, true),
             secs_to_micros(window.event_window_secs),
         );
-        if !opens {
+        if transition == Transition::Quiet {
             return None;
         }
         let baseline = if window.baseline_events.is_finite() {
@@ -164,13 +180,22 @@ impl Rule for TrafficSpike {
         } else {
             format!("{baseline:.1}")
         };
+        let seconds = window.event_window_secs;
+        let explanation = if transition == Transition::Escalated {
+            format!(
+                "{count} events in {seconds} s from {source}, {ratio:.1}x its moving baseline of {baseline_text} (threshold {threshold} events, {:.1}x: escalated)",
+                times_threshold(count, threshold)
+            )
+        } else {
+            format!(
+                "{count} events in {seconds} s from {source}, {ratio:.1}x its moving baseline of {baseline_text} (threshold {:.1}x, at least {})",
+                self.config.factor, self.config.min_events
+            )
+        };
         Some(RuleHit {
             rule: Self::NAME,
             strength: rule_strength(f64::from(threshold), f64::from(count)),
-            explanation: format!(
-                "{count} events in {} s from {source}, {ratio:.1}x its moving baseline of {baseline_text} (threshold {:.1}x, at least {})",
-                window.event_window_secs, self.config.factor, self.config.min_events
-            ),
+            explanation,
         })
     }
 }
@@ -203,7 +228,7 @@ mod tests {
     fn fires_once_when_both_conditions_hold() {
         let mut rule = TrafficSpike::new(TrafficSpikeConfig::default()).unwrap();
         let mut hits = Vec::new();
-        for n in 1..=1000u32 {
+        for n in 1..=2399u32 {
             if let Some(hit) =
                 rule.observe(&event("2001:db8:1::7", 0, None, false), &events(n, 96.0))
             {
@@ -217,6 +242,68 @@ mod tests {
             "480 events in 30 s from 2001:db8:1::/64, 5.0x its moving baseline of 96 (threshold 5.0x, at least 200)"
         );
         assert!((hits[0].1.strength - 0.95).abs() < 1e-12);
+    }
+
+    #[test]
+    fn escalates_once_at_five_times_the_threshold_in_force() {
+        let mut rule = TrafficSpike::new(TrafficSpikeConfig::default()).unwrap();
+        let ip = "192.0.2.90";
+        let mut hits = Vec::new();
+        // Threshold 480 (baseline 96): opens at 480, escalates at 2400, then stays quiet.
+        for n in 1..=6000u32 {
+            if let Some(hit) = rule.observe(&event(ip, 0, None, false), &events(n, 96.0)) {
+                hits.push((n, hit));
+            }
+        }
+        let at: Vec<u32> = hits.iter().map(|(n, _)| *n).collect();
+        assert_eq!(at, vec![480, 2400]);
+        assert!(hits[1].1.strength >= 0.99);
+        assert_eq!(
+            hits[1].1.explanation,
+            "2400 events in 30 s from 192.0.2.90, 25.0x its moving baseline of 96 (threshold 480 events, 5.0x: escalated)"
+        );
+        // The episode ends below the threshold; the next one opens and escalates again.
+        let again: Vec<u32> = [100u32, 480, 2399, 2400, 2401]
+            .iter()
+            .filter_map(|n| {
+                rule.observe(&event(ip, 1, None, false), &events(*n, 96.0))
+                    .map(|_| *n)
+            })
+            .collect();
+        assert_eq!(again, vec![480, 2400]);
+    }
+
+    #[test]
+    fn the_escalation_level_moves_with_the_baseline() {
+        let mut rule = TrafficSpike::new(TrafficSpikeConfig {
+            min_events: 10,
+            factor: 2.0,
+        })
+        .unwrap();
+        let ip = "192.0.2.91";
+        // Baseline 20: threshold 40, escalation at 200. The count reaches 150 without escalating.
+        assert!(
+            rule.observe(&event(ip, 0, None, false), &events(40, 20.0))
+                .is_some()
+        );
+        assert!(
+            rule.observe(&event(ip, 1, None, false), &events(150, 20.0))
+                .is_none()
+        );
+        // A new window with a lower baseline of 12: threshold 24, escalation at 120.
+        let hit = rule.observe(&event(ip, 2, None, false), &events(151, 12.0));
+        assert_eq!(
+            hit.map(|h| h.explanation),
+            Some(
+                "151 events in 30 s from 192.0.2.91, 12.6x its moving baseline of 12 (threshold 24 events, 6.3x: escalated)"
+                    .to_string()
+            )
+        );
+        // A rising baseline does not undo the escalation or fire again.
+        assert!(
+            rule.observe(&event(ip, 3, None, false), &events(152, 30.0))
+                .is_none()
+        );
     }
 
     #[test]
