@@ -1,5 +1,7 @@
 //! Configuration of the feature step (plain Rust; the daemon maps its own config onto it).
 
+use vigil_detectors::TrafficSpikeConfig;
+
 /// The longest window (or lateness) accepted, in seconds. Window entries store their time as a
 /// 32-bit microsecond offset, which covers a little over 71 minutes.
 pub const MAX_WINDOW_SECS: u32 = 3600;
@@ -43,6 +45,13 @@ pub struct FeatureConfig {
     /// Weight of the newest completed window in a source's moving baseline of events per event
     /// window, an exponentially weighted moving average (default 0.2).
     pub baseline_alpha: f64,
+    /// The traffic-spike rule's thresholds, which cap what a completed window adds to its
+    /// source's moving baseline: a window is folded in at most at the count the rule calls a
+    /// spike against the baseline it was measured with ([`TrafficSpikeConfig::threshold`]), and
+    /// at least at twice that baseline, so a spike raises its own source's bar only gradually
+    /// and a lasting change of level is still absorbed (see the crate documentation). Set it to
+    /// the rule's configuration; the default is the rule's default (200 events, 5x).
+    pub baseline_spike_level: TrafficSpikeConfig,
     /// Offset of the site's local time from UTC, in minutes, for the hour, weekday, weekend and
     /// business-hours features (default 0: UTC).
     pub utc_offset_minutes: i16,
@@ -66,6 +75,7 @@ impl Default for FeatureConfig {
             max_entries_per_source: 65_536,
             max_distinct_per_source: 4_096,
             baseline_alpha: 0.2,
+            baseline_spike_level: TrafficSpikeConfig::default(),
             utc_offset_minutes: 0,
             hash_seed: 0x7669_6769_6c2d_7372,
         }
@@ -177,6 +187,19 @@ impl FeatureConfig {
             self.baseline_alpha,
         )?;
         check(
+            self.baseline_spike_level.min_events >= 1,
+            "baseline_spike_level.min_events",
+            "must be at least 1",
+            self.baseline_spike_level.min_events,
+        )?;
+        let factor = self.baseline_spike_level.factor;
+        check(
+            factor.is_finite() && factor >= 1.0,
+            "baseline_spike_level.factor",
+            "must be a finite number of at least 1.0",
+            factor,
+        )?;
+        check(
             (-840..=840).contains(&self.utc_offset_minutes),
             "utc_offset_minutes",
             "must be between -840 and 840",
@@ -271,6 +294,36 @@ mod tests {
                     ..d()
                 },
                 "baseline_alpha must be greater than 0 and at most 1, got NaN",
+            ),
+            (
+                FeatureConfig {
+                    baseline_spike_level: TrafficSpikeConfig {
+                        min_events: 0,
+                        factor: 5.0,
+                    },
+                    ..d()
+                },
+                "baseline_spike_level.min_events must be at least 1, got 0",
+            ),
+            (
+                FeatureConfig {
+                    baseline_spike_level: TrafficSpikeConfig {
+                        min_events: 200,
+                        factor: 0.9,
+                    },
+                    ..d()
+                },
+                "baseline_spike_level.factor must be a finite number of at least 1.0, got 0.9",
+            ),
+            (
+                FeatureConfig {
+                    baseline_spike_level: TrafficSpikeConfig {
+                        min_events: 200,
+                        factor: f64::INFINITY,
+                    },
+                    ..d()
+                },
+                "baseline_spike_level.factor must be a finite number of at least 1.0, got inf",
             ),
             (
                 FeatureConfig {

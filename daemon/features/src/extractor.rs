@@ -13,8 +13,8 @@ use crate::schema::{Column, FeatureSchema};
 use crate::source::{Counts, NewEntry, SourceState, WindowParams, flag};
 use crate::table::SourceTable;
 
-/// Weight of each completed non-empty per-source window in the global per-source baseline that
-/// seeds new sources.
+/// Weight of each completed non-empty per-source window (capped like the source's own
+/// baseline) in the global per-source baseline that seeds new sources.
 pub const GLOBAL_BASELINE_ALPHA: f64 = 0.01;
 
 /// The global per-source baseline before any source has completed a window: one event per
@@ -297,15 +297,17 @@ impl FeatureExtractor {
         // The tumbling window follows the source's clock, which out-of-order events never
         // move back.
         let clock_bucket = bucket_index(state.clock(), event_window);
-        let roll = state.roll_baseline(clock_bucket, alpha);
+        let roll = state.roll_baseline(clock_bucket, alpha, &self.config.baseline_spike_level);
         let inserted = state.insert(new, &self.params);
         if inserted.counted {
             state.count_in_bucket();
         }
         let counts = state.counts();
         if roll.completed_count > 0 {
+            // Capped like the source's own baseline: a burst of spikes must not raise the bar
+            // every newcomer starts from.
             self.global_baseline +=
-                GLOBAL_BASELINE_ALPHA * (f64::from(roll.completed_count) - self.global_baseline);
+                GLOBAL_BASELINE_ALPHA * (f64::from(roll.folded_count) - self.global_baseline);
         }
         if inserted.truncated {
             self.truncated_entries += 1;

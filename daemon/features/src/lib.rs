@@ -30,13 +30,35 @@
 //!
 //! # Moving baseline (for the traffic-spike rule)
 //! Each source counts its events per tumbling event window (event time divided by the window
-//! length). When its clock enters a new tumbling window the completed count `n` updates the
-//! source's baseline `b <- alpha * n + (1 - alpha) * b` (`baseline_alpha`, default 0.2), and each
+//! length; an out-of-order event counts in the window of its source's clock). When its clock
+//! enters a new tumbling window the completed count `n` updates the source's baseline
+//! `b <- alpha * min(n, cap(b)) + (1 - alpha) * b` (`baseline_alpha`, default 0.2), and each
 //! skipped empty window multiplies it by `1 - alpha`. A new source starts from the global
 //! per-source baseline: an exponentially weighted average (weight [`GLOBAL_BASELINE_ALPHA`]) of
-//! every completed non-empty per-source window, starting at [`INITIAL_GLOBAL_BASELINE`]. The
-//! baseline reported with an event is the one as of the start of the current tumbling window,
-//! so a burst never raises its own bar.
+//! every completed non-empty per-source window, capped the same way, starting at
+//! [`INITIAL_GLOBAL_BASELINE`]. The baseline reported with an event is the one as of the start of
+//! the current tumbling window, so a burst never raises its own bar within its window. The
+//! baseline is kept in single precision (it is a rate estimate; four bytes per source matter more).
+//!
+//! ## Spikes are not learnt at full size
+//! Like the score calibration, whose reference scores exclude alerted events, a source's baseline
+//! must not simply absorb the windows in which it was spiking: otherwise a spike that spans a
+//! window boundary multiplies its source's baseline, the spike threshold jumps above the count
+//! still in the sliding window, the rule re-arms and fires a second time for the same burst.
+//! So a completed window counts at most `cap(b) = max(spike_threshold(b), ceil(2 * max(b, 1)))`,
+//! where `spike_threshold` is [`TrafficSpikeConfig::threshold`] of
+//! [`FeatureConfig::baseline_spike_level`] (set it to the traffic-spike rule's configuration) and
+//! `b` the baseline the window was measured against: the count at which the rule calls the
+//! window a spike. Windows below it are folded in unchanged.
+//!
+//! A lasting change of level is still absorbed, at a bounded pace: a capped window raises the
+//! baseline by at least the factor `r = 1 + alpha * (max(factor, 2) - 1)` (1.8 with the defaults,
+//! never less than `1 + alpha`), so a source that settles at `L` events per window stops
+//! exceeding the spike threshold within about `log(L / (factor * b)) / log(r) + 1` windows (two
+//! to three windows for a tenfold change with the defaults), after which its baseline converges to
+//! `L` like any moving average and the rule's episode ends.
+//!
+//! [`TrafficSpikeConfig::threshold`]: vigil_detectors::TrafficSpikeConfig::threshold
 //!
 //! # Bounded memory
 //! At most `max_tracked_sources` sources have state. A hash index (keyed by the 16-byte source

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::hash::Hash;
 
 use hashbrown::HashMap;
+use vigil_detectors::TrafficSpikeConfig;
 
 /// Index of the event window (all events).
 pub(crate) const EVENT: usize = 0;
@@ -328,6 +329,25 @@ pub(crate) const NIL: u32 = u32::MAX;
 pub(crate) struct BaselineRoll {
     /// Events counted in the window that just completed (0 when no window completed).
     pub(crate) completed_count: u32,
+    /// What the baseline took of it: the count, capped at [`baseline_fold_cap`].
+    pub(crate) folded_count: u32,
+}
+
+/// However low the spike threshold, a completed window may add up to this many times the
+/// baseline, so that the baseline can always grow by at least `1 + alpha` per window.
+const MIN_FOLD_CAP_RATIO: f64 = 2.0;
+
+/// The most a completed window counts for in a baseline of `baseline` events per window: the
+/// count the traffic-spike rule calls a spike against that baseline, and at least twice the
+/// baseline (floored at one event, like the rule's).
+pub(crate) fn baseline_fold_cap(spike: &TrafficSpikeConfig, baseline: f64) -> u32 {
+    let floor = if baseline.is_finite() {
+        (MIN_FOLD_CAP_RATIO * baseline.max(1.0)).ceil()
+    } else {
+        MIN_FOLD_CAP_RATIO
+    };
+    // `as` saturates beyond u32, which no window count exceeds anyway.
+    spike.threshold(baseline).max(floor as u32)
 }
 
 impl SourceState {
@@ -401,15 +421,28 @@ impl SourceState {
     }
 
     /// Folds completed tumbling windows into the moving baseline when `bucket` is past the
-    /// current one: `b <- alpha * count + (1 - alpha) * b` for the completed window, then
-    /// `b <- (1 - alpha) * b` for each empty window skipped.
-    pub(crate) fn roll_baseline(&mut self, bucket: u32, alpha: f64) -> BaselineRoll {
+    /// current one: `b <- alpha * min(count, cap(b)) + (1 - alpha) * b` for the completed
+    /// window (see [`baseline_fold_cap`]), then `b <- (1 - alpha) * b` for each empty window
+    /// skipped.
+    pub(crate) fn roll_baseline(
+        &mut self,
+        bucket: u32,
+        alpha: f64,
+        spike: &TrafficSpikeConfig,
+    ) -> BaselineRoll {
         if bucket <= self.bucket {
-            return BaselineRoll { completed_count: 0 };
+            return BaselineRoll {
+                completed_count: 0,
+                folded_count: 0,
+            };
         }
         let completed = self.bucket_count;
+        let previous = f64::from(self.baseline);
+        // The rule measured this window against `previous`: a spike counts only up to the
+        // spike level, so it does not raise its own source's bar by its full size.
+        let folded = completed.min(baseline_fold_cap(spike, previous));
         let keep = 1.0 - alpha;
-        let mut b = alpha * f64::from(completed) + keep * f64::from(self.baseline);
+        let mut b = alpha * f64::from(folded) + keep * previous;
         let skipped = bucket - self.bucket - 1;
         if skipped > 0 {
             b *= keep.powi(i32::try_from(skipped).unwrap_or(i32::MAX));
@@ -419,6 +452,7 @@ impl SourceState {
         self.bucket_count = 0;
         BaselineRoll {
             completed_count: completed,
+            folded_count: folded,
         }
     }
 
@@ -777,16 +811,55 @@ mod tests {
 
     #[test]
     fn baseline_rolls_per_completed_window_and_decays_over_gaps() {
+        let spike = TrafficSpikeConfig::default();
         let mut s = SourceState::new(1, 10.0, 5);
         for _ in 0..20 {
             s.count_in_bucket();
         }
-        assert_eq!(s.roll_baseline(5, 0.5).completed_count, 0);
-        assert_eq!(s.roll_baseline(6, 0.5).completed_count, 20);
+        assert_eq!(s.roll_baseline(5, 0.5, &spike).completed_count, 0);
+        let roll = s.roll_baseline(6, 0.5, &spike);
+        assert_eq!((roll.completed_count, roll.folded_count), (20, 20));
         assert!((s.counts().baseline - 15.0).abs() < 1e-6);
         // Two empty windows skipped: 15 * 0.5 (completed empty) * 0.25.
-        s.roll_baseline(9, 0.5);
+        s.roll_baseline(9, 0.5, &spike);
         assert!((s.counts().baseline - 15.0 * 0.5 * 0.25).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_spiking_window_is_folded_in_at_the_spike_level() {
+        let spike = TrafficSpikeConfig {
+            min_events: 50,
+            factor: 4.0,
+        };
+        // Baseline 20: the spike level is max(50, 4 * 20) = 80.
+        let mut s = SourceState::new(1, 20.0, 0);
+        for _ in 0..1000 {
+            s.count_in_bucket();
+        }
+        let roll = s.roll_baseline(1, 0.25, &spike);
+        assert_eq!((roll.completed_count, roll.folded_count), (1000, 80));
+        assert!((s.counts().baseline - (0.25 * 80.0 + 0.75 * 20.0)).abs() < 1e-5);
+        // Baseline 35: the level is max(50, 140) = 140; a window of 100 is no spike.
+        for _ in 0..100 {
+            s.count_in_bucket();
+        }
+        let roll = s.roll_baseline(2, 0.25, &spike);
+        assert_eq!(roll.folded_count, 100);
+    }
+
+    #[test]
+    fn the_cap_never_falls_below_twice_the_baseline() {
+        let lenient = TrafficSpikeConfig {
+            min_events: 1,
+            factor: 1.0,
+        };
+        assert_eq!(baseline_fold_cap(&lenient, 100.0), 200);
+        assert_eq!(baseline_fold_cap(&lenient, 0.2), 2);
+        assert_eq!(baseline_fold_cap(&lenient, f64::NAN), 2);
+        let strict = TrafficSpikeConfig::default();
+        assert_eq!(baseline_fold_cap(&strict, 3.3), 200);
+        assert_eq!(baseline_fold_cap(&strict, 100.0), 500);
+        assert_eq!(baseline_fold_cap(&strict, 1e300), u32::MAX);
     }
 }
 

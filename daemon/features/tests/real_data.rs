@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use common::event;
 use serde_json::Value;
-use vigil_detectors::{BruteForceConfig, RuleSet, RulesConfig};
+use vigil_detectors::{BruteForceConfig, RuleSet, RulesConfig, TrafficSpikeConfig};
 use vigil_features::{FeatureConfig, FeatureExtractor};
 use vigil_sensors::{Event, EventKind};
 
@@ -171,4 +171,90 @@ fn scriptzteam_cowrie_windows_and_brute_force_match_direct_counts() {
 #[test]
 fn truncated_cowrie_file_windows_match_direct_counts() {
     check_file("data/cowrie/scriptzteam-2017/cowrie.json", 1, 0);
+}
+
+/// Per event: the events of its source counted straight from the list over (t - 30 s, t].
+fn direct_event_counts(events: &[Event]) -> Vec<u32> {
+    let mut by_src: HashMap<String, Vec<i64>> = HashMap::new();
+    events
+        .iter()
+        .map(|e| {
+            let Some(ip) = e.src_ip else { return 0 };
+            let t = e.event_time.timestamp_micros();
+            let seen = by_src.entry(ip.to_string()).or_default();
+            seen.push(t);
+            seen.iter().filter(|u| **u > t - 30_000_000).count() as u32
+        })
+        .collect()
+}
+
+#[test]
+fn tpot_cowrie_burst_is_one_traffic_spike_episode() {
+    // 103.146.202.84 sends 1,249 events in 84 s, 303 and then 706 of them in two consecutive
+    // 30 s tumbling windows. Had the first of those windows been folded into the baseline at
+    // full size, the baseline would jump from about 3 to about 63, the spike threshold from
+    // 200 to 317 events, above the count in the sliding window at that moment: the rule would
+    // re-arm and fire a second time for the same burst 5 s later.
+    let Some(events) = cowrie_events("data/cowrie/seed-tpot-cowrie.json") else {
+        return;
+    };
+    let spike = TrafficSpikeConfig::default();
+    let mut fx = FeatureExtractor::new(FeatureConfig {
+        baseline_spike_level: spike.clone(),
+        ..FeatureConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut rules = RuleSet::new(&RulesConfig {
+        brute_force: None,
+        port_scan: None,
+        traffic_spike: Some(spike.clone()),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut row = vec![0.0; fx.dim()];
+    let mut hits = Vec::new();
+    let direct = direct_event_counts(&events);
+    for (i, e) in events.iter().enumerate() {
+        let x = fx
+            .extract(e, &mut row)
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(x.window.events, direct[i], "event {i}");
+        rules.observe(&x.view, &x.window, &mut hits);
+    }
+
+    // Independently: only this source ever has 200 events in 30 s, and once it gets there its
+    // count stays at or above 200 until its last event, so with any threshold of at least 200
+    // this is one episode. It peaks below 5 x 200 = 1000 events, so it cannot escalate.
+    let attacker = "103.146.202.84";
+    let mut busy: Vec<String> = Vec::new();
+    let mut attacker_counts = Vec::new();
+    for (e, n) in events.iter().zip(&direct) {
+        let Some(ip) = e.src_ip else { continue };
+        if *n >= spike.min_events && !busy.contains(&ip.to_string()) {
+            busy.push(ip.to_string());
+        }
+        if ip.to_string() == attacker {
+            attacker_counts.push(*n);
+        }
+    }
+    assert_eq!(busy, vec![attacker.to_string()]);
+    let first = attacker_counts
+        .iter()
+        .position(|n| *n >= spike.min_events)
+        .unwrap_or(usize::MAX);
+    assert!(
+        attacker_counts[first..]
+            .iter()
+            .all(|n| *n >= spike.min_events)
+    );
+    let peak = attacker_counts.iter().copied().max().unwrap_or(0);
+    assert!(peak > 700 && peak < 1000, "peak {peak}");
+
+    let texts: Vec<&str> = hits.iter().map(|h| h.explanation.as_str()).collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].starts_with("200 events in 30 s from 103.146.202.84, "),
+        "{}",
+        texts[0]
+    );
+    assert!((hits[0].strength - 0.95).abs() < 1e-12);
 }

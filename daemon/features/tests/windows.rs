@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::{Reference, event};
+use common::{BaselineRule, Reference, event};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vigil_detectors::{RuleSet, RulesConfig};
+use vigil_detectors::{RuleSet, RulesConfig, TrafficSpikeConfig};
 use vigil_features::{Column, FeatureConfig, FeatureExtractor};
 use vigil_sensors::{Event, EventKind};
 
@@ -76,7 +76,9 @@ fn random_stream(seed: u64, n: usize) -> Vec<Event> {
     out
 }
 
-fn check_against_reference(config: FeatureConfig, seed: u64, n: usize) {
+/// Runs a random stream through the extractor and the naive reference; `min_capped` is how
+/// many completed windows the stream must have folded into a baseline below their size.
+fn check_against_reference(config: FeatureConfig, seed: u64, n: usize, min_capped: usize) {
     let mut reference = Reference::new(
         [
             i64::from(config.event_window_secs),
@@ -86,6 +88,10 @@ fn check_against_reference(config: FeatureConfig, seed: u64, n: usize) {
         ],
         i64::from(config.allowed_lateness_secs),
         config.ipv6_source_prefix,
+        BaselineRule {
+            alpha: config.baseline_alpha,
+            spike: config.baseline_spike_level.clone(),
+        },
     );
     let (mut fx, mut row) = extractor(config);
     let mut late = 0;
@@ -155,6 +161,12 @@ fn check_against_reference(config: FeatureConfig, seed: u64, n: usize) {
         );
         assert_eq!(col(Column::SrcEventsLog1p), f64::from(want.events).ln_1p());
         assert!(
+            (w.baseline_events - want.baseline).abs() <= 1e-9 * want.baseline.max(1.0),
+            "event {i}: baseline {} vs {}",
+            w.baseline_events,
+            want.baseline
+        );
+        assert!(
             row.iter().all(|v| v.is_finite()),
             "event {i}: non-finite feature"
         );
@@ -168,11 +180,32 @@ fn check_against_reference(config: FeatureConfig, seed: u64, n: usize) {
     assert_eq!(fx.late_events(), late as u64);
     assert_eq!(fx.evicted_sources(), 0);
     assert_eq!(fx.truncated_entries(), 0);
+    assert!(
+        reference.capped_windows >= min_capped,
+        "only {} capped windows",
+        reference.capped_windows
+    );
+    let global = reference.global_baseline();
+    assert!((fx.global_baseline() - global).abs() < 1e-9 * global.max(1.0));
 }
 
 #[test]
 fn windows_match_a_naive_recomputation_on_a_random_stream() {
-    check_against_reference(FeatureConfig::default(), 7, 20_000);
+    // No source ever reaches 200 events in a window here: the cap never binds.
+    check_against_reference(FeatureConfig::default(), 7, 20_000, 0);
+}
+
+#[test]
+fn capped_baselines_match_a_naive_recomputation() {
+    let config = FeatureConfig {
+        baseline_alpha: 0.3,
+        baseline_spike_level: TrafficSpikeConfig {
+            min_events: 2,
+            factor: 1.5,
+        },
+        ..FeatureConfig::default()
+    };
+    check_against_reference(config, 19, 20_000, 1_000);
 }
 
 #[test]
@@ -184,9 +217,13 @@ fn windows_match_with_other_lengths_prefix_and_lateness() {
         bytes_window_secs: 20,
         allowed_lateness_secs: 100,
         ipv6_source_prefix: 48,
+        baseline_spike_level: TrafficSpikeConfig {
+            min_events: 3,
+            factor: 2.5,
+        },
         ..FeatureConfig::default()
     };
-    check_against_reference(config, 11, 20_000);
+    check_against_reference(config, 11, 20_000, 400);
 }
 
 #[test]
@@ -525,5 +562,83 @@ fn traffic_spike_fires_once_against_the_moving_baseline() {
     assert_eq!(
         texts[0].1,
         "200 events in 30 s from 192.0.2.50, 27.7x its moving baseline of 7.2 (threshold 5.0x, at least 200)"
+    );
+}
+
+#[test]
+fn a_lasting_change_of_level_is_absorbed_within_a_few_windows() {
+    let (mut fx, mut row) = extractor(FeatureConfig::default());
+    let spike = TrafficSpikeConfig::default();
+    let mut rules = RuleSet::new(&RulesConfig {
+        brute_force: None,
+        port_scan: None,
+        traffic_spike: Some(spike.clone()),
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ip = Some("192.0.2.60");
+    let window = 30 * S;
+    let mut hits = Vec::new();
+    // Per event: its time, its window count, the spike threshold in force, its baseline.
+    let mut send = |micros: i64, hits: &mut Vec<_>| {
+        let x = fx
+            .extract(&event(micros, ip, EventKind::Connect), &mut row)
+            .unwrap_or_else(|e| panic!("{e}"));
+        rules.observe(&x.view, &x.window, hits);
+        let baseline = x.window.baseline_events;
+        (micros, x.window.events, spike.threshold(baseline), baseline)
+    };
+    // Twenty windows at 50 events each, then an hour at 500 per window: ten times busier.
+    for k in 0..20 {
+        for j in 0..50 {
+            send(T0 + k * window + j * 600_000, &mut hits);
+        }
+    }
+    let change = T0 + 20 * window;
+    let mut trace = Vec::new();
+    for k in 0..120 {
+        for j in 0..500 {
+            trace.push(send(change + k * window + j * 60_000, &mut hits));
+        }
+    }
+    // One spike when the level changes, and the source stops being in spike within a few
+    // windows: by hand, the baseline goes 49.4 -> 88.9 -> 160 (threshold 801 > 500) when
+    // each spiking window is folded in at the spike level.
+    let in_spike: Vec<i64> = trace
+        .iter()
+        .filter(|(_, count, threshold, _)| count >= threshold)
+        .map(|(t, ..)| *t)
+        .collect();
+    let baseline = trace.last().map_or(f64::NAN, |(.., b)| *b);
+    let first = in_spike.first().copied().unwrap_or(i64::MIN);
+    let last = in_spike.last().copied().unwrap_or(i64::MAX);
+    assert!(first >= change && first < change + window, "{first}");
+    assert!(
+        last < change + 3 * window,
+        "in spike until {}",
+        last - change
+    );
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(
+        hits[0]
+            .explanation
+            .contains(" events in 30 s from 192.0.2.60, 5.0x its moving baseline of 49 "),
+        "{}",
+        hits[0].explanation
+    );
+    // An hour later the new level is the baseline.
+    assert!((baseline - 500.0).abs() < 1.0, "{baseline}");
+    // The rule has re-armed: a real spike on top of the new level (3000 events in 15 s)
+    // fires again, against the new baseline.
+    let spike_start = change + 120 * window;
+    for j in 0..3000 {
+        send(spike_start + j * 5_000, &mut hits);
+    }
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(
+        hits[1]
+            .explanation
+            .starts_with("2500 events in 30 s from 192.0.2.60, 5.0x its moving baseline of 500 "),
+        "{}",
+        hits[1].explanation
     );
 }
