@@ -525,6 +525,11 @@ impl Config {
             ipv6_source_prefix: f.ipv6_source_prefix,
             allowed_lateness_secs: f.allowed_lateness_secs,
             common_ports: f.common_ports.clone(),
+            // The moving baseline must not learn from the spikes the rule reports.
+            baseline_spike_level: TrafficSpikeConfig {
+                min_events: self.rules.traffic_spike.min_events,
+                factor: self.rules.traffic_spike.factor,
+            },
             ..FeatureConfig::default()
         };
         config.validate().map_err(|e| {
@@ -641,8 +646,10 @@ impl Config {
         }
         self.dataset_start()?;
 
-        self.feature_config()?;
+        // Rules first: the feature step's spike baseline reuses the traffic-spike thresholds,
+        // and a bad value there should be named as the rule's field.
         self.rule_set_config()?;
+        self.feature_config()?;
 
         let s = &self.severity;
         if !(s.orange > 0.0 && s.orange < 1.0) {
