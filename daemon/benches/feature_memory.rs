@@ -120,23 +120,26 @@ fn main() {
     let peak = summary.peak_rss_bytes;
     let report = serde_json::json!({
         "sources": SOURCES,
-        "events": summary.events_parsed,
-        "sources_tracked": summary.sources_tracked,
-        "sources_evicted": summary.sources_evicted,
+        "events": summary.counts.events_parsed,
+        "sources_tracked": summary.counts.sources_tracked,
+        "sources_evicted": summary.counts.sources_evicted,
         "peak_rss_bytes": peak,
         "baseline_rss_bytes": baseline_rss,
-        "bytes_per_tracked_source": (peak.saturating_sub(baseline_rss)) as f64 / summary.sources_tracked.max(1) as f64,
+        "bytes_per_tracked_source": (peak.saturating_sub(baseline_rss)) as f64 / summary.counts.sources_tracked.max(1) as f64,
         "limit_bytes": LIMIT_BYTES,
         "events_per_sec": summary.events_per_sec,
         "wall_secs": started.elapsed().as_secs_f64(),
     });
     println!("{report}");
     assert_eq!(
-        summary.events_parsed,
+        summary.counts.events_parsed,
         SOURCES * 11,
         "every event went through"
     );
-    assert_eq!(summary.sources_tracked, SOURCES, "every source is tracked");
+    assert_eq!(
+        summary.counts.sources_tracked, SOURCES,
+        "every source is tracked"
+    );
     if peak >= LIMIT_BYTES {
         eprintln!("peak RSS {peak} bytes is over the {LIMIT_BYTES} byte limit");
         std::process::exit(1);

@@ -21,12 +21,27 @@ use crate::stats::Summary;
 /// How often rejection log lines are summarised.
 const REJECTION_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Loads `path`, or the defaults when there is none.
+/// Loads `path`, or the defaults when there is none, and starts logging at the configured
+/// level (`RUST_LOG` overrides it).
 pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
-    match path {
-        Some(path) => Ok(Config::load(path)?),
-        None => Ok(Config::default()),
-    }
+    let config = match path {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    init_logging(&config.log.level);
+    Ok(config)
+}
+
+/// Logs to stderr, with colours only on a terminal.
+fn init_logging(level: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// Builds the stages; fails (naming the field) before anything starts.
@@ -46,13 +61,14 @@ fn parse_options(
     config: &Config,
     sensor_id: &str,
     timezone: chrono_tz::Tz,
+    label_column: Option<String>,
 ) -> anyhow::Result<ParseOptions> {
     Ok(ParseOptions {
         sensor_id: Arc::from(sensor_id),
         naive_timezone: timezone,
         dataset_start: config.dataset_start()?,
         row_interval_micros: config.pipeline.row_interval_micros,
-        label_column: None,
+        label_column,
     })
 }
 
@@ -173,8 +189,15 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         None => AlertSink::Ndjson(Box::new(std::io::stderr())),
     };
     let stages = stage_settings(&config, sink)?;
-    let parser =
-        vigil_sensors::parser_for(format, parse_options(&config, &args.sensor_id, timezone)?);
+    let parser = vigil_sensors::parser_for(
+        format,
+        parse_options(
+            &config,
+            &args.sensor_id,
+            timezone,
+            args.label_column.clone(),
+        )?,
+    );
     let tail = TailOptions {
         follow: false,
         ..TailOptions::default()
@@ -256,11 +279,11 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
                 eprintln!(
                     "events {} ({rate}/s) | alerts red {} orange {} | sources {} | late {} | rejected {}",
                     c.events_decided,
-                    c.alerts.red,
-                    c.alerts.orange,
-                    c.sources_tracked,
-                    c.events_late,
-                    c.events_rejected.values().sum::<u64>()
+                    c.counts.alerts.red,
+                    c.counts.alerts.orange,
+                    c.counts.sources_tracked,
+                    c.counts.events_late,
+                    c.counts.events_rejected.values().sum::<u64>()
                 );
             }
         });
@@ -276,7 +299,10 @@ fn source_spec(config: &Config, name: &str, source: &SourceConfig) -> anyhow::Re
     let format = source.parsed_format()?;
     let timezone = source.parsed_timezone()?;
     let sensor_id = source.sensor_id.clone().unwrap_or_else(|| name.to_string());
-    let parser = vigil_sensors::parser_for(format, parse_options(config, &sensor_id, timezone)?);
+    let parser = vigil_sensors::parser_for(
+        format,
+        parse_options(config, &sensor_id, timezone, source.label_column.clone())?,
+    );
     let spec = match source.kind {
         SourceKind::Stdin => "-".to_string(),
         SourceKind::File | SourceKind::Glob => source
@@ -317,7 +343,7 @@ fn source_spec(config: &Config, name: &str, source: &SourceConfig) -> anyhow::Re
 
 /// `vigil run`.
 pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
+    let config = load_config(Some(config_path))?;
     if config.sources.is_empty() {
         bail!(
             "config file {} has no [sources.NAME] table: nothing to read",
@@ -356,9 +382,9 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         run_pipeline(pipeline, grace, process_start, ready).await
     });
     tracing::info!(
-        events = summary.events_parsed,
-        red = summary.alerts.red,
-        orange = summary.alerts.orange,
+        events = summary.counts.events_parsed,
+        red = summary.counts.alerts.red,
+        orange = summary.counts.alerts.orange,
         "vigil stopped"
     );
     Ok(())

@@ -77,6 +77,9 @@ pub struct ReplayArgs {
     /// The sensor_id carried by every event.
     #[arg(long, default_value = "replay")]
     pub sensor_id: String,
+    /// Label column of a generic CSV (`--format csv`; default `label`).
+    #[arg(long)]
+    pub label_column: Option<String>,
     /// Time zone for timestamps without an offset.
     #[arg(long, default_value = "UTC")]
     pub timezone: String,

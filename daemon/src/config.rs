@@ -288,6 +288,9 @@ pub struct SourceConfig {
     /// IANA time zone for timestamps without an offset (`UTC`, `Europe/Berlin`).
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// Label column of a generic CSV (`format = "csv"`; default `label`).
+    #[serde(default)]
+    pub label_column: Option<String>,
     /// Lines longer than this are rejected as `line_too_long`, in bytes.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
@@ -332,6 +335,7 @@ impl SourceConfig {
             start_at: StartAt::Beginning,
             sensor_id: None,
             timezone: default_timezone(),
+            label_column: None,
             max_line_bytes: default_max_line_bytes(),
             poll_millis: default_poll_millis(),
             rotate_wait_millis: default_rotate_wait_millis(),

@@ -61,6 +61,10 @@ pub trait Producer: Send {
 
     /// Where the producer stands (file and offset), when it reads files.
     fn position(&self) -> Option<Position>;
+
+    /// The source stops (end of input or shutdown): write out anything pending, such as
+    /// the summary of rejections not yet logged.
+    fn finish(&mut self) {}
 }
 
 /// Logs rejected records with their source and offset, at most `limit` lines per reason in
@@ -244,7 +248,6 @@ impl Producer for LineProducer {
         let target = out.len() + max;
         while out.len() < target {
             if self.reader.is_none() && !self.open_next() {
-                self.log.flush();
                 return Produced::Finished;
             }
             let Some(reader) = self.reader.as_mut() else {
@@ -305,6 +308,10 @@ impl Producer for LineProducer {
 
     fn position(&self) -> Option<Position> {
         self.reader.as_ref().map(|r| r.position())
+    }
+
+    fn finish(&mut self) {
+        self.log.flush();
     }
 }
 

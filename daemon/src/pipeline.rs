@@ -222,13 +222,13 @@ async fn run_source(
             let now = Instant::now();
             let mut c = stats.lock();
             c.first_read.get_or_insert(now);
-            c.events_read += tally.read;
-            c.events_parsed += tally.parsed;
+            c.counts.events_read += tally.read;
+            c.counts.events_parsed += tally.parsed;
             for (reason, n) in tally.rejected {
-                *c.events_rejected.entry(reason).or_default() += n;
+                *c.counts.events_rejected.entry(reason).or_default() += n;
             }
             for (reason, n) in tally.skipped {
-                *c.records_skipped.entry(reason).or_default() += n;
+                *c.counts.records_skipped.entry(reason).or_default() += n;
             }
         }
         for event in pending.drain(..) {
@@ -258,6 +258,7 @@ async fn run_source(
         }
     }
     flush(&downstream, &mut out, &mut batch_read_at).await;
+    producer.finish();
     if let Some(position) = producer.position() {
         tracing::info!(source = %settings.name, input = %position.path, offset = position.offset, "source stopped");
     }
@@ -341,19 +342,19 @@ impl Handler<EventBatch> for FeatureActor {
         }
         {
             let mut c = self.stats.lock();
-            c.events_late += late;
+            c.counts.events_late += late;
             for event in &batch.events {
-                *c.by_sensor.entry(event.sensor.as_str()).or_default() += 1;
+                *c.counts.by_sensor.entry(event.sensor.as_str()).or_default() += 1;
                 if let Some(label) = &event.label {
-                    if let Some(n) = c.labels.get_mut(&label.class) {
+                    if let Some(n) = c.counts.labels.get_mut(&label.class) {
                         *n += 1;
                     } else {
-                        c.labels.insert(label.class.clone(), 1);
+                        c.counts.labels.insert(label.class.clone(), 1);
                     }
                 }
             }
-            c.sources_tracked = self.extractor.tracked_sources() as u64;
-            c.sources_evicted = self.extractor.evicted_sources();
+            c.counts.sources_tracked = self.extractor.tracked_sources() as u64;
+            c.counts.sources_evicted = self.extractor.evicted_sources();
         }
         let batch = FeatureBatch {
             events: batch.events,
@@ -399,7 +400,7 @@ impl Handler<FeatureBatch> for PoolActor {
         {
             let mut c = self.stats.lock();
             for name in &self.rule_names {
-                let counts = c.by_detector.entry((*name).to_string()).or_default();
+                let counts = c.counts.by_detector.entry((*name).to_string()).or_default();
                 counts.events_scored += batch.events.len() as u64;
             }
         }
@@ -525,11 +526,12 @@ impl Handler<ScoredBatch> for AlertActor {
         let latency = u64::try_from(latency).unwrap_or(u64::MAX).max(1);
         let n = batch.events.len() as u64;
         let mut c = self.stats.lock();
-        c.alerts.red += red;
-        c.alerts.orange += orange;
-        c.alerts.green += alerted.iter().filter(|a| !**a).count() as u64;
+        c.counts.alerts.red += red;
+        c.counts.alerts.orange += orange;
+        c.counts.alerts.green += alerted.iter().filter(|a| !**a).count() as u64;
         for (name, alerts) in per_detector {
-            let counts: &mut DetectorCounts = c.by_detector.entry(name.to_string()).or_default();
+            let counts: &mut DetectorCounts =
+                c.counts.by_detector.entry(name.to_string()).or_default();
             counts.alerts += alerts;
         }
         c.events_decided += n;

@@ -30,9 +30,9 @@ pub struct AlertCounts {
     pub green: u64,
 }
 
-/// Everything the counters hold.
-#[derive(Debug)]
-pub struct Counters {
+/// What the pipeline counted; printed as part of the [`Summary`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
     /// Records read from inputs: events parsed + rejected + skipped.
     pub events_read: u64,
     /// Records that became events.
@@ -41,22 +41,29 @@ pub struct Counters {
     pub events_rejected: BTreeMap<&'static str, u64>,
     /// Well-formed records that are not events, by reason.
     pub records_skipped: BTreeMap<&'static str, u64>,
-    /// Events older than the newest seen minus the allowed lateness.
+    /// Events older than the newest seen minus the allowed lateness (scored and counted).
     pub events_late: u64,
     /// Events by sensor kind.
     pub by_sensor: BTreeMap<&'static str, u64>,
-    /// Events by ground-truth label class.
+    /// Events by ground-truth label class (labelled data only).
     pub labels: BTreeMap<Arc<str>, u64>,
-    /// Per detector.
+    /// Events scored and alerts raised by each detector.
     pub by_detector: BTreeMap<String, DetectorCounts>,
-    /// Alerts by severity.
+    /// Alerts by severity; `green` counts events scored below ORANGE.
     pub alerts: AlertCounts,
+    /// Sources with window state (at the end, in a summary).
+    pub sources_tracked: u64,
+    /// Sources evicted from window state.
+    pub sources_evicted: u64,
+}
+
+/// Everything the counters hold: the counts, and what throughput and latency derive from.
+#[derive(Debug)]
+pub struct Counters {
+    /// The counts.
+    pub counts: Counts,
     /// Events decided (passed the alert stage).
     pub events_decided: u64,
-    /// Sources whose per-source state was evicted.
-    pub sources_evicted: u64,
-    /// Sources with window state right now.
-    pub sources_tracked: u64,
     /// Event read to decision, in microseconds.
     pub latency_micros: Histogram<u64>,
     /// When the first record was read.
@@ -84,18 +91,8 @@ impl PipelineStats {
             .expect("static histogram bounds are valid");
         PipelineStats {
             inner: Arc::new(Mutex::new(Counters {
-                events_read: 0,
-                events_parsed: 0,
-                events_rejected: BTreeMap::new(),
-                records_skipped: BTreeMap::new(),
-                events_late: 0,
-                by_sensor: BTreeMap::new(),
-                labels: BTreeMap::new(),
-                by_detector: BTreeMap::new(),
-                alerts: AlertCounts::default(),
+                counts: Counts::default(),
                 events_decided: 0,
-                sources_evicted: 0,
-                sources_tracked: 0,
                 latency_micros: latency,
                 first_read: None,
                 last_decided: None,
@@ -130,17 +127,7 @@ impl PipelineStats {
             )
         };
         Summary {
-            events_read: c.events_read,
-            events_parsed: c.events_parsed,
-            events_rejected: c.events_rejected.clone(),
-            records_skipped: c.records_skipped.clone(),
-            events_late: c.events_late,
-            by_sensor: c.by_sensor.clone(),
-            labels: c.labels.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-            by_detector: c.by_detector.clone(),
-            alerts: c.alerts,
-            sources_tracked: c.sources_tracked,
-            sources_evicted: c.sources_evicted,
+            counts: c.counts.clone(),
             startup_secs,
             elapsed_secs,
             events_per_sec,
@@ -154,28 +141,9 @@ impl PipelineStats {
 /// The JSON object `vigil replay` prints on stdout.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// Records read: parsed + rejected + skipped.
-    pub events_read: u64,
-    /// Records that became events.
-    pub events_parsed: u64,
-    /// Rejected records by reason.
-    pub events_rejected: BTreeMap<&'static str, u64>,
-    /// Well-formed records that are not events, by reason.
-    pub records_skipped: BTreeMap<&'static str, u64>,
-    /// Late events (scored and counted).
-    pub events_late: u64,
-    /// Events by sensor kind.
-    pub by_sensor: BTreeMap<&'static str, u64>,
-    /// Events by ground-truth label (labelled data only).
-    pub labels: BTreeMap<String, u64>,
-    /// Events scored and alerts raised by each detector.
-    pub by_detector: BTreeMap<String, DetectorCounts>,
-    /// Alerts by severity; `green` counts events scored below ORANGE.
-    pub alerts: AlertCounts,
-    /// Sources with window state at the end.
-    pub sources_tracked: u64,
-    /// Sources evicted from window state.
-    pub sources_evicted: u64,
+    /// What the pipeline counted.
+    #[serde(flatten)]
+    pub counts: Counts,
     /// From process start to the pipeline being ready, in seconds.
     pub startup_secs: f64,
     /// From the first record read to the last event decided, in seconds.
