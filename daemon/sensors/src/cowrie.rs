@@ -16,10 +16,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::event::{Direction, Event, EventKind, Sensor, Transport};
-use crate::format::{Format, ParseOptions, Record, RecordParser};
-use crate::input::InputState;
-use crate::intern::Interner;
-use crate::json::{FieldError, Json, boxed};
+use crate::format::{Format, ParseOptions, delegate_record_parser};
+use crate::input::{JsonLines, JsonSchema, RecordContext};
+use crate::json::{FieldError, Json, boxed, required, text_of};
 
 /// Default bound on the number of open sessions whose connection details are remembered.
 pub const DEFAULT_SESSION_CAPACITY: usize = 100_000;
@@ -183,10 +182,7 @@ impl SessionTable {
 /// ```
 #[derive(Debug)]
 pub struct CowrieParser {
-    opts: ParseOptions,
-    input: InputState,
-    sessions: SessionTable,
-    interner: Interner,
+    inner: JsonLines<CowrieRecords>,
 }
 
 impl CowrieParser {
@@ -198,40 +194,44 @@ impl CowrieParser {
     /// A parser remembering up to `capacity` open sessions (at least one).
     pub fn with_session_capacity(opts: ParseOptions, capacity: usize) -> CowrieParser {
         CowrieParser {
-            opts,
-            input: InputState::new(),
-            sessions: SessionTable::new(capacity),
-            interner: Interner::default(),
+            inner: JsonLines::new(
+                CowrieRecords {
+                    sessions: SessionTable::new(capacity),
+                },
+                opts,
+            ),
         }
     }
 
     /// Number of sessions whose connection details are currently remembered.
     pub fn open_sessions(&self) -> usize {
-        self.sessions.len()
+        self.inner.schema.sessions.len()
     }
+}
 
-    fn build(&mut self, line: &CowrieLine<'_>, offset: u64) -> Result<Box<Event>, FieldError> {
-        let eventid = line
-            .eventid
-            .as_ref()
-            .ok_or_else(|| FieldError::missing("eventid"))?
-            .str("eventid")?;
-        let event_time = line
-            .timestamp
-            .as_ref()
-            .ok_or_else(|| FieldError::missing("timestamp"))?
-            .time("timestamp", self.opts.naive_timezone)?;
+delegate_record_parser!(CowrieParser);
+
+/// What a Cowrie parser remembers between lines: the open sessions.
+#[derive(Debug)]
+struct CowrieRecords {
+    sessions: SessionTable,
+}
+
+impl JsonSchema for CowrieRecords {
+    const SENSOR: Sensor = Sensor::Cowrie;
+    const FORMAT: Format = Format::Cowrie;
+    type Line<'a> = CowrieLine<'a>;
+
+    fn build(
+        &mut self,
+        line: &CowrieLine<'_>,
+        context: &mut RecordContext<'_>,
+    ) -> Result<Box<Event>, FieldError> {
+        let eventid = required(&line.eventid, "eventid")?.str("eventid")?;
+        let event_time = context.timestamp(&line.timestamp)?;
         let kind = cowrie_kind(eventid);
-        // Built in place on the heap: the event is large and would otherwise be
-        // copied on every move up to the output vector.
-        let mut event = Box::new(Event::new(
-            event_time,
-            Sensor::Cowrie,
-            Arc::clone(&self.opts.sensor_id),
-            kind,
-            self.input.origin(offset),
-        ));
-        event.raw_kind = Some(self.interner.get(eventid));
+        let mut event = context.event(event_time, kind);
+        event.raw_kind = Some(context.interner.get(eventid));
         event.transport = Some(Transport::Tcp);
         event.direction = Some(Direction::Inbound);
         if let Some(v) = &line.src_ip {
@@ -256,10 +256,13 @@ impl CowrieParser {
             }
         }
         if let Some(v) = &line.protocol {
-            event.app_proto = v.text("protocol")?.map(|p| self.app_proto(p));
+            event.app_proto = v
+                .text("protocol")?
+                .map(|p| context.interner.get_lowercase(p));
         } else if let Some(v) = &line.system {
             // 2017 logs have no `protocol`; the Twisted `system` names the transport class.
-            event.app_proto = protocol_from_system(v.str("system")?).map(|p| self.interner.get(p));
+            event.app_proto =
+                protocol_from_system(v.str("system")?).map(|p| context.interner.get(p));
         }
         if let Some(v) = &line.duration {
             event.duration_secs = Some(v.seconds("duration")?);
@@ -279,8 +282,7 @@ impl CowrieParser {
             EventKind::FileTransfer => {
                 let named = [(&line.url, "url"), (&line.filename, "filename")];
                 for (value, field) in named {
-                    if let Some(text) = value.as_ref().map(|v| v.text(field)).transpose()?.flatten()
-                    {
+                    if let Some(text) = text_of(value, field)? {
                         event.command = Some(boxed(text));
                         break;
                     }
@@ -289,11 +291,7 @@ impl CowrieParser {
             _ => {}
         }
 
-        let session = match &line.session {
-            Some(v) => v.text("session")?,
-            None => None,
-        };
-        if let Some(id) = session {
+        if let Some(id) = text_of(&line.session, "session")? {
             event.session = Some(boxed(id));
             if kind == EventKind::Connect {
                 self.sessions.open(
@@ -321,14 +319,6 @@ impl CowrieParser {
             }
         }
         Ok(event)
-    }
-
-    fn app_proto(&mut self, protocol: &str) -> Arc<str> {
-        if protocol.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.interner.get(&protocol.to_ascii_lowercase())
-        } else {
-            self.interner.get(protocol)
-        }
     }
 }
 
@@ -375,32 +365,6 @@ fn protocol_from_system(system: &str) -> Option<&'static str> {
         Some("telnet")
     } else {
         None
-    }
-}
-
-impl RecordParser for CowrieParser {
-    fn format(&self) -> Format {
-        Format::Cowrie
-    }
-
-    fn begin_input(&mut self, source: Arc<str>) {
-        self.input.begin(source);
-    }
-
-    fn feed(&mut self, line: &[u8], offset: u64, terminated: bool, out: &mut Vec<Record>) {
-        let Some(parsed) = self.input.read_object::<CowrieLine<'_>>(line, terminated) else {
-            return;
-        };
-        out.push(
-            match parsed.and_then(|record| self.build(&record, offset)) {
-                Ok(event) => Record::Event(event),
-                Err(e) => e.into_record(offset),
-            },
-        );
-    }
-
-    fn finish_input(&mut self, out: &mut Vec<Record>) {
-        self.input.finish(out);
     }
 }
 

@@ -16,15 +16,13 @@
 //! remote peer in both cases. Timestamps are naive, read in `ParseOptions::naive_timezone`.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::event::{Direction, Event, EventKind, Sensor, Transport};
-use crate::format::{Format, ParseOptions, Record, RecordParser};
-use crate::input::InputState;
-use crate::intern::Interner;
-use crate::json::{FieldError, Json, List, Nested, boxed};
+use crate::format::{Format, ParseOptions, delegate_record_parser};
+use crate::input::{JsonLines, JsonSchema, RecordContext};
+use crate::json::{FieldError, Json, List, Nested, boxed, text_of};
 
 /// The application protocol of a Dionaea service name (`connection.protocol`).
 ///
@@ -132,27 +130,35 @@ struct FtpCommands<'a> {
 /// ```
 #[derive(Debug)]
 pub struct DionaeaParser {
-    opts: ParseOptions,
-    input: InputState,
-    interner: Interner,
+    inner: JsonLines<DionaeaRecords>,
 }
 
 impl DionaeaParser {
     /// A parser with the given options.
     pub fn new(opts: ParseOptions) -> DionaeaParser {
         DionaeaParser {
-            opts,
-            input: InputState::new(),
-            interner: Interner::default(),
+            inner: JsonLines::new(DionaeaRecords, opts),
         }
     }
+}
 
-    fn build(&mut self, line: &DionaeaLine<'_>, offset: u64) -> Result<Box<Event>, FieldError> {
-        let event_time = line
-            .timestamp
-            .as_ref()
-            .ok_or_else(|| FieldError::missing("timestamp"))?
-            .time("timestamp", self.opts.naive_timezone)?;
+delegate_record_parser!(DionaeaParser);
+
+/// Dionaea records keep no state between lines.
+#[derive(Debug)]
+struct DionaeaRecords;
+
+impl JsonSchema for DionaeaRecords {
+    const SENSOR: Sensor = Sensor::Dionaea;
+    const FORMAT: Format = Format::Dionaea;
+    type Line<'a> = DionaeaLine<'a>;
+
+    fn build(
+        &mut self,
+        line: &DionaeaLine<'_>,
+        context: &mut RecordContext<'_>,
+    ) -> Result<Box<Event>, FieldError> {
+        let event_time = context.timestamp(&line.timestamp)?;
         let connection = line
             .connection
             .as_ref()
@@ -185,19 +191,11 @@ impl DionaeaParser {
             EventKind::Connect
         };
 
-        // Built in place on the heap: the event is large and would otherwise be
-        // copied on every move up to the output vector.
-        let mut event = Box::new(Event::new(
-            event_time,
-            Sensor::Dionaea,
-            Arc::clone(&self.opts.sensor_id),
-            kind,
-            self.input.origin(offset),
-        ));
+        let mut event = context.event(event_time, kind);
         if let Some(connection) = connection {
             if let Some(service) = text_of(&connection.protocol, "connection.protocol")? {
-                event.raw_kind = Some(self.interner.get(service));
-                event.app_proto = Some(self.interner.get(&dionaea_app_proto(service)));
+                event.raw_kind = Some(context.interner.get(service));
+                event.app_proto = Some(context.interner.get(&dionaea_app_proto(service)));
             }
             if let Some(transport) = text_of(&connection.transport, "connection.transport")? {
                 event.transport = Some(Transport::parse(transport));
@@ -224,13 +222,6 @@ impl DionaeaParser {
         event.password = password.map(boxed);
         event.command = ftp_commands.map(String::into_boxed_str);
         Ok(event)
-    }
-}
-
-fn text_of<'v>(value: &'v Option<Json<'_>>, field: &str) -> Result<Option<&'v str>, FieldError> {
-    match value {
-        Some(v) => v.text(field),
-        None => Ok(None),
     }
 }
 
@@ -280,30 +271,4 @@ fn ftp_command_line(commands: &FtpCommands<'_>) -> Result<Option<String>, FieldE
         }
     }
     Ok((!line.is_empty()).then_some(line))
-}
-
-impl RecordParser for DionaeaParser {
-    fn format(&self) -> Format {
-        Format::Dionaea
-    }
-
-    fn begin_input(&mut self, source: Arc<str>) {
-        self.input.begin(source);
-    }
-
-    fn feed(&mut self, line: &[u8], offset: u64, terminated: bool, out: &mut Vec<Record>) {
-        let Some(parsed) = self.input.read_object::<DionaeaLine<'_>>(line, terminated) else {
-            return;
-        };
-        out.push(
-            match parsed.and_then(|record| self.build(&record, offset)) {
-                Ok(event) => Record::Event(event),
-                Err(e) => e.into_record(offset),
-            },
-        );
-    }
-
-    fn finish_input(&mut self, out: &mut Vec<Record>) {
-        self.input.finish(out);
-    }
 }

@@ -230,3 +230,39 @@ pub trait RecordParser: Send {
         &[]
     }
 }
+
+/// Implements [`RecordParser`] for a public parser that wraps, in its field `inner`, one of
+/// the crate's parser engines (`JsonLines`, `FlowCsv`): both have methods of the trait's names.
+macro_rules! delegate_record_parser {
+    ($parser:ty) => {
+        impl $crate::format::RecordParser for $parser {
+            fn format(&self) -> $crate::format::Format {
+                self.inner.format()
+            }
+
+            fn begin_input(&mut self, source: std::sync::Arc<str>) {
+                self.inner.begin_input(source);
+            }
+
+            fn feed(
+                &mut self,
+                line: &[u8],
+                offset: u64,
+                terminated: bool,
+                out: &mut Vec<$crate::format::Record>,
+            ) {
+                self.inner.feed(line, offset, terminated, out);
+            }
+
+            fn finish_input(&mut self, out: &mut Vec<$crate::format::Record>) {
+                self.inner.finish_input(out);
+            }
+
+            fn numeric_columns(&self) -> &[std::sync::Arc<str>] {
+                self.inner.numeric_columns()
+            }
+        }
+    };
+}
+
+pub(crate) use delegate_record_parser;

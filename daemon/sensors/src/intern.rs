@@ -28,6 +28,9 @@ pub struct Interner {
 /// How many strings are looked up by a linear scan before the hash set is used.
 const LINEAR_SCAN: usize = 32;
 
+/// How many distinct strings [`Interner::default`] remembers.
+const DEFAULT_CAPACITY: usize = 4096;
+
 impl Interner {
     /// A cache that remembers at most `capacity` distinct strings.
     pub fn new(capacity: usize) -> Interner {
@@ -55,6 +58,23 @@ impl Interner {
         fresh
     }
 
+    /// The shared copy of `text` in ASCII lower case; `text` is copied only when it holds an
+    /// upper-case letter.
+    ///
+    /// ```
+    /// use vigil_sensors::intern::Interner;
+    /// let mut cache = Interner::default();
+    /// assert_eq!(&*cache.get_lowercase("Z39_50"), "z39_50");
+    /// assert_eq!(&*cache.get_lowercase("ssh"), "ssh");
+    /// ```
+    pub fn get_lowercase(&mut self, text: &str) -> Arc<str> {
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.get(&text.to_ascii_lowercase())
+        } else {
+            self.get(text)
+        }
+    }
+
     /// Number of strings held.
     pub fn len(&self) -> usize {
         self.recent.len() + self.overflow.len()
@@ -69,7 +89,7 @@ impl Interner {
 impl Default for Interner {
     /// A cache of 4096 strings.
     fn default() -> Interner {
-        Interner::new(4096)
+        Interner::new(DEFAULT_CAPACITY)
     }
 }
 
@@ -89,5 +109,18 @@ mod tests {
         assert_eq!(&*uncached, "one too many");
         assert!(!Arc::ptr_eq(&uncached, &cache.get("one too many")));
         assert_eq!(cache.len(), 40);
+    }
+
+    #[test]
+    fn interned_values_share_one_allocation() {
+        let mut interner = Interner::default();
+        let a = interner.get("Normal");
+        let b = interner.get("Normal");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(&*interner.get_lowercase("Z39_50"), "z39_50");
+        for i in 0..DEFAULT_CAPACITY + 10 {
+            assert_eq!(&*interner.get(&i.to_string()), i.to_string());
+        }
+        assert!(interner.len() <= DEFAULT_CAPACITY);
     }
 }

@@ -347,6 +347,25 @@ impl<'a> Json<'a> {
     }
 }
 
+/// A field every record of the format has.
+pub(crate) fn required<'v, 'a>(
+    value: &'v Option<Json<'a>>,
+    field: &str,
+) -> Result<&'v Json<'a>, FieldError> {
+    value.as_ref().ok_or_else(|| FieldError::missing(field))
+}
+
+/// An optional string field; absent and `""` alike give `None`.
+pub(crate) fn text_of<'v>(
+    value: &'v Option<Json<'_>>,
+    field: &str,
+) -> Result<Option<&'v str>, FieldError> {
+    match value {
+        Some(v) => v.text(field),
+        None => Ok(None),
+    }
+}
+
 /// Boxes a borrowed or owned string for an event field.
 pub(crate) fn boxed(text: &str) -> Box<str> {
     Box::from(text)

@@ -19,11 +19,11 @@ use crate::event::{
     Event, EventKind, Sensor, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, Transport,
 };
 use crate::format::{Format, ParseOptions, Record, RecordParser, RejectReason};
-use crate::input::InputState;
+use crate::input::{InputState, RecordContext};
 use crate::intern::Interner;
 use crate::json::{
     FieldError, First, Framed, Json, JsonFramer, Line, Nested, boxed, excerpt, parse_object,
-    prepare_line, strip_bom,
+    prepare_line, required, strip_bom, text_of,
 };
 
 /// The `Record::Skipped` reason of a Suricata `stats` record.
@@ -243,8 +243,15 @@ impl SuricataParser {
 
     /// One record's text, from a line or an array element.
     fn record(&mut self, text: &str, offset: u64, terminated: bool) -> Record {
+        let mut context = RecordContext::new(
+            &self.opts,
+            &self.input,
+            &mut self.interner,
+            Sensor::Suricata,
+            offset,
+        );
         match parse_object::<EveLine<'_>>(text, terminated)
-            .and_then(|line| self.build(&line, offset))
+            .and_then(|line| Self::build(&line, &mut context))
         {
             Ok(Some(event)) => Record::Event(event),
             Ok(None) => Record::Skipped {
@@ -256,32 +263,19 @@ impl SuricataParser {
     }
 
     /// The event of a record, or `None` for a `stats` record.
-    fn build(&mut self, line: &EveLine<'_>, offset: u64) -> Result<Option<Box<Event>>, FieldError> {
-        let event_type = line
-            .event_type
-            .as_ref()
-            .ok_or_else(|| FieldError::missing("event_type"))?
-            .str("event_type")?;
+    fn build(
+        line: &EveLine<'_>,
+        context: &mut RecordContext<'_>,
+    ) -> Result<Option<Box<Event>>, FieldError> {
+        let event_type = required(&line.event_type, "event_type")?.str("event_type")?;
         if event_type == "stats" {
             return Ok(None);
         }
-        let zone = self.opts.naive_timezone;
-        let event_time = line
-            .timestamp
-            .as_ref()
-            .ok_or_else(|| FieldError::missing("timestamp"))?
-            .time("timestamp", zone)?;
+        let zone = context.zone();
+        let event_time = context.timestamp(&line.timestamp)?;
         let kind = eve_kind(event_type);
-        // Built in place on the heap: the event is large and would otherwise be
-        // copied on every move up to the output vector.
-        let mut event = Box::new(Event::new(
-            event_time,
-            Sensor::Suricata,
-            Arc::clone(&self.opts.sensor_id),
-            kind,
-            self.input.origin(offset),
-        ));
-        event.raw_kind = Some(self.interner.get(event_type));
+        let mut event = context.event(event_time, kind);
+        event.raw_kind = Some(context.interner.get(event_type));
         if let Some(v) = &line.src_ip {
             event.src_ip = v.ip("src_ip")?;
         }
@@ -309,13 +303,7 @@ impl SuricataParser {
                 .find(|&&t| t == event_type)
                 .copied(),
         };
-        event.app_proto = app_proto.map(|p| {
-            if p.bytes().any(|b| b.is_ascii_uppercase()) {
-                self.interner.get(&p.to_ascii_lowercase())
-            } else {
-                self.interner.get(p)
-            }
-        });
+        event.app_proto = app_proto.map(|p| context.interner.get_lowercase(p));
         if let Some(v) = &line.flow_id {
             event.session = v.id("flow_id")?;
         }
@@ -477,13 +465,6 @@ fn command_of(line: &EveLine<'_>, kind: EventKind) -> Result<Option<String>, Fie
             sni(&line.tls, "tls")
         }
         _ => Ok(None),
-    }
-}
-
-fn text_of<'v>(value: &'v Option<Json<'_>>, field: &str) -> Result<Option<&'v str>, FieldError> {
-    match value {
-        Some(v) => v.text(field),
-        None => Ok(None),
     }
 }
 

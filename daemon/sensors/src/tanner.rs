@@ -6,15 +6,12 @@
 //! has that shape (it varies between Tanner versions; another shape just leaves the session
 //! unset). Timestamps are naive, read in `ParseOptions::naive_timezone`.
 
-use std::sync::Arc;
-
 use serde::Deserialize;
 
 use crate::event::{Direction, Event, EventKind, Sensor, Transport};
-use crate::format::{Format, ParseOptions, Record, RecordParser};
-use crate::input::InputState;
-use crate::intern::Interner;
-use crate::json::{FieldError, Json, Nested};
+use crate::format::{Format, ParseOptions, delegate_record_parser};
+use crate::input::{JsonLines, JsonSchema, RecordContext};
+use crate::json::{FieldError, Json, Nested, text_of};
 
 #[derive(Deserialize)]
 struct TannerLine<'a> {
@@ -75,39 +72,39 @@ struct Message<'a> {
 /// ```
 #[derive(Debug)]
 pub struct TannerParser {
-    opts: ParseOptions,
-    input: InputState,
-    interner: Interner,
+    inner: JsonLines<TannerRecords>,
 }
 
 impl TannerParser {
     /// A parser with the given options.
     pub fn new(opts: ParseOptions) -> TannerParser {
         TannerParser {
-            opts,
-            input: InputState::new(),
-            interner: Interner::default(),
+            inner: JsonLines::new(TannerRecords, opts),
         }
     }
+}
 
-    fn build(&mut self, line: &TannerLine<'_>, offset: u64) -> Result<Box<Event>, FieldError> {
-        let event_time = line
-            .timestamp
-            .as_ref()
-            .ok_or_else(|| FieldError::missing("timestamp"))?
-            .time("timestamp", self.opts.naive_timezone)?;
-        // Built in place on the heap: the event is large and would otherwise be
-        // copied on every move up to the output vector.
-        let mut event = Box::new(Event::new(
-            event_time,
-            Sensor::Tanner,
-            Arc::clone(&self.opts.sensor_id),
-            EventKind::HttpRequest,
-            self.input.origin(offset),
-        ));
+delegate_record_parser!(TannerParser);
+
+/// Tanner records keep no state between lines.
+#[derive(Debug)]
+struct TannerRecords;
+
+impl JsonSchema for TannerRecords {
+    const SENSOR: Sensor = Sensor::Tanner;
+    const FORMAT: Format = Format::Tanner;
+    type Line<'a> = TannerLine<'a>;
+
+    fn build(
+        &mut self,
+        line: &TannerLine<'_>,
+        context: &mut RecordContext<'_>,
+    ) -> Result<Box<Event>, FieldError> {
+        let event_time = context.timestamp(&line.timestamp)?;
+        let mut event = context.event(event_time, EventKind::HttpRequest);
         event.transport = Some(Transport::Tcp);
         event.direction = Some(Direction::Inbound);
-        event.app_proto = Some(self.interner.get("http"));
+        event.app_proto = Some(context.interner.get("http"));
         if let Some(peer) = &line.peer {
             let peer = peer.get("peer")?;
             if let Some(v) = &peer.ip {
@@ -117,19 +114,13 @@ impl TannerParser {
                 event.src_port = v.port("peer.port")?;
             }
         }
-        let method = match &line.method {
-            Some(v) => v.text("method")?,
-            None => None,
-        };
-        let path = match &line.path {
-            Some(v) => v.text("path")?,
-            None => None,
-        };
+        let method = text_of(&line.method, "method")?;
+        let path = text_of(&line.path, "path")?;
         if let Some(method) = method {
             event.raw_kind = Some(if method.bytes().any(|b| b.is_ascii_lowercase()) {
-                self.interner.get(&method.to_ascii_uppercase())
+                context.interner.get(&method.to_ascii_uppercase())
             } else {
-                self.interner.get(method)
+                context.interner.get(method)
             });
         }
         event.command = match (method, path) {
@@ -153,31 +144,5 @@ impl TannerParser {
             event.session = Some(Box::from(&**id));
         }
         Ok(event)
-    }
-}
-
-impl RecordParser for TannerParser {
-    fn format(&self) -> Format {
-        Format::Tanner
-    }
-
-    fn begin_input(&mut self, source: Arc<str>) {
-        self.input.begin(source);
-    }
-
-    fn feed(&mut self, line: &[u8], offset: u64, terminated: bool, out: &mut Vec<Record>) {
-        let Some(parsed) = self.input.read_object::<TannerLine<'_>>(line, terminated) else {
-            return;
-        };
-        out.push(
-            match parsed.and_then(|record| self.build(&record, offset)) {
-                Ok(event) => Record::Event(event),
-                Err(e) => e.into_record(offset),
-            },
-        );
-    }
-
-    fn finish_input(&mut self, out: &mut Vec<Record>) {
-        self.input.finish(out);
     }
 }

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use crate::event::{
     Event, Label, Sensor, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, Transport,
 };
-use crate::format::{Format, ParseOptions};
+use crate::format::{Format, ParseOptions, delegate_record_parser};
+use crate::intern::Interner;
 
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema, delegate_record_parser};
+use super::engine::{FlowCsv, RowSchema};
 use super::error::RowError;
-use super::header::{index_of, locate, shared_names};
-use super::value::{self, Interner};
+use super::header::{Columns, index_of, shared_names};
+use super::value::{self, Numbers};
 
 /// The numeric feature columns, in the order of the published files; the order of
 /// [`Event::numeric`] whatever the column order of the input.
@@ -201,7 +202,6 @@ impl CicIdsParser {
             inner: FlowCsv::new(
                 CicIdsRows {
                     numeric_columns: shared_names(&NUMERIC),
-                    layout: None,
                     raw: Vec::with_capacity(NUMERIC.len()),
                     classes: Interner::default(),
                 },
@@ -213,18 +213,8 @@ impl CicIdsParser {
 
 delegate_record_parser!(CicIdsParser);
 
-/// Column positions of the current input.
-#[derive(Debug)]
-struct Layout {
-    width: usize,
-    numeric: Vec<usize>,
-    other: Vec<usize>,
-    flow_id: Option<usize>,
-}
-
 struct CicIdsRows {
     numeric_columns: Vec<Arc<str>>,
-    layout: Option<Layout>,
     /// Parsed numeric cells of the current row, before [`value::finite_feature`].
     raw: Vec<f64>,
     classes: Interner,
@@ -238,42 +228,22 @@ impl RowSchema for CicIdsRows {
         !header_bound
     }
 
-    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<(), RowError> {
-        let all: Vec<&str> = NUMERIC.iter().chain(OTHER.iter()).copied().collect();
-        let mut positions = locate(cells, &all, "CIC-IDS2017")?;
-        let other = positions.split_off(NUMERIC.len());
-        let flow_id = cells
+    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError> {
+        let mut columns = Columns::locate(cells, &NUMERIC, &OTHER, "CIC-IDS2017")?;
+        columns.flow_id = cells
             .iter()
             .position(|cell| cell.eq_ignore_ascii_case(FLOW_ID));
-        self.layout = Some(Layout {
-            width: cells.len(),
-            numeric: positions,
-            other,
-            flow_id,
-        });
-        Ok(())
-    }
-
-    fn unbind_header(&mut self) {
-        self.layout = None;
-    }
-
-    fn row_width(&self) -> Option<usize> {
-        self.layout.as_ref().map(|layout| layout.width)
+        Ok(columns)
     }
 
     fn fill(
         &mut self,
+        columns: &Columns,
         cells: &Cells<'_>,
         opts: &ParseOptions,
         event: &mut Event,
     ) -> Result<(), RowError> {
-        let Some(layout) = &self.layout else {
-            return Err(RowError::Missing {
-                what: "no CIC-IDS2017 header before this row".to_string(),
-            });
-        };
-        let other = |index: usize| cells.get(layout.other[index]);
+        let other = |index: usize| columns.other(cells, index);
         event.event_time =
             value::timestamp(OTHER[TIMESTAMP], other(TIMESTAMP), opts.naive_timezone)?;
         event.src_ip = Some(value::ip(OTHER[SRC_IP], other(SRC_IP))?);
@@ -281,28 +251,18 @@ impl RowSchema for CicIdsRows {
         event.dst_ip = Some(value::ip(OTHER[DST_IP], other(DST_IP))?);
         event.dst_port = Some(value::port(OTHER[DST_PORT], other(DST_PORT))?);
 
-        self.raw.clear();
-        for (name, &position) in NUMERIC.iter().zip(&layout.numeric) {
-            self.raw.push(value::number(name, cells.get(position))?);
-        }
-        let cell = |numeric_index: usize| cells.get(layout.numeric[numeric_index]);
-        let raw = &self.raw;
-        event.duration_secs = Some(value::duration_secs(
-            NUMERIC[FLOW_DURATION],
-            raw[FLOW_DURATION] / MICROS_PER_SEC,
-            cell(FLOW_DURATION),
-        )?);
-        let count = |index: usize| value::count(NUMERIC[index], raw[index], cell(index));
-        event.packets_out = Some(count(FWD_PACKETS)?);
-        event.packets_in = Some(count(BWD_PACKETS)?);
-        event.bytes_out = Some(count(FWD_BYTES)?);
-        event.bytes_in = Some(count(BWD_BYTES)?);
-        let transport = Transport::parse(cell(PROTOCOL));
+        let numbers = Numbers::parse(&NUMERIC, &columns.numeric, cells, &mut self.raw)?;
+        event.duration_secs = Some(numbers.duration_secs(FLOW_DURATION, MICROS_PER_SEC)?);
+        event.packets_out = Some(numbers.count(FWD_PACKETS)?);
+        event.packets_in = Some(numbers.count(BWD_PACKETS)?);
+        event.bytes_out = Some(numbers.count(FWD_BYTES)?);
+        event.bytes_in = Some(numbers.count(BWD_BYTES)?);
+        let transport = Transport::parse(numbers.cell(PROTOCOL));
         event.transport = Some(transport);
         if transport == Transport::Tcp {
             let mut flags = 0;
             for (index, bit) in FLAG_COUNTS {
-                if count(index)? > 0 {
+                if numbers.count(index)? > 0 {
                     flags |= bit;
                 }
             }
@@ -319,18 +279,13 @@ impl RowSchema for CicIdsRows {
             class: self.classes.get(class),
             anomalous: !class.eq_ignore_ascii_case(BENIGN_CLASS),
         });
-        if let Some(position) = layout.flow_id {
+        if let Some(position) = columns.flow_id {
             let flow_id = cells.get(position);
             if !flow_id.is_empty() {
                 event.session = Some(Box::from(flow_id));
             }
         }
-        event.numeric = self
-            .raw
-            .iter()
-            .copied()
-            .map(value::finite_feature)
-            .collect();
+        event.numeric = numbers.features();
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use crate::format::{Format, ParseOptions, Record, RejectReason, Rejection};
 
 use super::csv::{CellSplitter, Cells};
 use super::error::RowError;
+use super::header::Columns;
 use super::value;
 
 /// The format-specific half of a flow-dataset parser.
@@ -21,19 +22,19 @@ pub(crate) trait RowSchema: Send {
     /// input's header), is a header line rather than a data row.
     fn is_header(&self, cells: &Cells<'_>, header_bound: bool) -> bool;
 
-    /// Learns the column positions from a header line; an error rejects the line.
-    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<(), RowError>;
+    /// The column positions from a header line; an error rejects the line.
+    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError>;
 
-    /// Forgets the current input's header: the next input brings its own.
-    fn unbind_header(&mut self);
+    /// The column positions of an input before its header: `None` for a format whose rows
+    /// can only be read once a header has named the columns.
+    fn headerless_columns(&self) -> Option<Columns> {
+        None
+    }
 
-    /// The number of cells every data row must have, once the header (if any) is bound;
-    /// `None` while a required header is still missing.
-    fn row_width(&self) -> Option<usize>;
-
-    /// Fills `event` (time, sensor, origin already set) from a row of `row_width` cells.
+    /// Fills `event` (time, sensor, origin already set) from a row of `columns.width` cells.
     fn fill(
         &mut self,
+        columns: &Columns,
         cells: &Cells<'_>,
         opts: &ParseOptions,
         event: &mut Event,
@@ -53,17 +54,20 @@ struct InputState {
     saw_row: bool,
     /// The current header line, to recognise it when repeated (concatenated files).
     header_text: Option<String>,
+    /// Where the columns stand; `None` while a required header is still missing.
+    columns: Option<Columns>,
     /// Set by `finish_input`, so that a second call does not report the input twice.
     finished: bool,
 }
 
 impl InputState {
-    fn new(source: Arc<str>) -> InputState {
+    fn new(source: Arc<str>, columns: Option<Columns>) -> InputState {
         InputState {
             source,
             data_rows: 0,
             saw_row: false,
             header_text: None,
+            columns,
             finished: false,
         }
     }
@@ -88,11 +92,12 @@ pub(crate) struct FlowCsv<S> {
 impl<S: RowSchema> FlowCsv<S> {
     /// A parser reading the schema `schema` with `opts`.
     pub(crate) fn new(schema: S, opts: ParseOptions) -> FlowCsv<S> {
+        let columns = schema.headerless_columns();
         FlowCsv {
             schema,
             opts,
             splitter: CellSplitter::default(),
-            input: InputState::new(Arc::from("")),
+            input: InputState::new(Arc::from(""), columns),
         }
     }
 
@@ -101,8 +106,8 @@ impl<S: RowSchema> FlowCsv<S> {
     }
 
     pub(crate) fn begin_input(&mut self, source: Arc<str>) {
-        self.input = InputState::new(source);
-        self.schema.unbind_header();
+        // The next input brings its own header.
+        self.input = InputState::new(source, self.schema.headerless_columns());
     }
 
     pub(crate) fn numeric_columns(&self) -> &[Arc<str>] {
@@ -163,7 +168,8 @@ impl<S: RowSchema> FlowCsv<S> {
         let header_bound = self.input.header_text.is_some();
         if self.schema.is_header(&cells, header_bound) {
             return match self.schema.bind_header(&cells) {
-                Ok(()) => {
+                Ok(columns) => {
+                    self.input.columns = Some(columns);
                     self.input.header_text = Some(text.to_string());
                     Ok(Some(csv_header(offset)))
                 }
@@ -175,11 +181,12 @@ impl<S: RowSchema> FlowCsv<S> {
             };
         }
         let row_index = self.input.count_data_row();
-        let Some(width) = self.schema.row_width() else {
+        let Some(columns) = &self.input.columns else {
             return Err(RowError::Missing {
                 what: format!("no {} header before this row", S::FORMAT),
             });
         };
+        let width = columns.width;
         if cells.len() != width {
             return Err(if !terminated && cells.len() < width {
                 RowError::Truncated {
@@ -210,7 +217,7 @@ impl<S: RowSchema> FlowCsv<S> {
             EventKind::Flow,
             origin,
         );
-        self.schema.fill(&cells, &self.opts, &mut event)?;
+        self.schema.fill(columns, &cells, &self.opts, &mut event)?;
         Ok(Some(Record::Event(Box::new(event))))
     }
 }
@@ -240,41 +247,6 @@ fn line_text(line: &[u8]) -> Result<Option<&str>, RowError> {
     }
     Ok(Some(text))
 }
-
-/// Implements [`crate::RecordParser`] for a public parser wrapping a [`FlowCsv`] in `inner`.
-macro_rules! delegate_record_parser {
-    ($parser:ty) => {
-        impl $crate::format::RecordParser for $parser {
-            fn format(&self) -> $crate::format::Format {
-                self.inner.format()
-            }
-
-            fn begin_input(&mut self, source: std::sync::Arc<str>) {
-                self.inner.begin_input(source);
-            }
-
-            fn feed(
-                &mut self,
-                line: &[u8],
-                offset: u64,
-                terminated: bool,
-                out: &mut Vec<$crate::format::Record>,
-            ) {
-                self.inner.feed(line, offset, terminated, out);
-            }
-
-            fn finish_input(&mut self, out: &mut Vec<$crate::format::Record>) {
-                self.inner.finish_input(out);
-            }
-
-            fn numeric_columns(&self) -> &[std::sync::Arc<str>] {
-                self.inner.numeric_columns()
-            }
-        }
-    };
-}
-
-pub(crate) use delegate_record_parser;
 
 #[cfg(test)]
 mod tests {

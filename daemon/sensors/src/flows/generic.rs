@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use crate::event::{Event, Label, Sensor};
-use crate::format::{Format, ParseOptions};
+use crate::format::{Format, ParseOptions, delegate_record_parser};
+use crate::intern::Interner;
 
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema, delegate_record_parser};
+use super::engine::{FlowCsv, RowSchema};
 use super::error::RowError;
-use super::header::locate;
-use super::value::{self, Interner};
+use super::header::{Columns, locate};
+use super::value::Numbers;
 
 /// The label column when [`ParseOptions::label_column`] is not set.
 pub const DEFAULT_LABEL_COLUMN: &str = "label";
@@ -62,7 +63,7 @@ impl GenericCsvParser {
                 GenericRows {
                     label_column,
                     numeric_columns: None,
-                    layout: None,
+                    raw: Vec::new(),
                     classes: Interner::default(),
                 },
                 opts,
@@ -73,20 +74,16 @@ impl GenericCsvParser {
 
 delegate_record_parser!(GenericCsvParser);
 
-/// Column positions of the current input.
-#[derive(Debug)]
-struct Layout {
-    width: usize,
-    /// Position of each of `numeric_columns`, in that order.
-    numeric: Vec<usize>,
-    label: usize,
-}
+/// The position of the label column among [`Columns::other`].
+const LABEL: usize = 0;
 
 struct GenericRows {
     label_column: String,
     /// Fixed by the first header read.
     numeric_columns: Option<Vec<Arc<str>>>,
-    layout: Option<Layout>,
+    /// Parsed numeric cells of the current row, before
+    /// [`finite_feature`](super::value::finite_feature).
+    raw: Vec<f64>,
     classes: Interner,
 }
 
@@ -98,7 +95,7 @@ impl RowSchema for GenericRows {
         !header_bound
     }
 
-    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<(), RowError> {
+    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError> {
         let label = locate(cells, &[self.label_column.as_str()], "CSV")?[0];
         let numeric = match &self.numeric_columns {
             Some(names) => {
@@ -118,41 +115,25 @@ impl RowSchema for GenericRows {
                 positions
             }
         };
-        self.layout = Some(Layout {
+        Ok(Columns {
             width: cells.len(),
             numeric,
-            label,
-        });
-        Ok(())
-    }
-
-    fn unbind_header(&mut self) {
-        self.layout = None;
-    }
-
-    fn row_width(&self) -> Option<usize> {
-        self.layout.as_ref().map(|layout| layout.width)
+            other: vec![label],
+            flow_id: None,
+        })
     }
 
     fn fill(
         &mut self,
+        columns: &Columns,
         cells: &Cells<'_>,
         _opts: &ParseOptions,
         event: &mut Event,
     ) -> Result<(), RowError> {
-        let (Some(layout), Some(names)) = (&self.layout, &self.numeric_columns) else {
-            return Err(RowError::Missing {
-                what: "no CSV header before this row".to_string(),
-            });
-        };
-        let mut numeric = Vec::with_capacity(layout.numeric.len());
-        for (name, &position) in names.iter().zip(&layout.numeric) {
-            numeric.push(value::finite_feature(value::number(
-                name,
-                cells.get(position),
-            )?));
-        }
-        let class = cells.get(layout.label);
+        // Set by the header that bound `columns`.
+        let names = self.numeric_columns.as_deref().unwrap_or_default();
+        let numbers = Numbers::parse(names, &columns.numeric, cells, &mut self.raw)?;
+        let class = columns.other(cells, LABEL);
         if class.is_empty() {
             return Err(RowError::Missing {
                 what: format!("label column {} is empty", self.label_column),
@@ -162,7 +143,7 @@ impl RowSchema for GenericRows {
             class: self.classes.get(class),
             anomalous: is_anomalous(class),
         });
-        event.numeric = numeric;
+        event.numeric = numbers.features();
         Ok(())
     }
 

@@ -46,6 +46,46 @@ pub(crate) fn locate(
     Err(RowError::Missing { what })
 }
 
+/// Where the columns of a format stand in the current input: learnt from its header, or fixed
+/// by a format without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// The number of cells every data row must have.
+    pub(crate) width: usize,
+    /// Position of each numeric feature column, in the order of the format's numeric columns.
+    pub(crate) numeric: Vec<usize>,
+    /// Position of each of the format's other required columns, in the format's order.
+    pub(crate) other: Vec<usize>,
+    /// Position of the optional column naming the flow (CIC-IDS2017 `Flow ID`), if present.
+    pub(crate) flow_id: Option<usize>,
+}
+
+impl Columns {
+    /// The positions of the `numeric` and then the `other` columns in the header `cells`, as
+    /// by [`locate`]: one error names every missing column.
+    pub(crate) fn locate(
+        cells: &Cells<'_>,
+        numeric: &[&str],
+        other: &[&str],
+        format_name: &str,
+    ) -> Result<Columns, RowError> {
+        let all: Vec<&str> = numeric.iter().chain(other).copied().collect();
+        let mut positions = locate(cells, &all, format_name)?;
+        let other = positions.split_off(numeric.len());
+        Ok(Columns {
+            width: cells.len(),
+            numeric: positions,
+            other,
+            flow_id: None,
+        })
+    }
+
+    /// The cell of the `index`-th other column.
+    pub(crate) fn other<'a>(&self, cells: &Cells<'a>, index: usize) -> &'a str {
+        cells.get(self.other[index])
+    }
+}
+
 /// `names` as shared strings, for [`crate::RecordParser::numeric_columns`].
 pub(crate) fn shared_names(names: &[&str]) -> Vec<Arc<str>> {
     names.iter().map(|name| Arc::from(*name)).collect()

@@ -47,6 +47,7 @@ mod value;
 use std::sync::Arc;
 
 use crate::event::{Event, Sensor};
+use crate::intern::Interner;
 
 pub use cicids::CicIdsParser;
 pub use generic::{DEFAULT_LABEL_COLUMN, GenericCsvParser};
@@ -92,7 +93,7 @@ pub fn categorical_values(event: &Event) -> Option<[&str; 3]> {
 /// Interned `raw_kind` strings made of three categorical values.
 #[derive(Debug, Default)]
 struct CategoricalKinds {
-    interner: value::Interner,
+    interner: Interner,
     joined: String,
 }
 

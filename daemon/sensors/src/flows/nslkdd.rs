@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use crate::event::{Event, Label, Sensor, Transport};
-use crate::format::{Format, ParseOptions};
+use crate::format::{Format, ParseOptions, delegate_record_parser};
+use crate::intern::Interner;
 
 use super::CategoricalKinds;
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema, delegate_record_parser};
+use super::engine::{FlowCsv, RowSchema};
 use super::error::RowError;
-use super::header::{index_of, shared_names};
-use super::value::{self, Interner};
+use super::header::{Columns, index_of, shared_names};
+use super::value::{self, IN_SECONDS, Numbers};
 
 /// The 41 KDD Cup 99 features, in file order.
 const FEATURES: [&str; 41] = [
@@ -73,6 +74,24 @@ const fn is_categorical(index: usize) -> bool {
     index == PROTOCOL_TYPE || index == SERVICE || index == FLAG
 }
 
+/// The position of a numeric feature among the numeric features only.
+const fn numeric_index(feature: usize) -> usize {
+    let mut index = 0;
+    let mut earlier = 0;
+    while earlier < feature {
+        if !is_categorical(earlier) {
+            index += 1;
+        }
+        earlier += 1;
+    }
+    index
+}
+
+/// [`DURATION`], [`SRC_BYTES`] and [`DST_BYTES`] among the numeric features.
+const DURATION_VALUE: usize = numeric_index(DURATION);
+const SRC_BYTES_VALUE: usize = numeric_index(SRC_BYTES);
+const DST_BYTES_VALUE: usize = numeric_index(DST_BYTES);
+
 /// The class of normal traffic; every other class is an attack.
 const NORMAL_CLASS: &str = "normal";
 
@@ -118,14 +137,21 @@ impl NslKddParser {
 
     /// A parser for NSL-KDD input.
     pub fn new(opts: ParseOptions) -> NslKddParser {
-        let numeric: Vec<&str> = (0..FEATURES.len())
+        let positions: Vec<usize> = (0..FEATURES.len())
             .filter(|&index| !is_categorical(index))
-            .map(|index| FEATURES[index])
             .collect();
+        let numeric: Vec<&str> = positions.iter().map(|&index| FEATURES[index]).collect();
         NslKddParser {
             inner: FlowCsv::new(
                 NslKddRows {
                     numeric_columns: shared_names(&numeric),
+                    columns: Columns {
+                        width: WIDTH,
+                        numeric: positions,
+                        other: Vec::new(),
+                        flow_id: None,
+                    },
+                    raw: Vec::with_capacity(numeric.len()),
                     classes: Interner::default(),
                     services: Interner::default(),
                     kinds: CategoricalKinds::default(),
@@ -140,6 +166,10 @@ delegate_record_parser!(NslKddParser);
 
 struct NslKddRows {
     numeric_columns: Vec<Arc<str>>,
+    /// The fixed layout: every input has the same columns, with or without a header.
+    columns: Columns,
+    /// Parsed numeric cells of the current row, before [`value::finite_feature`].
+    raw: Vec<f64>,
     classes: Interner,
     services: Interner,
     kinds: CategoricalKinds,
@@ -153,54 +183,31 @@ impl RowSchema for NslKddRows {
         cells.get(DURATION).eq_ignore_ascii_case(FEATURES[DURATION])
     }
 
-    fn bind_header(&mut self, _cells: &Cells<'_>) -> Result<(), RowError> {
+    fn bind_header(&mut self, _cells: &Cells<'_>) -> Result<Columns, RowError> {
         // The layout is fixed; a header only has to be recognised and skipped.
-        Ok(())
+        Ok(self.columns.clone())
     }
 
-    fn unbind_header(&mut self) {}
-
-    fn row_width(&self) -> Option<usize> {
-        Some(WIDTH)
+    fn headerless_columns(&self) -> Option<Columns> {
+        Some(self.columns.clone())
     }
 
     fn fill(
         &mut self,
+        columns: &Columns,
         cells: &Cells<'_>,
         _opts: &ParseOptions,
         event: &mut Event,
     ) -> Result<(), RowError> {
-        let mut numeric = Vec::with_capacity(self.numeric_columns.len());
-        let mut duration = 0.0;
-        let mut bytes = [0.0; 2];
-        for (index, name) in FEATURES.iter().enumerate() {
-            if is_categorical(index) {
-                continue;
-            }
-            let parsed = value::number(name, cells.get(index))?;
-            match index {
-                DURATION => duration = parsed,
-                SRC_BYTES => bytes[0] = parsed,
-                DST_BYTES => bytes[1] = parsed,
-                _ => {}
-            }
-            numeric.push(value::finite_feature(parsed));
-        }
-        event.duration_secs = Some(value::duration_secs(
-            FEATURES[DURATION],
-            duration,
-            cells.get(DURATION),
-        )?);
-        event.bytes_out = Some(value::count(
-            FEATURES[SRC_BYTES],
-            bytes[0],
-            cells.get(SRC_BYTES),
-        )?);
-        event.bytes_in = Some(value::count(
-            FEATURES[DST_BYTES],
-            bytes[1],
-            cells.get(DST_BYTES),
-        )?);
+        let numbers = Numbers::parse(
+            &self.numeric_columns,
+            &columns.numeric,
+            cells,
+            &mut self.raw,
+        )?;
+        event.duration_secs = Some(numbers.duration_secs(DURATION_VALUE, IN_SECONDS)?);
+        event.bytes_out = Some(numbers.count(SRC_BYTES_VALUE)?);
+        event.bytes_in = Some(numbers.count(DST_BYTES_VALUE)?);
 
         // Not carried on, but a difficulty that is not a number betrays a damaged row.
         value::number("difficulty", cells.get(DIFFICULTY))?;
@@ -224,7 +231,7 @@ impl RowSchema for NslKddRows {
             event.app_proto = Some(self.services.get_lowercase(service));
         }
         event.raw_kind = Some(self.kinds.get([protocol, service, cells.get(FLAG)]));
-        event.numeric = numeric;
+        event.numeric = numbers.features();
         Ok(())
     }
 

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use crate::event::{Event, Label, Sensor, Transport};
-use crate::format::{Format, ParseOptions};
+use crate::format::{Format, ParseOptions, delegate_record_parser};
+use crate::intern::Interner;
 
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema, delegate_record_parser};
+use super::engine::{FlowCsv, RowSchema};
 use super::error::RowError;
-use super::header::{index_of, locate, shared_names};
-use super::value::{self, Interner};
+use super::header::{Columns, index_of, shared_names};
+use super::value::{self, IN_SECONDS, Numbers};
 use super::{CategoricalKinds, NO_SERVICE};
 
 /// The numeric feature columns, in the order of the published files; the order of
@@ -125,7 +126,6 @@ impl UnswParser {
             inner: FlowCsv::new(
                 UnswRows {
                     numeric_columns: shared_names(&NUMERIC),
-                    layout: None,
                     raw: Vec::with_capacity(NUMERIC.len()),
                     classes: Interner::default(),
                     services: Interner::default(),
@@ -139,17 +139,8 @@ impl UnswParser {
 
 delegate_record_parser!(UnswParser);
 
-/// Column positions of the current input.
-#[derive(Debug)]
-struct Layout {
-    width: usize,
-    numeric: Vec<usize>,
-    other: Vec<usize>,
-}
-
 struct UnswRows {
     numeric_columns: Vec<Arc<str>>,
-    layout: Option<Layout>,
     /// Parsed numeric cells of the current row, before [`value::finite_feature`].
     raw: Vec<f64>,
     classes: Interner,
@@ -165,50 +156,25 @@ impl RowSchema for UnswRows {
         !header_bound
     }
 
-    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<(), RowError> {
-        let all: Vec<&str> = NUMERIC.iter().chain(OTHER.iter()).copied().collect();
-        let mut positions = locate(cells, &all, "UNSW-NB15")?;
-        let other = positions.split_off(NUMERIC.len());
-        self.layout = Some(Layout {
-            width: cells.len(),
-            numeric: positions,
-            other,
-        });
-        Ok(())
-    }
-
-    fn unbind_header(&mut self) {
-        self.layout = None;
-    }
-
-    fn row_width(&self) -> Option<usize> {
-        self.layout.as_ref().map(|layout| layout.width)
+    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError> {
+        Columns::locate(cells, &NUMERIC, &OTHER, "UNSW-NB15")
     }
 
     fn fill(
         &mut self,
+        columns: &Columns,
         cells: &Cells<'_>,
         _opts: &ParseOptions,
         event: &mut Event,
     ) -> Result<(), RowError> {
-        let Some(layout) = &self.layout else {
-            return Err(RowError::Missing {
-                what: "no UNSW-NB15 header before this row".to_string(),
-            });
-        };
-        self.raw.clear();
-        for (name, &position) in NUMERIC.iter().zip(&layout.numeric) {
-            self.raw.push(value::number(name, cells.get(position))?);
-        }
-        let cell = |numeric_index: usize| cells.get(layout.numeric[numeric_index]);
-        let raw = &self.raw;
-        event.duration_secs = Some(value::duration_secs(NUMERIC[DUR], raw[DUR], cell(DUR))?);
-        event.bytes_out = Some(value::count(NUMERIC[SBYTES], raw[SBYTES], cell(SBYTES))?);
-        event.bytes_in = Some(value::count(NUMERIC[DBYTES], raw[DBYTES], cell(DBYTES))?);
-        event.packets_out = Some(value::count(NUMERIC[SPKTS], raw[SPKTS], cell(SPKTS))?);
-        event.packets_in = Some(value::count(NUMERIC[DPKTS], raw[DPKTS], cell(DPKTS))?);
+        let numbers = Numbers::parse(&NUMERIC, &columns.numeric, cells, &mut self.raw)?;
+        event.duration_secs = Some(numbers.duration_secs(DUR, IN_SECONDS)?);
+        event.bytes_out = Some(numbers.count(SBYTES)?);
+        event.bytes_in = Some(numbers.count(DBYTES)?);
+        event.packets_out = Some(numbers.count(SPKTS)?);
+        event.packets_in = Some(numbers.count(DPKTS)?);
 
-        let label_cell = cells.get(layout.other[LABEL]);
+        let label_cell = columns.other(cells, LABEL);
         let label_value = value::number(OTHER[LABEL], label_cell)?;
         let anomalous = if label_value == 1.0 {
             true
@@ -217,7 +183,7 @@ impl RowSchema for UnswRows {
         } else {
             return Err(RowError::number(OTHER[LABEL], label_cell, "is not 0 or 1"));
         };
-        let attack_cat = cells.get(layout.other[ATTACK_CAT]);
+        let attack_cat = columns.other(cells, ATTACK_CAT);
         let class = match (attack_cat, anomalous) {
             ("", false) => NORMAL_CLASS,
             ("", true) => {
@@ -232,20 +198,15 @@ impl RowSchema for UnswRows {
             anomalous,
         });
 
-        let proto = cells.get(layout.other[PROTO]);
-        let service = cells.get(layout.other[SERVICE]);
-        let state = cells.get(layout.other[STATE]);
+        let proto = columns.other(cells, PROTO);
+        let service = columns.other(cells, SERVICE);
+        let state = columns.other(cells, STATE);
         event.transport = Some(Transport::parse(proto));
         if !service.is_empty() && service != NO_SERVICE {
             event.app_proto = Some(self.services.get_lowercase(service));
         }
         event.raw_kind = Some(self.kinds.get([proto, service, state]));
-        event.numeric = self
-            .raw
-            .iter()
-            .copied()
-            .map(value::finite_feature)
-            .collect();
+        event.numeric = numbers.features();
         Ok(())
     }
 

@@ -1,11 +1,10 @@
 //! Turning single CSV cells into numbers, counts, addresses, ports and times.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 
+use super::csv::Cells;
 use super::error::{RowError, excerpt};
 
 /// What a positive infinity in a numeric column becomes in [`crate::Event::numeric`]
@@ -104,6 +103,72 @@ pub(crate) fn port(column: &str, cell: &str) -> Result<u16, RowError> {
     })
 }
 
+/// The `units_per_second` of [`Numbers::duration_secs`] for a column written in seconds.
+pub(crate) const IN_SECONDS: f64 = 1.0;
+
+/// The numeric cells of one row, parsed, with the column names that errors quote.
+pub(crate) struct Numbers<'r, N> {
+    names: &'r [N],
+    positions: &'r [usize],
+    cells: &'r Cells<'r>,
+    values: &'r [f64],
+}
+
+impl<'r, N: AsRef<str>> Numbers<'r, N> {
+    /// Parses the cells at `positions` of `cells`, named `names` in the same order, into
+    /// `values` (cleared first); the first cell that is not a number rejects the row.
+    pub(crate) fn parse(
+        names: &'r [N],
+        positions: &'r [usize],
+        cells: &'r Cells<'r>,
+        values: &'r mut Vec<f64>,
+    ) -> Result<Numbers<'r, N>, RowError> {
+        values.clear();
+        for (name, &position) in names.iter().zip(positions) {
+            values.push(number(name.as_ref(), cells.get(position))?);
+        }
+        Ok(Numbers {
+            names,
+            positions,
+            cells,
+            values,
+        })
+    }
+
+    /// The text of the `index`-th numeric cell.
+    pub(crate) fn cell(&self, index: usize) -> &'r str {
+        self.cells.get(self.positions[index])
+    }
+
+    /// The `index`-th numeric cell as a byte or packet count.
+    pub(crate) fn count(&self, index: usize) -> Result<u64, RowError> {
+        count(
+            self.names[index].as_ref(),
+            self.values[index],
+            self.cell(index),
+        )
+    }
+
+    /// The `index`-th numeric cell, a duration in units of which `units_per_second` make a
+    /// second, in seconds.
+    pub(crate) fn duration_secs(
+        &self,
+        index: usize,
+        units_per_second: f64,
+    ) -> Result<f64, RowError> {
+        duration_secs(
+            self.names[index].as_ref(),
+            self.values[index] / units_per_second,
+            self.cell(index),
+        )
+    }
+
+    /// The values for [`crate::Event::numeric`], all finite.
+    pub(crate) fn features(&self) -> Vec<f64> {
+        self.values.iter().copied().map(finite_feature).collect()
+    }
+}
+
 /// Event time of the `row_index`-th data row of a dataset without timestamps.
 ///
 /// Saturates at the latest representable time rather than failing: only absurd options
@@ -190,39 +255,6 @@ fn naive_datetime(text: &[u8]) -> Option<NaiveDateTime> {
         _ => return None,
     };
     date.and_hms_nano_opt(digits(11..13)?, digits(14..16)?, digits(17..19)?, nanos)
-}
-
-/// Most distinct strings an [`Interner`] keeps; later ones are still returned, just not
-/// cached, so hostile input with endless distinct labels cannot grow memory without bound.
-const MAX_INTERNED: usize = 4096;
-
-/// Shares one `Arc<str>` among the few distinct values of a column (labels, services).
-#[derive(Debug, Default)]
-pub(crate) struct Interner {
-    values: HashSet<Arc<str>>,
-}
-
-impl Interner {
-    /// The shared copy of `value`.
-    pub(crate) fn get(&mut self, value: &str) -> Arc<str> {
-        if let Some(shared) = self.values.get(value) {
-            return Arc::clone(shared);
-        }
-        let shared: Arc<str> = Arc::from(value);
-        if self.values.len() < MAX_INTERNED {
-            self.values.insert(Arc::clone(&shared));
-        }
-        shared
-    }
-
-    /// The shared copy of `value` in ASCII lower case.
-    pub(crate) fn get_lowercase(&mut self, value: &str) -> Arc<str> {
-        if value.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.get(&value.to_ascii_lowercase())
-        } else {
-            self.get(value)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -348,18 +380,5 @@ mod tests {
             row_time(start, u64::MAX, u64::MAX),
             DateTime::<Utc>::MAX_UTC
         );
-    }
-
-    #[test]
-    fn interned_values_share_one_allocation() {
-        let mut interner = Interner::default();
-        let a = interner.get("Normal");
-        let b = interner.get("Normal");
-        assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(&*interner.get_lowercase("Z39_50"), "z39_50");
-        for i in 0..MAX_INTERNED + 10 {
-            assert_eq!(&*interner.get(&i.to_string()), i.to_string());
-        }
-        assert!(interner.values.len() <= MAX_INTERNED);
     }
 }
