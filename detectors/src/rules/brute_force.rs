@@ -1,9 +1,6 @@
 //! Brute force: many failed logins from one source within the login window.
 
-use super::{
-    Episodes, EventView, Observation, Rule, RuleConfigError, RuleHit, SourceWindow, Transition,
-    rule_strength, secs_to_micros, times_threshold,
-};
+use super::{Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow};
 
 /// Configuration of the [`BruteForce`] rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +20,12 @@ impl Default for BruteForceConfig {
 impl BruteForceConfig {
     /// Checks the thresholds; the error names the field and the value.
     pub fn validate(&self) -> Result<(), RuleConfigError> {
-        if self.min_failed_logins < 1 {
-            return Err(RuleConfigError {
-                field: "brute_force.min_failed_logins",
-                requirement: "must be at least 1",
-                value: self.min_failed_logins.to_string(),
-            });
-        }
-        Ok(())
+        RuleConfigError::unless(
+            self.min_failed_logins >= 1,
+            "brute_force.min_failed_logins",
+            "must be at least 1",
+            &self.min_failed_logins,
+        )
     }
 }
 
@@ -105,44 +100,28 @@ impl Rule for BruteForce {
         if !(event.failed_login && window.tracked && window.counted) {
             return None;
         }
-        let source = event.source?;
-        let count = window.failed_logins;
-        let threshold = self.config.min_failed_logins;
         // Each counted failed login adds one to the count, so reaching a level is crossing it.
-        let transition = self.episodes.observe(
-            source.key(),
-            event.time_micros,
-            Observation::of(count, threshold, true),
-            secs_to_micros(window.login_window_secs),
-        );
-        let noun = if count == 1 {
+        let step = self.episodes.track(
+            event,
+            window.failed_logins,
+            self.config.min_failed_logins,
+            true,
+            window.login_window_secs,
+        )?;
+        let noun = if step.count == 1 {
             "failed login"
         } else {
             "failed logins"
         };
-        let seconds = window.login_window_secs;
-        let explanation = match transition {
-            Transition::Quiet => return None,
-            Transition::Opened => {
-                format!("{count} {noun} in {seconds} s from {source} (threshold {threshold})")
-            }
-            Transition::Escalated => format!(
-                "{count} {noun} in {seconds} s from {source} (threshold {threshold}, {:.1}x: escalated)",
-                times_threshold(count, threshold)
-            ),
-        };
-        Some(RuleHit {
-            rule: Self::NAME,
-            strength: rule_strength(f64::from(threshold), f64::from(count)),
-            explanation,
-        })
+        let explanation = format!("{} {}", step.measured(noun), step.against_threshold());
+        Some(step.hit(Self::NAME, explanation))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::test_support::{event, window};
+    use crate::rules::test_support::{event, hits_over, window};
 
     fn failed(count: u32) -> SourceWindow {
         SourceWindow {
@@ -154,15 +133,12 @@ mod tests {
     #[test]
     fn fires_exactly_at_the_crossing_and_once_per_episode() {
         let mut rule = BruteForce::new(BruteForceConfig::default()).unwrap();
-        let mut hits = Vec::new();
-        for n in 1..=60u32 {
-            if let Some(hit) = rule.observe(
-                &event("203.0.113.7", i64::from(n), Some(22), true),
-                &failed(n),
-            ) {
-                hits.push((n, hit));
-            }
-        }
+        let hits = hits_over(&mut rule, 1..=60, |n| {
+            (
+                event("203.0.113.7", i64::from(n), Some(22), true),
+                failed(n),
+            )
+        });
         assert_eq!(hits.len(), 1);
         let (at, hit) = &hits[0];
         assert_eq!(*at, 20);
@@ -177,15 +153,12 @@ mod tests {
     #[test]
     fn escalates_once_at_five_times_the_threshold_and_never_a_third_time() {
         let mut rule = BruteForce::new(BruteForceConfig::default()).unwrap();
-        let mut hits = Vec::new();
-        for n in 1..=400u32 {
-            if let Some(hit) = rule.observe(
-                &event("203.0.113.7", i64::from(n), Some(22), true),
-                &failed(n),
-            ) {
-                hits.push((n, hit));
-            }
-        }
+        let hits = hits_over(&mut rule, 1..=400, |n| {
+            (
+                event("203.0.113.7", i64::from(n), Some(22), true),
+                failed(n),
+            )
+        });
         let at: Vec<u32> = hits.iter().map(|(n, _)| *n).collect();
         assert_eq!(at, vec![20, 100]);
         let escalated = &hits[1].1;

@@ -209,6 +209,25 @@ pub struct RuleConfigError {
     pub value: String,
 }
 
+impl RuleConfigError {
+    /// `Ok` when `holds`, else the error naming `field`, what it must be and `value`.
+    pub(crate) fn unless(
+        holds: bool,
+        field: &'static str,
+        requirement: &'static str,
+        value: &dyn fmt::Display,
+    ) -> Result<(), RuleConfigError> {
+        if holds {
+            return Ok(());
+        }
+        Err(RuleConfigError {
+            field,
+            requirement,
+            value: value.to_string(),
+        })
+    }
+}
+
 /// Strength of a hit whose count just reaches its threshold: ORANGE with the default severity
 /// cut-offs (ORANGE from 0.95, RED from 0.99).
 pub const THRESHOLD_STRENGTH: f64 = 0.95;
@@ -527,15 +546,96 @@ impl Episodes {
         }
     }
 
+    /// Records one observation of `count` from `event`'s source against `threshold`, as
+    /// [`observe`](Self::observe) does, and returns what the rule has to report: `None` when it
+    /// stays quiet or the event has no source.
+    ///
+    /// `rose_by_one` says whether this observation added the latest unit to the count (see
+    /// [`Observation::of`]); `window_secs` is the length of the window the count is taken over.
+    pub(crate) fn track(
+        &mut self,
+        event: &EventView,
+        count: u32,
+        threshold: u32,
+        rose_by_one: bool,
+        window_secs: u32,
+    ) -> Option<Step> {
+        let source = event.source?;
+        let escalated = match self.observe(
+            source.key(),
+            event.time_micros,
+            Observation::of(count, threshold, rose_by_one),
+            secs_to_micros(window_secs),
+        ) {
+            Transition::Quiet => return None,
+            Transition::Opened => false,
+            Transition::Escalated => true,
+        };
+        Some(Step {
+            source,
+            count,
+            threshold,
+            window_secs,
+            escalated,
+        })
+    }
+
     #[cfg(test)]
     pub(crate) fn open_count(&self) -> usize {
         self.open.len()
     }
 }
 
-/// The ratio of `count` to `threshold` for explanations, e.g. `5.0` in `5.0x: escalated`.
-pub(crate) fn times_threshold(count: u32, threshold: u32) -> f64 {
-    f64::from(count) / f64::from(threshold.max(1))
+/// An observation that makes its rule fire: the episode opened or escalated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Step {
+    /// The source observed.
+    pub(crate) source: SourceId,
+    /// The count observed.
+    pub(crate) count: u32,
+    /// The threshold in force.
+    pub(crate) threshold: u32,
+    /// The length of the window the count is taken over, in seconds.
+    pub(crate) window_secs: u32,
+    /// The episode escalated (the rule's second hit) rather than opened.
+    pub(crate) escalated: bool,
+}
+
+impl Step {
+    /// How every explanation starts: `20 failed logins in 30 s from 203.0.113.7`.
+    pub(crate) fn measured(&self, what: &str) -> String {
+        format!(
+            "{} {what} in {} s from {}",
+            self.count, self.window_secs, self.source
+        )
+    }
+
+    /// How an escalation's explanation ends: `5.0x: escalated`.
+    pub(crate) fn escalation(&self) -> String {
+        format!(
+            "{:.1}x: escalated",
+            f64::from(self.count) / f64::from(self.threshold.max(1))
+        )
+    }
+
+    /// How the explanation of a rule with a fixed threshold ends: `(threshold 20)`, or
+    /// `(threshold 20, 5.0x: escalated)`.
+    pub(crate) fn against_threshold(&self) -> String {
+        if self.escalated {
+            format!("(threshold {}, {})", self.threshold, self.escalation())
+        } else {
+            format!("(threshold {})", self.threshold)
+        }
+    }
+
+    /// The hit of rule `rule`, its strength that of the count against the threshold.
+    pub(crate) fn hit(&self, rule: &'static str, explanation: String) -> RuleHit {
+        RuleHit {
+            rule,
+            strength: rule_strength(f64::from(self.threshold), f64::from(self.count)),
+            explanation,
+        }
+    }
 }
 
 /// Micro-seconds in `secs` seconds.
@@ -565,6 +665,22 @@ pub(crate) mod test_support {
             failed_login,
             login: failed_login,
         }
+    }
+
+    /// Feeds `rule` one observation per count in `counts`, as `observation` makes it, and
+    /// returns every hit with the count that fired it.
+    pub(crate) fn hits_over(
+        rule: &mut dyn Rule,
+        counts: impl IntoIterator<Item = u32>,
+        observation: impl Fn(u32) -> (EventView, SourceWindow),
+    ) -> Vec<(u32, RuleHit)> {
+        counts
+            .into_iter()
+            .filter_map(|n| {
+                let (event, window) = observation(n);
+                rule.observe(&event, &window).map(|hit| (n, hit))
+            })
+            .collect()
     }
 
     /// A counted window with the default window lengths and the given counts.

@@ -1,9 +1,6 @@
 //! Port scan: many distinct destination ports from one source within the port window.
 
-use super::{
-    Episodes, EventView, Observation, Rule, RuleConfigError, RuleHit, SourceWindow, Transition,
-    rule_strength, secs_to_micros, times_threshold,
-};
+use super::{Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow};
 
 /// Configuration of the [`PortScan`] rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,14 +21,12 @@ impl Default for PortScanConfig {
 impl PortScanConfig {
     /// Checks the thresholds; the error names the field and the value.
     pub fn validate(&self) -> Result<(), RuleConfigError> {
-        if self.min_distinct_ports < 2 {
-            return Err(RuleConfigError {
-                field: "port_scan.min_distinct_ports",
-                requirement: "must be at least 2",
-                value: self.min_distinct_ports.to_string(),
-            });
-        }
-        Ok(())
+        RuleConfigError::unless(
+            self.min_distinct_ports >= 2,
+            "port_scan.min_distinct_ports",
+            "must be at least 2",
+            &self.min_distinct_ports,
+        )
     }
 }
 
@@ -106,39 +101,27 @@ impl Rule for PortScan {
         if event.dst_port.is_none() || !(window.tracked && window.counted) {
             return None;
         }
-        let source = event.source?;
-        let count = window.distinct_dst_ports;
-        let threshold = self.config.min_distinct_ports;
         // Only a port new to the window adds one to the distinct count.
-        let transition = self.episodes.observe(
-            source.key(),
-            event.time_micros,
-            Observation::of(count, threshold, window.port_new_in_window),
-            secs_to_micros(window.port_window_secs),
+        let step = self.episodes.track(
+            event,
+            window.distinct_dst_ports,
+            self.config.min_distinct_ports,
+            window.port_new_in_window,
+            window.port_window_secs,
+        )?;
+        let explanation = format!(
+            "{} {}",
+            step.measured("distinct destination ports"),
+            step.against_threshold()
         );
-        let seconds = window.port_window_secs;
-        let explanation = match transition {
-            Transition::Quiet => return None,
-            Transition::Opened => format!(
-                "{count} distinct destination ports in {seconds} s from {source} (threshold {threshold})"
-            ),
-            Transition::Escalated => format!(
-                "{count} distinct destination ports in {seconds} s from {source} (threshold {threshold}, {:.1}x: escalated)",
-                times_threshold(count, threshold)
-            ),
-        };
-        Some(RuleHit {
-            rule: Self::NAME,
-            strength: rule_strength(f64::from(threshold), f64::from(count)),
-            explanation,
-        })
+        Some(step.hit(Self::NAME, explanation))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::test_support::{event, window};
+    use crate::rules::test_support::{event, hits_over, window};
 
     fn ports(distinct: u32, new: bool) -> SourceWindow {
         SourceWindow {
@@ -151,14 +134,10 @@ mod tests {
     #[test]
     fn fires_once_at_the_crossing_with_the_numbers() {
         let mut rule = PortScan::new(PortScanConfig::default()).unwrap();
-        let mut hits = Vec::new();
-        for n in 1..=41u32 {
+        let hits = hits_over(&mut rule, 1..=41, |n| {
             let port = Some(1000 + n as u16);
-            if let Some(hit) = rule.observe(&event("198.51.100.4", 0, port, false), &ports(n, true))
-            {
-                hits.push((n, hit));
-            }
-        }
+            (event("198.51.100.4", 0, port, false), ports(n, true))
+        });
         // Repeated ports keep the window above the threshold: still the same episode.
         for _ in 0..10 {
             assert!(
@@ -181,14 +160,10 @@ mod tests {
     #[test]
     fn a_scan_of_many_ports_escalates_once() {
         let mut rule = PortScan::new(PortScanConfig::default()).unwrap();
-        let mut hits = Vec::new();
-        for n in 1..=1000u32 {
+        let hits = hits_over(&mut rule, 1..=1000, |n| {
             let port = Some(n as u16);
-            if let Some(hit) = rule.observe(&event("198.51.100.5", 0, port, false), &ports(n, true))
-            {
-                hits.push((n, hit));
-            }
-        }
+            (event("198.51.100.5", 0, port, false), ports(n, true))
+        });
         let at: Vec<u32> = hits.iter().map(|(n, _)| *n).collect();
         assert_eq!(at, vec![25, 125]);
         assert!(hits[1].1.strength >= 0.99);

@@ -1,10 +1,7 @@
 //! Traffic spike: a source sends far more events within the event window than its moving
 //! baseline says it usually does.
 
-use super::{
-    Episodes, EventView, Observation, Rule, RuleConfigError, RuleHit, SourceWindow, Transition,
-    rule_strength, secs_to_micros, times_threshold,
-};
+use super::{Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow};
 
 /// The smallest baseline the ratio is taken against, in events per window, so that a source
 /// that is usually quiet (a baseline near zero) gives a finite, meaningful ratio.
@@ -32,21 +29,18 @@ impl Default for TrafficSpikeConfig {
 impl TrafficSpikeConfig {
     /// Checks the thresholds; the error names the field and the value.
     pub fn validate(&self) -> Result<(), RuleConfigError> {
-        if self.min_events < 1 {
-            return Err(RuleConfigError {
-                field: "traffic_spike.min_events",
-                requirement: "must be at least 1",
-                value: self.min_events.to_string(),
-            });
-        }
-        if !(self.factor.is_finite() && self.factor >= 1.0) {
-            return Err(RuleConfigError {
-                field: "traffic_spike.factor",
-                requirement: "must be a finite number of at least 1.0",
-                value: self.factor.to_string(),
-            });
-        }
-        Ok(())
+        RuleConfigError::unless(
+            self.min_events >= 1,
+            "traffic_spike.min_events",
+            "must be at least 1",
+            &self.min_events,
+        )?;
+        RuleConfigError::unless(
+            self.factor.is_finite() && self.factor >= 1.0,
+            "traffic_spike.factor",
+            "must be a finite number of at least 1.0",
+            &self.factor,
+        )
     }
 
     /// The window count at which a source with moving baseline `baseline` is in a spike:
@@ -155,55 +149,50 @@ impl Rule for TrafficSpike {
         if !(window.tracked && window.counted) {
             return None;
         }
-        let source = event.source?;
-        let count = window.events;
-        let threshold = self.config.threshold(window.baseline_events);
         // Each counted event adds one to the window count (the threshold may move, in which
         // case the full-table fallback can miss a crossing; the table is rarely full).
-        let transition = self.episodes.observe(
-            source.key(),
-            event.time_micros,
-            Observation::of(count, threshold, true),
-            secs_to_micros(window.event_window_secs),
-        );
-        if transition == Transition::Quiet {
-            return None;
-        }
+        let step = self.episodes.track(
+            event,
+            window.events,
+            self.config.threshold(window.baseline_events),
+            true,
+            window.event_window_secs,
+        )?;
         let baseline = if window.baseline_events.is_finite() {
             window.baseline_events.max(BASELINE_FLOOR)
         } else {
             BASELINE_FLOOR
         };
-        let ratio = f64::from(count) / baseline;
+        let ratio = f64::from(step.count) / baseline;
         let baseline_text = if baseline >= 10.0 {
             format!("{baseline:.0}")
         } else {
             format!("{baseline:.1}")
         };
-        let seconds = window.event_window_secs;
-        let explanation = if transition == Transition::Escalated {
+        let measured = format!(
+            "{}, {ratio:.1}x its moving baseline of {baseline_text}",
+            step.measured("events")
+        );
+        let explanation = if step.escalated {
             format!(
-                "{count} events in {seconds} s from {source}, {ratio:.1}x its moving baseline of {baseline_text} (threshold {threshold} events, {:.1}x: escalated)",
-                times_threshold(count, threshold)
+                "{measured} (threshold {} events, {})",
+                step.threshold,
+                step.escalation()
             )
         } else {
             format!(
-                "{count} events in {seconds} s from {source}, {ratio:.1}x its moving baseline of {baseline_text} (threshold {:.1}x, at least {})",
+                "{measured} (threshold {:.1}x, at least {})",
                 self.config.factor, self.config.min_events
             )
         };
-        Some(RuleHit {
-            rule: Self::NAME,
-            strength: rule_strength(f64::from(threshold), f64::from(count)),
-            explanation,
-        })
+        Some(step.hit(Self::NAME, explanation))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::test_support::{event, window};
+    use crate::rules::test_support::{event, hits_over, window};
 
     fn events(count: u32, baseline: f64) -> SourceWindow {
         SourceWindow {
@@ -227,14 +216,9 @@ mod tests {
     #[test]
     fn fires_once_when_both_conditions_hold() {
         let mut rule = TrafficSpike::new(TrafficSpikeConfig::default()).unwrap();
-        let mut hits = Vec::new();
-        for n in 1..=2399u32 {
-            if let Some(hit) =
-                rule.observe(&event("2001:db8:1::7", 0, None, false), &events(n, 96.0))
-            {
-                hits.push((n, hit));
-            }
-        }
+        let hits = hits_over(&mut rule, 1..=2399, |n| {
+            (event("2001:db8:1::7", 0, None, false), events(n, 96.0))
+        });
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].0, 480);
         assert_eq!(
@@ -248,13 +232,10 @@ mod tests {
     fn escalates_once_at_five_times_the_threshold_in_force() {
         let mut rule = TrafficSpike::new(TrafficSpikeConfig::default()).unwrap();
         let ip = "192.0.2.90";
-        let mut hits = Vec::new();
         // Threshold 480 (baseline 96): opens at 480, escalates at 2400, then stays quiet.
-        for n in 1..=6000u32 {
-            if let Some(hit) = rule.observe(&event(ip, 0, None, false), &events(n, 96.0)) {
-                hits.push((n, hit));
-            }
-        }
+        let hits = hits_over(&mut rule, 1..=6000, |n| {
+            (event(ip, 0, None, false), events(n, 96.0))
+        });
         let at: Vec<u32> = hits.iter().map(|(n, _)| *n).collect();
         assert_eq!(at, vec![480, 2400]);
         assert!(hits[1].1.strength >= 0.99);
