@@ -224,10 +224,6 @@ impl RowSchema for CicIdsRows {
     const SENSOR: Sensor = Sensor::Cicids;
     const FORMAT: Format = Format::Cicids;
 
-    fn is_header(&self, _cells: &Cells<'_>, header_bound: bool) -> bool {
-        !header_bound
-    }
-
     fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError> {
         let mut columns = Columns::locate(cells, &NUMERIC, &OTHER, "CIC-IDS2017")?;
         columns.flow_id = cells

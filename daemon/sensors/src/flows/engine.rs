@@ -19,8 +19,11 @@ pub(crate) trait RowSchema: Send {
     const FORMAT: Format;
 
     /// Whether a line, met where a header could be (`header_bound` is false before the
-    /// input's header), is a header line rather than a data row.
-    fn is_header(&self, cells: &Cells<'_>, header_bound: bool) -> bool;
+    /// input's header), is a header line rather than a data row. By default the first
+    /// non-blank line of an input is its header and every later line a data row.
+    fn is_header(&self, _cells: &Cells<'_>, header_bound: bool) -> bool {
+        !header_bound
+    }
 
     /// The column positions from a header line; an error rejects the line.
     fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError>;

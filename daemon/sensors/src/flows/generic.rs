@@ -91,10 +91,6 @@ impl RowSchema for GenericRows {
     const SENSOR: Sensor = Sensor::Csv;
     const FORMAT: Format = Format::Csv;
 
-    fn is_header(&self, _cells: &Cells<'_>, header_bound: bool) -> bool {
-        !header_bound
-    }
-
     fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError> {
         let label = locate(cells, &[self.label_column.as_str()], "CSV")?[0];
         let numeric = match &self.numeric_columns {

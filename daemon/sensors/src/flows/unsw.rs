@@ -152,10 +152,6 @@ impl RowSchema for UnswRows {
     const SENSOR: Sensor = Sensor::Unsw;
     const FORMAT: Format = Format::Unsw;
 
-    fn is_header(&self, _cells: &Cells<'_>, header_bound: bool) -> bool {
-        !header_bound
-    }
-
     fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError> {
         Columns::locate(cells, &NUMERIC, &OTHER, "UNSW-NB15")
     }
