@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::flows::DEFAULT_LABEL_COLUMN;
+use crate::flows::{DEFAULT_LABEL_COLUMN, RowCounter};
 use crate::format::{Format, ParseOptions, Record, RecordParser, RejectReason, Rejection};
 use crate::json::{Framed, JsonFramer, UTF8_BOM, strip_bom};
-use crate::parser_for;
+use crate::parser_sharing_rows;
 
 /// Most non-blank lines [`AutoParser`] holds back while it recognises the format of a
 /// line-oriented input.
@@ -229,7 +229,9 @@ enum State {
 /// input to that format's parser (replaying the lines it held back).
 ///
 /// Detection restarts with every input. When consecutive inputs have the same format, the
-/// same parser carries on, so cross-file state such as Cowrie sessions is kept.
+/// same parser carries on, so cross-file state such as Cowrie sessions is kept. The flow
+/// datasets of the source share one row count whatever their format, so that datasets
+/// without timestamps never go back in event time from one input to the next.
 ///
 /// It holds back at most [`DETECT_MAX_LINES`] non-blank lines or [`DETECT_MAX_BYTES`] bytes
 /// (for a JSON array, only the byte bound applies, since one pretty-printed element spans
@@ -263,6 +265,8 @@ pub struct AutoParser {
     /// pretty-printed array costs one pass however many lines its first element spans.
     array_probe: Option<JsonFramer>,
     parser: Option<Box<dyn RecordParser>>,
+    /// The row count of every flow parser of this source.
+    rows: RowCounter,
 }
 
 impl AutoParser {
@@ -276,6 +280,7 @@ impl AutoParser {
             pending_bytes: 0,
             array_probe: None,
             parser: None,
+            rows: RowCounter::default(),
         }
     }
 
@@ -339,7 +344,7 @@ impl AutoParser {
     fn engage(&mut self, format: Format, out: &mut Vec<Record>) {
         let mut parser = match self.parser.take() {
             Some(parser) if parser.format() == format => parser,
-            _ => parser_for(format, self.opts.clone()),
+            _ => parser_sharing_rows(format, self.opts.clone(), &self.rows),
         };
         parser.begin_input(Arc::clone(&self.source));
         for held in self.pending.drain(..) {

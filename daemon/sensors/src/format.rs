@@ -92,7 +92,9 @@ pub struct ParseOptions {
     pub sensor_id: Arc<str>,
     /// Time zone for timestamps written without an offset (Dionaea, Tanner, some EVE files).
     pub naive_timezone: chrono_tz::Tz,
-    /// Event time of row 0 for datasets without timestamps (UNSW-NB15, NSL-KDD, generic CSV).
+    /// Event time of the first row a parser reads, for datasets without timestamps
+    /// (UNSW-NB15, NSL-KDD, generic CSV); later rows follow at `row_interval_micros`, across
+    /// all the inputs of the parser.
     pub dataset_start: DateTime<Utc>,
     /// Event-time spacing of consecutive rows of datasets without timestamps, in microseconds.
     pub row_interval_micros: u64,
@@ -213,8 +215,9 @@ pub trait RecordParser: Send {
     /// The concrete format (never [`Format::Auto`] once a format has been recognised).
     fn format(&self) -> Format;
 
-    /// A new input (file) starts: `source` names it in every event's origin. Row counters
-    /// and CSV headers restart; cross-file state such as Cowrie sessions is kept.
+    /// A new input (file) starts: `source` names it in every event's origin. CSV headers
+    /// restart; cross-file state such as Cowrie sessions and the row count that times
+    /// datasets without timestamps is kept.
     fn begin_input(&mut self, source: Arc<str>);
 
     /// One line at `offset`. `terminated` is false only for a last line that ended without a

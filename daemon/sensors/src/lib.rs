@@ -40,15 +40,26 @@ pub use format::{
 /// assert_eq!(auto.format(), Format::Auto); // until the first lines tell
 /// ```
 pub fn parser_for(format: Format, opts: ParseOptions) -> Box<dyn RecordParser> {
+    parser_sharing_rows(format, opts, &flows::RowCounter::default())
+}
+
+/// [`parser_for`], where a flow-dataset parser numbers its rows with `rows`, so that the
+/// parsers one source switches between carry on one row count.
+pub(crate) fn parser_sharing_rows(
+    format: Format,
+    opts: ParseOptions,
+    rows: &flows::RowCounter,
+) -> Box<dyn RecordParser> {
+    let rows = rows.clone();
     match format {
         Format::Auto => Box::new(detect::AutoParser::new(opts)),
         Format::Cowrie => Box::new(cowrie::CowrieParser::new(opts)),
         Format::Dionaea => Box::new(dionaea::DionaeaParser::new(opts)),
         Format::Suricata => Box::new(suricata::SuricataParser::new(opts)),
         Format::Tanner => Box::new(tanner::TannerParser::new(opts)),
-        Format::Unsw => Box::new(flows::UnswParser::new(opts)),
-        Format::Nslkdd => Box::new(flows::NslKddParser::new(opts)),
-        Format::Cicids => Box::new(flows::CicIdsParser::new(opts)),
-        Format::Csv => Box::new(flows::GenericCsvParser::new(opts)),
+        Format::Unsw => Box::new(flows::UnswParser::sharing_rows(opts, rows)),
+        Format::Nslkdd => Box::new(flows::NslKddParser::sharing_rows(opts, rows)),
+        Format::Cicids => Box::new(flows::CicIdsParser::sharing_rows(opts, rows)),
+        Format::Csv => Box::new(flows::GenericCsvParser::sharing_rows(opts, rows)),
     }
 }

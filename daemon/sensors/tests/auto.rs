@@ -160,6 +160,38 @@ fn csv_datasets_go_to_the_flow_parsers() {
     }
 }
 
+/// Under `auto`, the datasets without timestamps of one source share one row count, also
+/// when their formats alternate, so that event time never runs backwards in the source.
+#[test]
+fn timeless_datasets_keep_counting_rows_across_inputs_and_formats() {
+    let unsw = "\u{feff}id,dur,proto,service,state,spkts,dpkts,sbytes,dbytes,rate,sttl,dttl,sload,dload,sloss,dloss,sinpkt,dinpkt,sjit,djit,swin,stcpb,dtcpb,dwin,tcprtt,synack,ackdat,smean,dmean,trans_depth,response_body_len,ct_srv_src,ct_state_ttl,ct_dst_ltm,ct_src_dport_ltm,ct_dst_sport_ltm,ct_dst_src_ltm,is_ftp_login,ct_ftp_cmd,ct_flw_http_mthd,ct_src_ltm,ct_srv_dst,is_sm_ips_ports,attack_cat,label\r\n1,0.000011,udp,-,INT,2,0,496,0,90909.0902,254,0,180363632,0,0,0,0.011,0,0,0,0,0,0,0,0,0,0,248,0,0,0,2,2,1,1,1,2,0,0,0,1,2,0,Normal,0\r\n2,0.000008,udp,-,INT,2,0,1762,0,125000.0003,254,0,881000000,0,0,0,0.008,0,0,0,0,0,0,0,0,0,0,881,0,0,0,2,2,1,1,1,2,0,0,0,1,2,0,Normal,0\r\n";
+    let kdd = "0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20\r\n";
+    let generic = "f0,f1,f2,label\n-2.30,5.37,10.71,0\n";
+    let mut parser = auto();
+    let mut times = Vec::new();
+    for (name, data) in [
+        ("a.csv", unsw),
+        ("b.txt", kdd),
+        ("c.json", COWRIE_CONNECT),
+        ("d.csv", unsw),
+        ("e.csv", generic),
+    ] {
+        let records = parse_input(parser.as_mut(), name, data.as_bytes());
+        let tally = Tally::of(&records);
+        assert!(tally.rejected.is_empty(), "{name}: {:?}", tally.rejected);
+        if name.ends_with(".json") {
+            continue;
+        }
+        times.extend(
+            tally
+                .events
+                .iter()
+                .map(|event| event.event_time.timestamp_millis()),
+        );
+    }
+    assert_eq!(times, [0, 1, 2, 3, 4, 5]);
+}
+
 #[test]
 fn detection_from_first_lines() {
     let cowrie: &[u8] = COWRIE_CONNECT.as_bytes();

@@ -145,12 +145,12 @@ fn repeated_headers_of_concatenated_files_are_skipped() {
 }
 
 #[test]
-fn every_input_restarts_row_numbering_and_headers() {
+fn row_numbering_continues_across_inputs_while_headers_restart() {
     let mut parser = NslKddParser::new(ParseOptions::new("test"));
     let first = records(&mut parser, &format!("{NSL_ROW}\n{NSL_ROW}\n"));
     let second = records(&mut parser, &format!("{NSL_ROW}\n"));
     assert_eq!(events(&first)[1].event_time.timestamp_millis(), 1);
-    assert_eq!(events(&second)[0].event_time.timestamp_millis(), 0);
+    assert_eq!(events(&second)[0].event_time.timestamp_millis(), 2);
 
     let mut parser = GenericCsvParser::new(ParseOptions::new("test"));
     records(&mut parser, "f0,label\n1,0\n");
@@ -166,6 +166,48 @@ fn every_input_restarts_row_numbering_and_headers() {
         "{next:?}"
     );
     assert_eq!(events(&next).len(), 1);
+    assert_eq!(events(&next)[0].event_time.timestamp_millis(), 1);
+}
+
+/// Two inputs of one source, the second after the first as `vigil replay a b` reads them:
+/// event time never runs backwards, and rejected rows keep their place in time.
+#[test]
+fn event_time_never_runs_backwards_across_the_inputs_of_a_source() {
+    let unsw_header = "proto,service,state,dur,spkts,dpkts,sbytes,dbytes,rate,sttl,dttl,sload,dload,sloss,dloss,sinpkt,dinpkt,sjit,djit,swin,stcpb,dtcpb,dwin,tcprtt,synack,ackdat,smean,dmean,trans_depth,response_body_len,ct_srv_src,ct_state_ttl,ct_dst_ltm,ct_src_dport_ltm,ct_dst_sport_ltm,ct_dst_src_ltm,is_ftp_login,ct_ftp_cmd,ct_flw_http_mthd,ct_src_ltm,ct_srv_dst,is_sm_ips_ports,attack_cat,label";
+    let unsw_row = "udp,-,INT,0.000011,2,0,496,0,90909.0902,254,0,180363632,0,0,0,0.011,0,0,0,0,0,0,0,0,0,0,248,0,0,0,2,2,1,1,1,2,0,0,0,1,2,0,Normal,0";
+    let unsw_bad = unsw_row.replace(",496,", ",x,");
+    let cases: [(Box<dyn RecordParser>, String, String); 3] = [
+        (
+            Box::new(UnswParser::new(ParseOptions::new("test"))),
+            format!("{unsw_header}\n{unsw_row}\n{unsw_bad}\n{unsw_row}\n"),
+            format!("{unsw_header}\n{unsw_row}\n"),
+        ),
+        (
+            Box::new(NslKddParser::new(ParseOptions::new("test"))),
+            format!(
+                "{NSL_ROW}\n{}\n{NSL_ROW}\n",
+                NSL_ROW.replace(",491,", ",x,")
+            ),
+            format!("{NSL_ROW}\n"),
+        ),
+        (
+            Box::new(GenericCsvParser::new(ParseOptions::new("test"))),
+            "f0,label\n1,0\nx,1\n3,0\n".to_string(),
+            "f0,label\n4,0\n".to_string(),
+        ),
+    ];
+    for (mut parser, first, second) in cases {
+        let first = records(parser.as_mut(), &first);
+        let second = records(parser.as_mut(), &second);
+        assert_eq!(rejections(&first).len(), 1, "{first:?}");
+        let times: Vec<i64> = events(&first)
+            .iter()
+            .chain(events(&second).iter())
+            .map(|event| event.event_time.timestamp_millis())
+            .collect();
+        // Rows 0 and 2 of the first input (row 1 was rejected), then row 3 = the second's row 0.
+        assert_eq!(times, [0, 2, 3], "{}", parser.format());
+    }
 }
 
 #[test]

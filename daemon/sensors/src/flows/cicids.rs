@@ -10,7 +10,7 @@ use crate::format::{Format, ParseOptions, delegate_record_parser};
 use crate::intern::Interner;
 
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema};
+use super::engine::{FlowCsv, RowCounter, RowSchema};
 use super::error::RowError;
 use super::header::{Columns, index_of, shared_names};
 use super::value::{self, Numbers};
@@ -198,6 +198,12 @@ pub struct CicIdsParser {
 impl CicIdsParser {
     /// A parser for CIC-IDS2017 CSV input.
     pub fn new(opts: ParseOptions) -> CicIdsParser {
+        CicIdsParser::sharing_rows(opts, RowCounter::default())
+    }
+
+    /// A parser that numbers its rows with `rows`, shared with the other flow parsers of
+    /// its source.
+    pub(crate) fn sharing_rows(opts: ParseOptions, rows: RowCounter) -> CicIdsParser {
         CicIdsParser {
             inner: FlowCsv::new(
                 CicIdsRows {
@@ -206,6 +212,7 @@ impl CicIdsParser {
                     classes: Interner::default(),
                 },
                 opts,
+                rows,
             ),
         }
     }

@@ -2,6 +2,7 @@
 //! origins, empty inputs. Each format only says how to read its header and one row.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::event::{Event, EventKind, Origin, Sensor};
 use crate::format::{Format, ParseOptions, Record, RejectReason, Rejection};
@@ -47,12 +48,28 @@ pub(crate) trait RowSchema: Send {
     fn numeric_columns(&self) -> &[Arc<str>];
 }
 
+/// The index of the next data row of one source, valid or not, counted across its inputs.
+///
+/// Datasets without timestamps take their event time from it, so it must never restart
+/// while the source lives: a second input replayed after the first, or a rotated file,
+/// carries on in time instead of starting over. Every flow parser of one
+/// [`AutoParser`](crate::detect::AutoParser) shares one counter, so that alternating formats
+/// in one source do not restart it either.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowCounter(Arc<AtomicU64>);
+
+impl RowCounter {
+    /// Takes the next row index.
+    fn next(&self) -> u64 {
+        // One parser feeds at a time; the atomic only makes the count shareable (Send).
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
 /// Per-input bookkeeping.
 #[derive(Debug)]
 struct InputState {
     source: Arc<str>,
-    /// Data rows seen so far, valid or not: the index of the next data row.
-    data_rows: u64,
     /// Whether anything but blank lines and headers was met (for [`RejectReason::EmptyInput`]).
     saw_row: bool,
     /// The current header line, to recognise it when repeated (concatenated files).
@@ -67,7 +84,6 @@ impl InputState {
     fn new(source: Arc<str>, columns: Option<Columns>) -> InputState {
         InputState {
             source,
-            data_rows: 0,
             saw_row: false,
             header_text: None,
             columns,
@@ -75,12 +91,10 @@ impl InputState {
         }
     }
 
-    /// Counts a data row and returns its index within the input.
-    fn count_data_row(&mut self) -> u64 {
+    /// Counts a data row of this input and returns its index within the source.
+    fn count_data_row(&mut self, rows: &RowCounter) -> u64 {
         self.saw_row = true;
-        let index = self.data_rows;
-        self.data_rows += 1;
-        index
+        rows.next()
     }
 }
 
@@ -90,17 +104,19 @@ pub(crate) struct FlowCsv<S> {
     opts: ParseOptions,
     splitter: CellSplitter,
     input: InputState,
+    rows: RowCounter,
 }
 
 impl<S: RowSchema> FlowCsv<S> {
-    /// A parser reading the schema `schema` with `opts`.
-    pub(crate) fn new(schema: S, opts: ParseOptions) -> FlowCsv<S> {
+    /// A parser reading the schema `schema` with `opts`, numbering rows with `rows`.
+    pub(crate) fn new(schema: S, opts: ParseOptions, rows: RowCounter) -> FlowCsv<S> {
         let columns = schema.headerless_columns();
         FlowCsv {
             schema,
             opts,
             splitter: CellSplitter::default(),
             input: InputState::new(Arc::from(""), columns),
+            rows,
         }
     }
 
@@ -109,7 +125,7 @@ impl<S: RowSchema> FlowCsv<S> {
     }
 
     pub(crate) fn begin_input(&mut self, source: Arc<str>) {
-        // The next input brings its own header.
+        // The next input brings its own header; the row count goes on.
         self.input = InputState::new(source, self.schema.headerless_columns());
     }
 
@@ -154,7 +170,7 @@ impl<S: RowSchema> FlowCsv<S> {
             Ok(Some(text)) => text,
             Ok(None) => return Ok(None),
             Err(err) => {
-                self.input.count_data_row();
+                self.input.count_data_row(&self.rows);
                 return Err(err);
             }
         };
@@ -164,7 +180,7 @@ impl<S: RowSchema> FlowCsv<S> {
         let cells = match self.splitter.split(text) {
             Ok(cells) => cells,
             Err(err) => {
-                self.input.count_data_row();
+                self.input.count_data_row(&self.rows);
                 return Err(err);
             }
         };
@@ -183,7 +199,7 @@ impl<S: RowSchema> FlowCsv<S> {
                 }
             };
         }
-        let row_index = self.input.count_data_row();
+        let row_index = self.input.count_data_row(&self.rows);
         let Some(columns) = &self.input.columns else {
             return Err(RowError::Missing {
                 what: format!("no {} header before this row", S::FORMAT),

@@ -7,7 +7,7 @@ use crate::format::{Format, ParseOptions, delegate_record_parser};
 use crate::intern::Interner;
 
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema};
+use super::engine::{FlowCsv, RowCounter, RowSchema};
 use super::error::RowError;
 use super::header::{Columns, locate};
 use super::value::Numbers;
@@ -54,6 +54,12 @@ pub struct GenericCsvParser {
 impl GenericCsvParser {
     /// A parser for labelled numeric CSV input.
     pub fn new(opts: ParseOptions) -> GenericCsvParser {
+        GenericCsvParser::sharing_rows(opts, RowCounter::default())
+    }
+
+    /// A parser that numbers its rows with `rows`, shared with the other flow parsers of
+    /// its source.
+    pub(crate) fn sharing_rows(opts: ParseOptions, rows: RowCounter) -> GenericCsvParser {
         let label_column = opts
             .label_column
             .clone()
@@ -67,6 +73,7 @@ impl GenericCsvParser {
                     classes: Interner::default(),
                 },
                 opts,
+                rows,
             ),
         }
     }

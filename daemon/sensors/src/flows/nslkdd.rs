@@ -8,7 +8,7 @@ use crate::intern::Interner;
 
 use super::CategoricalKinds;
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema};
+use super::engine::{FlowCsv, RowCounter, RowSchema};
 use super::error::RowError;
 use super::header::{Columns, index_of, shared_names};
 use super::value::{self, IN_SECONDS, Numbers};
@@ -137,6 +137,12 @@ impl NslKddParser {
 
     /// A parser for NSL-KDD input.
     pub fn new(opts: ParseOptions) -> NslKddParser {
+        NslKddParser::sharing_rows(opts, RowCounter::default())
+    }
+
+    /// A parser that numbers its rows with `rows`, shared with the other flow parsers of
+    /// its source.
+    pub(crate) fn sharing_rows(opts: ParseOptions, rows: RowCounter) -> NslKddParser {
         let positions: Vec<usize> = (0..FEATURES.len())
             .filter(|&index| !is_categorical(index))
             .collect();
@@ -157,6 +163,7 @@ impl NslKddParser {
                     kinds: CategoricalKinds::default(),
                 },
                 opts,
+                rows,
             ),
         }
     }

@@ -8,7 +8,7 @@ use crate::format::{Format, ParseOptions, delegate_record_parser};
 use crate::intern::Interner;
 
 use super::csv::Cells;
-use super::engine::{FlowCsv, RowSchema};
+use super::engine::{FlowCsv, RowCounter, RowSchema};
 use super::error::RowError;
 use super::header::{Columns, index_of, shared_names};
 use super::value::{self, IN_SECONDS, Numbers};
@@ -122,6 +122,12 @@ impl UnswParser {
 
     /// A parser for UNSW-NB15 CSV input.
     pub fn new(opts: ParseOptions) -> UnswParser {
+        UnswParser::sharing_rows(opts, RowCounter::default())
+    }
+
+    /// A parser that numbers its rows with `rows`, shared with the other flow parsers of
+    /// its source.
+    pub(crate) fn sharing_rows(opts: ParseOptions, rows: RowCounter) -> UnswParser {
         UnswParser {
             inner: FlowCsv::new(
                 UnswRows {
@@ -132,6 +138,7 @@ impl UnswParser {
                     kinds: CategoricalKinds::default(),
                 },
                 opts,
+                rows,
             ),
         }
     }
