@@ -6,7 +6,7 @@
 //! datasets by their header: UNSW-NB15's feature names (after a possible byte-order mark),
 //! CIC-IDS2017's `Flow ID`/`Dst Port`/`Flow Duration`, a `label` column over otherwise
 //! numeric columns (generic CSV); NSL-KDD has no header and is recognised by the shape of
-//! its 43 fields.
+//! its 43 fields (42 in the KDD Cup 99 layout, without difficulty level).
 
 use std::sync::Arc;
 
@@ -158,10 +158,12 @@ fn detect_csv(lines: &[&[u8]], label_column: &str, complete: bool) -> Option<For
         return Some(Format::Cicids);
     }
     let rows = &lines[..lines.len().min(CSV_ROWS_CHECKED)];
-    if rows
+    let nslkdd_widths: Option<Vec<usize>> = rows
         .iter()
-        .all(|row| cells(row).is_some_and(|c| is_nslkdd_row(&c)))
-    {
+        .map(|row| cells(row).filter(|c| is_nslkdd_row(c)).map(|c| c.len()))
+        .collect();
+    // One layout per input, as the parser reads it.
+    if nslkdd_widths.is_some_and(|widths| widths.windows(2).all(|pair| pair[0] == pair[1])) {
         return Some(Format::Nslkdd);
     }
     let label_at = header
@@ -184,7 +186,7 @@ fn detect_csv(lines: &[&[u8]], label_column: &str, complete: bool) -> Option<For
 }
 
 /// An NSL-KDD record: duration, three symbolic fields (protocol, service, flag), 37 numbers,
-/// the attack name and (in the `+` files) a difficulty level.
+/// the attack name and a difficulty level, which KDD Cup 99 records lack.
 fn is_nslkdd_row(cells: &[&str]) -> bool {
     let symbol = |cell: &str| {
         !cell.is_empty()

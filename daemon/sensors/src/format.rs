@@ -23,7 +23,7 @@ pub enum Format {
     Tanner,
     /// UNSW-NB15 CSV with header.
     Unsw,
-    /// NSL-KDD records (no header, 43 fields).
+    /// NSL-KDD records (no header, 43 fields), or KDD Cup 99 records (42 fields).
     Nslkdd,
     /// CIC-IDS2017 CSV with header.
     Cicids,

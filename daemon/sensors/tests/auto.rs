@@ -192,6 +192,30 @@ fn timeless_datasets_keep_counting_rows_across_inputs_and_formats() {
     assert_eq!(times, [0, 1, 2, 3, 4, 5]);
 }
 
+/// What `auto` recognises as NSL-KDD, the NSL-KDD parser reads: also the KDD Cup 99
+/// layout (no difficulty level, labels ending in `.`).
+#[test]
+fn kdd_cup_99_rows_are_recognised_and_read() {
+    let data = "0,tcp,http,SF,181,5450,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0,0,8,8,0.00,0.00,0.00,0.00,1.00,0.00,0.00,9,9,1.00,0.00,0.11,0.00,0.00,0.00,0.00,0.00,normal.\n0,icmp,ecr_i,SF,1032,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,511,511,0.00,0.00,0.00,0.00,1.00,0.00,0.00,255,255,1.00,0.00,1.00,0.00,0.00,0.00,0.00,0.00,smurf.\n";
+    let mut parser = auto();
+    let records = parse_input(parser.as_mut(), "kddcup.data_10_percent", data.as_bytes());
+    assert_eq!(parser.format(), Format::Nslkdd);
+    let tally = Tally::of(&records);
+    assert!(tally.rejected.is_empty(), "{:?}", tally.rejected);
+    let labels: Vec<(&str, bool)> = tally
+        .events
+        .iter()
+        .filter_map(|event| event.label.as_ref())
+        .map(|label| (&*label.class, label.anomalous))
+        .collect();
+    assert_eq!(labels, [("normal", false), ("smurf", true)]);
+
+    // Rows of both layouts in one input are neither recognised nor read.
+    let nsl = "0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20";
+    let cup = data.lines().next().unwrap_or_default();
+    assert_eq!(detect_format(&[nsl.as_bytes(), cup.as_bytes()]), None);
+}
+
 #[test]
 fn detection_from_first_lines() {
     let cowrie: &[u8] = COWRIE_CONNECT.as_bytes();

@@ -173,9 +173,11 @@ fn bad_rows_are_rejected_with_column_and_value() {
     ];
     for (row, reason, needle) in cases {
         let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
-        let records = records(&mut parser, &format!("{row}\n"));
+        // After a 43-field row, the input is NSL-KDD: a row without difficulty is damaged.
+        let records = records(&mut parser, &format!("{ROW}\n{row}\n"));
         let rejected = rejections(&records);
         assert_eq!(rejected.len(), 1, "{row}: {records:?}");
+        assert_eq!(rejected[0].offset, ROW.len() as u64 + 1);
         assert_eq!(rejected[0].reason, reason, "{row}");
         assert!(
             rejected[0].detail.contains(needle),
@@ -183,6 +185,92 @@ fn bad_rows_are_rejected_with_column_and_value() {
             rejected[0].detail
         );
     }
+}
+
+/// The KDD Cup 99 layout: NSL-KDD's 41 features and the label, without difficulty, and a
+/// label that ends in `.`.
+fn kdd_cup_row(nsl_row: &str) -> String {
+    let (rest, _difficulty) = nsl_row.rsplit_once(',').unwrap();
+    format!("{rest}.")
+}
+
+#[test]
+fn kdd_cup_99_rows_without_difficulty_are_read_like_nsl_kdd_rows() {
+    let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
+    let nsl = records(&mut parser, &format!("{ROW}\n"));
+    let normal = kdd_cup_row(&ROW.replace("snmpgetattack", "normal"));
+    let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
+    let cup = records(
+        &mut parser,
+        &format!("{}\r\n{normal}\r\n{}", kdd_cup_row(ROW), kdd_cup_row(ROW)),
+    );
+    assert!(rejections(&cup).is_empty(), "{cup:?}");
+    let [Record::Event(nsl)] = &nsl[..] else {
+        panic!("{nsl:?}");
+    };
+    let [
+        Record::Event(attack),
+        Record::Event(normal),
+        Record::Event(last),
+    ] = &cup[..]
+    else {
+        panic!("{cup:?}");
+    };
+    assert_eq!(attack.numeric, nsl.numeric);
+    assert_eq!(attack.raw_kind, nsl.raw_kind);
+    assert_eq!(attack.label, nsl.label, "the trailing dot is dropped");
+    let label = normal.label.as_ref().unwrap();
+    assert_eq!((&*label.class, label.anomalous), ("normal", false));
+    // A complete last line without newline is a row, as in NSL-KDD files.
+    assert_eq!(last.label, nsl.label);
+
+    // Once an input shows its layout, a row of the other one is damaged.
+    let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
+    let mixed = records(&mut parser, &format!("{}\n{ROW}\n", kdd_cup_row(ROW)));
+    let rejected = rejections(&mixed);
+    assert_eq!(rejected.len(), 1, "{mixed:?}");
+    assert_eq!(rejected[0].reason, RejectReason::WrongColumnCount);
+    assert_eq!(rejected[0].detail, "expected 42 columns, found 43");
+    // A last line without newline that stops short of the input's layout is truncated.
+    let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
+    let cut = records(&mut parser, &format!("{ROW}\n{}", kdd_cup_row(ROW)));
+    assert_eq!(rejections(&cut)[0].reason, RejectReason::TruncatedRecord);
+}
+
+#[test]
+fn the_twenty_percent_file_in_the_kdd_cup_99_layout_gives_the_same_events() {
+    let Some(bytes) = shared_bytes(NSL_FILE) else {
+        return;
+    };
+    let text = std::str::from_utf8(&bytes).unwrap();
+    let cup: Vec<String> = text
+        .split('\n')
+        .map(|line| kdd_cup_row(line.trim_end_matches('\r')))
+        .collect();
+    let cup = cup.join("\n") + "\n";
+
+    let mut nsl_events = Vec::new();
+    let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
+    let nsl = feed_input(&mut parser, "KDDTrain+_20Percent.txt", &bytes, |event| {
+        nsl_events.push(event.clone());
+    });
+    let mut parser = NslKddParser::new(ParseOptions::new("kdd"));
+    let mut next = nsl_events.iter();
+    let tally = feed_input(&mut parser, "kddcup.data", cup.as_bytes(), |event| {
+        let expected = next.next().expect("more events than rows");
+        assert_eq!(event.numeric, expected.numeric);
+        assert_eq!(event.raw_kind, expected.raw_kind);
+        assert_eq!(event.label, expected.label);
+        assert_eq!(
+            (event.bytes_out, event.bytes_in),
+            (expected.bytes_out, expected.bytes_in)
+        );
+        assert_eq!(event.event_time, expected.event_time);
+    });
+    assert!(next.next().is_none(), "rows left without an event");
+    assert!(tally.rejections.is_empty(), "{:?}", &tally.rejections[..1]);
+    assert_eq!(tally.events, 25_192);
+    assert_eq!(tally.classes, nsl.classes);
 }
 
 #[test]

@@ -29,9 +29,9 @@ pub(crate) trait RowSchema: Send {
     /// The column positions from a header line; an error rejects the line.
     fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError>;
 
-    /// The column positions of an input before its header: `None` for a format whose rows
-    /// can only be read once a header has named the columns.
-    fn headerless_columns(&self) -> Option<Columns> {
+    /// The column positions of an input without header, from its first data row: `None` for
+    /// a format whose rows can only be read once a header has named the columns.
+    fn headerless_columns(&self, _first_row: &Cells<'_>) -> Option<Columns> {
         None
     }
 
@@ -74,19 +74,20 @@ struct InputState {
     saw_row: bool,
     /// The current header line, to recognise it when repeated (concatenated files).
     header_text: Option<String>,
-    /// Where the columns stand; `None` while a required header is still missing.
+    /// Where the columns stand; `None` until a header, or for a format without one the
+    /// first data row, has told.
     columns: Option<Columns>,
     /// Set by `finish_input`, so that a second call does not report the input twice.
     finished: bool,
 }
 
 impl InputState {
-    fn new(source: Arc<str>, columns: Option<Columns>) -> InputState {
+    fn new(source: Arc<str>) -> InputState {
         InputState {
             source,
             saw_row: false,
             header_text: None,
-            columns,
+            columns: None,
             finished: false,
         }
     }
@@ -110,12 +111,11 @@ pub(crate) struct FlowCsv<S> {
 impl<S: RowSchema> FlowCsv<S> {
     /// A parser reading the schema `schema` with `opts`, numbering rows with `rows`.
     pub(crate) fn new(schema: S, opts: ParseOptions, rows: RowCounter) -> FlowCsv<S> {
-        let columns = schema.headerless_columns();
         FlowCsv {
             schema,
             opts,
             splitter: CellSplitter::default(),
-            input: InputState::new(Arc::from(""), columns),
+            input: InputState::new(Arc::from("")),
             rows,
         }
     }
@@ -126,7 +126,7 @@ impl<S: RowSchema> FlowCsv<S> {
 
     pub(crate) fn begin_input(&mut self, source: Arc<str>) {
         // The next input brings its own header; the row count goes on.
-        self.input = InputState::new(source, self.schema.headerless_columns());
+        self.input = InputState::new(source);
     }
 
     pub(crate) fn numeric_columns(&self) -> &[Arc<str>] {
@@ -200,6 +200,9 @@ impl<S: RowSchema> FlowCsv<S> {
             };
         }
         let row_index = self.input.count_data_row(&self.rows);
+        if self.input.columns.is_none() && !header_bound {
+            self.input.columns = self.schema.headerless_columns(&cells);
+        }
         let Some(columns) = &self.input.columns else {
             return Err(RowError::Missing {
                 what: format!("no {} header before this row", S::FORMAT),

@@ -64,10 +64,17 @@ const SERVICE: usize = index_of(&FEATURES, "service");
 const FLAG: usize = index_of(&FEATURES, "flag");
 const SRC_BYTES: usize = index_of(&FEATURES, "src_bytes");
 const DST_BYTES: usize = index_of(&FEATURES, "dst_bytes");
-/// The attack name follows the features; the difficulty level comes last.
+/// The attack name follows the features; in NSL-KDD, the difficulty level comes last.
 const CLASS: usize = FEATURES.len();
 const DIFFICULTY: usize = CLASS + 1;
-const WIDTH: usize = FEATURES.len() + 2;
+/// Cells of an NSL-KDD row: features, attack name, difficulty level.
+const NSL_KDD_WIDTH: usize = FEATURES.len() + 2;
+/// Cells of a KDD Cup 99 row: features and attack name.
+const KDD_CUP_WIDTH: usize = FEATURES.len() + 1;
+
+/// Positions of the attack name and, in NSL-KDD, the difficulty among [`Columns::other`].
+const CLASS_OTHER: usize = 0;
+const DIFFICULTY_OTHER: usize = 1;
 
 /// Whether a feature column is categorical (kept in `raw_kind`, not in `numeric`).
 const fn is_categorical(index: usize) -> bool {
@@ -97,9 +104,13 @@ const NORMAL_CLASS: &str = "normal";
 
 /// Parser for NSL-KDD records ([`Format::Nslkdd`]).
 ///
-/// Rows have 43 cells and no header: the 41 KDD features, the attack name (`normal`,
-/// `neptune`, ...) and the difficulty level. A header line whose first cell is `duration`
-/// is tolerated and skipped.
+/// Rows have no header and 43 cells: the 41 KDD features, the attack name (`normal`,
+/// `neptune`, ...) and the difficulty level. The original KDD Cup 99 files, which NSL-KDD
+/// was derived from, are read too: their rows have 42 cells, without difficulty level, and
+/// their attack names end in `.` (`normal.`, `smurf.`). The first data row of an input tells
+/// its layout, and every row of that input must have as many cells. A header line whose
+/// first cell is `duration` is tolerated and skipped (with 42 names, it announces the KDD
+/// Cup 99 layout).
 ///
 /// | event field | from |
 /// |---|---|
@@ -108,8 +119,8 @@ const NORMAL_CLASS: &str = "normal";
 /// | `raw_kind` | `protocol_type`, `service` and `flag`, see [`categorical_values`](super::categorical_values) |
 /// | `duration_secs` | `duration` |
 /// | `bytes_out`, `bytes_in` | `src_bytes`, `dst_bytes` |
-/// | `label` | class = attack name (a trailing `.`, as in KDD Cup 99 files, is dropped), anomalous unless `normal` |
-/// | `numeric` | the 38 numeric features; the difficulty level is left out, as it describes the label, not the traffic |
+/// | `label` | class = attack name (the trailing `.` of KDD Cup 99 files is dropped), anomalous unless `normal` |
+/// | `numeric` | the 38 numeric features, in both layouts; the difficulty level is left out, as it describes the label, not the traffic |
 /// | `event_time` | `dataset_start + row_index × row_interval_micros` |
 ///
 /// ```
@@ -126,6 +137,14 @@ const NORMAL_CLASS: &str = "normal";
 /// assert_eq!(event.transport, Some(Transport::Tcp));
 /// assert_eq!(event.label.as_ref().map(|l| (&*l.class, l.anomalous)), Some(("neptune", true)));
 /// assert_eq!(parser.numeric_columns()[0].as_ref(), "duration");
+///
+/// // The same connection in a KDD Cup 99 file.
+/// parser.begin_input(Arc::from("kddcup.data_10_percent"));
+/// let row = b"0,tcp,private,S0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,123,6,1.00,1.00,0.00,0.00,0.05,0.07,0.00,255,26,0.10,0.05,0.00,0.00,1.00,1.00,0.00,0.00,neptune.";
+/// let mut cup_out = Vec::new();
+/// parser.feed(row, 0, true, &mut cup_out);
+/// let Record::Event(cup) = &cup_out[0] else { panic!("{:?}", cup_out[0]) };
+/// assert_eq!((&cup.label, &cup.numeric), (&event.label, &event.numeric));
 /// ```
 pub struct NslKddParser {
     inner: FlowCsv<NslKddRows>,
@@ -147,16 +166,23 @@ impl NslKddParser {
             .filter(|&index| !is_categorical(index))
             .collect();
         let numeric: Vec<&str> = positions.iter().map(|&index| FEATURES[index]).collect();
+        let nsl_kdd = Columns {
+            width: NSL_KDD_WIDTH,
+            numeric: positions,
+            other: vec![CLASS, DIFFICULTY],
+            flow_id: None,
+        };
+        let kdd_cup = Columns {
+            width: KDD_CUP_WIDTH,
+            other: vec![CLASS],
+            ..nsl_kdd.clone()
+        };
         NslKddParser {
             inner: FlowCsv::new(
                 NslKddRows {
                     numeric_columns: shared_names(&numeric),
-                    columns: Columns {
-                        width: WIDTH,
-                        numeric: positions,
-                        other: Vec::new(),
-                        flow_id: None,
-                    },
+                    nsl_kdd,
+                    kdd_cup,
                     raw: Vec::with_capacity(numeric.len()),
                     classes: Interner::default(),
                     services: Interner::default(),
@@ -173,13 +199,26 @@ delegate_record_parser!(NslKddParser);
 
 struct NslKddRows {
     numeric_columns: Vec<Arc<str>>,
-    /// The fixed layout: every input has the same columns, with or without a header.
-    columns: Columns,
+    /// The NSL-KDD layout, with difficulty level.
+    nsl_kdd: Columns,
+    /// The KDD Cup 99 layout, without.
+    kdd_cup: Columns,
     /// Parsed numeric cells of the current row, before [`value::finite_feature`].
     raw: Vec<f64>,
     classes: Interner,
     services: Interner,
     kinds: CategoricalKinds,
+}
+
+impl NslKddRows {
+    /// The KDD Cup 99 layout for rows (or a header) of its width, else NSL-KDD's.
+    fn layout(&self, width: usize) -> Columns {
+        if width == KDD_CUP_WIDTH {
+            self.kdd_cup.clone()
+        } else {
+            self.nsl_kdd.clone()
+        }
+    }
 }
 
 impl RowSchema for NslKddRows {
@@ -190,13 +229,13 @@ impl RowSchema for NslKddRows {
         cells.get(DURATION).eq_ignore_ascii_case(FEATURES[DURATION])
     }
 
-    fn bind_header(&mut self, _cells: &Cells<'_>) -> Result<Columns, RowError> {
-        // The layout is fixed; a header only has to be recognised and skipped.
-        Ok(self.columns.clone())
+    fn bind_header(&mut self, cells: &Cells<'_>) -> Result<Columns, RowError> {
+        // The columns are in a fixed order; only the width tells the layout.
+        Ok(self.layout(cells.len()))
     }
 
-    fn headerless_columns(&self) -> Option<Columns> {
-        Some(self.columns.clone())
+    fn headerless_columns(&self, first_row: &Cells<'_>) -> Option<Columns> {
+        Some(self.layout(first_row.len()))
     }
 
     fn fill(
@@ -216,10 +255,12 @@ impl RowSchema for NslKddRows {
         event.bytes_out = Some(numbers.count(SRC_BYTES_VALUE)?);
         event.bytes_in = Some(numbers.count(DST_BYTES_VALUE)?);
 
-        // Not carried on, but a difficulty that is not a number betrays a damaged row.
-        value::number("difficulty", cells.get(DIFFICULTY))?;
+        if let Some(&difficulty) = columns.other.get(DIFFICULTY_OTHER) {
+            // Not carried on, but a difficulty that is not a number betrays a damaged row.
+            value::number("difficulty", cells.get(difficulty))?;
+        }
 
-        let class_cell = cells.get(CLASS);
+        let class_cell = columns.other(cells, CLASS_OTHER);
         let class = class_cell.strip_suffix('.').unwrap_or(class_cell);
         if class.is_empty() {
             return Err(RowError::Missing {
