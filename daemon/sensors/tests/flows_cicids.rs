@@ -259,6 +259,36 @@ fn udp_flows_have_no_tcp_flags_and_benign_is_normal() {
     assert_eq!((&*label.class, label.anomalous), ("BENIGN", false));
 }
 
+/// Addresses are read as in the JSON logs, so one host has one address in every format.
+#[test]
+fn addresses_are_read_like_those_of_the_json_logs() {
+    let row = row_with(&[("Src IP", "::ffff:172.16.0.1"), ("Dst IP", "fe80::1%eth0")]);
+    let mut parser = CicIdsParser::new(ParseOptions::new("cic"));
+    let records = records(&mut parser, &format!("{HEADER}\n{row}\n"));
+    let Record::Event(event) = &records[1] else {
+        panic!("{records:?}");
+    };
+    assert_eq!(
+        event.src_ip,
+        Some(IpAddr::V4(std::net::Ipv4Addr::new(172, 16, 0, 1)))
+    );
+    assert_eq!(
+        event.dst_ip,
+        Some(IpAddr::V6(std::net::Ipv6Addr::new(
+            0xfe80, 0, 0, 0, 0, 0, 0, 1
+        )))
+    );
+    // The shared reading, for the same cells.
+    assert_eq!(
+        event.src_ip,
+        vigil_sensors::net::parse_ip("::ffff:172.16.0.1").ok()
+    );
+    assert_eq!(
+        event.dst_ip,
+        vigil_sensors::net::parse_ip("fe80::1%eth0").ok()
+    );
+}
+
 #[test]
 fn infinity_and_nan_become_documented_finite_features() {
     let row = row_with(&[("Flow Bytes/s", "Infinity"), ("Flow Packets/s", "NaN")]);

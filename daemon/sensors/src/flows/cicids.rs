@@ -153,7 +153,7 @@ const MICROS_PER_SEC: f64 = 1_000_000.0;
 /// | event field | from |
 /// |---|---|
 /// | `event_time` | `Timestamp` (`2017-07-07 12:59:21.088203`), naive, read in `naive_timezone` |
-/// | `src_ip`, `src_port`, `dst_ip`, `dst_port` | `Src IP`, `Src Port`, `Dst IP`, `Dst Port` (v4 or v6; bad address → `invalid_ip`, bad port → `invalid_port`) |
+/// | `src_ip`, `src_port`, `dst_ip`, `dst_port` | `Src IP`, `Src Port`, `Dst IP`, `Dst Port` (addresses as by [`parse_ip`](crate::net::parse_ip); bad address → `invalid_ip`, bad port → `invalid_port`) |
 /// | `transport` | `Protocol` number (6 tcp, 17 udp, 1 icmp, other) |
 /// | `duration_secs` | `Flow Duration` (microseconds) / 10⁶ |
 /// | `packets_out`, `packets_in` | `Total Fwd Packet`, `Total Bwd packets` |

@@ -79,9 +79,11 @@ pub(crate) fn duration_secs(column: &str, seconds: f64, cell: &str) -> Result<f6
     Ok(seconds)
 }
 
-/// An IPv4 or IPv6 address, in the standard text forms only (no leading zeros in IPv4).
+/// An IPv4 or IPv6 address read as [`crate::net::parse_ip`] reads those of the JSON logs
+/// (zone suffix dropped, IPv4-mapped IPv6 made IPv4), so that one host has one address
+/// whichever format reported it.
 pub(crate) fn ip(column: &str, cell: &str) -> Result<IpAddr, RowError> {
-    cell.parse::<IpAddr>().map_err(|_| RowError::InvalidIp {
+    crate::net::parse_ip(cell).map_err(|_| RowError::InvalidIp {
         column: column.to_string(),
         value: excerpt(cell),
     })
@@ -319,6 +321,14 @@ mod tests {
         );
         assert!(ip("Src IP", "192.168.10.5").is_ok());
         assert!(ip("Src IP", "2001:db8::1").is_ok());
+        assert_eq!(
+            ip("Src IP", "::ffff:10.0.0.1").unwrap(),
+            IpAddr::from([10, 0, 0, 1])
+        );
+        assert_eq!(
+            ip("Dst IP", "fe80::1%eth0").unwrap(),
+            ip("Dst IP", "fe80::1").unwrap()
+        );
         for bad in ["192.168.10.256", "192.168.010.5", "192.168.10", "host", ""] {
             assert!(ip("Src IP", bad).is_err(), "{bad}");
         }
