@@ -3,7 +3,8 @@
 //! Sensors write their times in several shapes: Cowrie with `Z`, Suricata with `+0200`
 //! (no colon), CIC-IDS2017 with a space instead of `T`, Dionaea and Tanner without any zone.
 //! [`parse_timestamp`] reads all of them without allocating; it runs once per event on the
-//! hot path.
+//! hot path. [`local_to_utc`] is the one rule for times written without offset, shared with
+//! the CIC-IDS2017 cell reader, so that a local time means one instant in every format.
 
 use chrono::{
     DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta,
@@ -41,9 +42,8 @@ impl TimestampError {
 ///
 /// Accepted: `YYYY-MM-DD`, then `T`, `t` or a space, then `HH:MM:SS`, optional fractional
 /// seconds (`.` or `,`, any number of digits, kept to the nanosecond), then an optional zone:
-/// `Z`, `+hh:mm`, `+hhmm` or `+hh`. A time without zone is local time in `naive_zone`; where
-/// that local time is ambiguous (the hour repeated when clocks go back) or does not exist (the
-/// hour skipped when clocks go forward), the earliest candidate instant is chosen.
+/// `Z`, `+hh:mm`, `+hhmm` or `+hh`. A time without zone is local time in `naive_zone`, read
+/// by [`local_to_utc`] (which says what happens when clocks change).
 ///
 /// ```
 /// use vigil_sensors::time::parse_timestamp;
@@ -63,7 +63,7 @@ pub fn parse_timestamp(text: &str, naive_zone: Tz) -> Result<DateTime<Utc>, Time
     let bytes = text.as_bytes();
     let (naive, rest) = parse_naive(bytes).map_err(|problem| TimestampError::new(text, problem))?;
     match rest {
-        [] => Ok(resolve_local(naive, naive_zone)
+        [] => Ok(local_to_utc(naive, naive_zone)
             .ok_or_else(|| TimestampError::new(text, "out of the supported date range"))?),
         [b'Z' | b'z'] => Ok(naive.and_utc()),
         [sign @ (b'+' | b'-'), offset @ ..] => {
@@ -156,9 +156,37 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     Some(value)
 }
 
-/// Interprets a local time in `zone`, taking the earliest instant when it is ambiguous or
-/// falls in a gap. `None` only at the edges of chrono's date range.
-fn resolve_local(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
+/// The instant a local time without offset stands for in `zone`: the one rule for naive
+/// times in every format (JSON logs and CIC-IDS2017 cells alike), so that one local time is
+/// one instant whichever sensor wrote it.
+///
+/// When clocks change, a local time maps to two instants or to none:
+///
+/// * a local time that happens twice (clocks turned back) is its **first** occurrence, the
+///   one with the offset in force before the change;
+/// * a local time that never happens (clocks turned forward) is read with the **offset in
+///   force before the change**, as if the clock had not been turned yet: 02:30 on a night
+///   when 02:00 becomes 03:00 is the instant that is 03:30 on the turned clock.
+///
+/// Both halves read the time as the clock showed it before the change, which is what a
+/// logger that is late to apply it writes; they are also the rule of RFC 5545, `java.time`
+/// and Python's `fold=0`.
+///
+/// `None` only at the edges of chrono's date range.
+///
+/// ```
+/// use chrono::NaiveDate;
+/// use vigil_sensors::time::local_to_utc;
+/// let berlin = chrono_tz::Europe::Berlin;
+/// let at = |d, h, m| NaiveDate::from_ymd_opt(2017, 3, d)?.and_hms_opt(h, m, 0);
+/// // 2017-03-26 02:30 does not exist in Berlin: read at +01:00, the offset before the change.
+/// let skipped = local_to_utc(at(26, 2, 30).unwrap(), berlin).unwrap();
+/// assert_eq!(skipped.to_rfc3339(), "2017-03-26T01:30:00+00:00");
+/// // 2017-10-29 02:30 happens twice: the first time, still at +02:00.
+/// let twice = NaiveDate::from_ymd_opt(2017, 10, 29).unwrap().and_hms_opt(2, 30, 0).unwrap();
+/// assert_eq!(local_to_utc(twice, berlin).unwrap().to_rfc3339(), "2017-10-29T00:30:00+00:00");
+/// ```
+pub fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
     if zone == chrono_tz::UTC {
         return Some(naive.and_utc());
     }
@@ -166,19 +194,14 @@ fn resolve_local(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
         LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
         LocalResult::Ambiguous(a, b) => Some(a.with_timezone(&Utc).min(b.with_timezone(&Utc))),
         LocalResult::None => {
-            // A skipped local hour: read it with the offset in force before and after the
-            // transition (zone rules never change twice within two days) and keep the earliest.
-            let day = TimeDelta::days(1);
-            let before = naive.checked_sub_signed(day)?;
-            let after = naive.checked_add_signed(day)?;
-            [before, after]
-                .into_iter()
-                .filter_map(|probe| {
-                    let offset = zone.offset_from_utc_datetime(&probe).fix();
-                    naive
-                        .checked_sub_signed(TimeDelta::seconds(i64::from(offset.local_minus_utc())))
-                })
-                .min()
+            // The offset a day earlier is the one before the change: zone rules never change
+            // twice within two days.
+            let day_before = naive.checked_sub_signed(TimeDelta::days(1))?;
+            let offset_before = zone.offset_from_utc_datetime(&day_before).fix();
+            naive
+                .checked_sub_signed(TimeDelta::seconds(i64::from(
+                    offset_before.local_minus_utc(),
+                )))
                 .map(|utc| utc.and_utc())
         }
     }
@@ -255,9 +278,10 @@ mod tests {
 
     #[test]
     fn skipped_spring_hour_does_not_fail() {
-        // 2025-03-30 02:30 does not exist in Berlin; the candidates are 00:30Z and 01:30Z.
+        // 2025-03-30 02:30 does not exist in Berlin; the candidates are 00:30Z (+02:00, the
+        // offset after the change) and 01:30Z (+01:00, the offset before it): the latter.
         let t = parse_timestamp("2025-03-30T02:30:00", chrono_tz::Europe::Berlin);
-        assert_eq!(t, Ok(utc("2025-03-30T00:30:00Z")));
+        assert_eq!(t, Ok(utc("2025-03-30T01:30:00Z")));
     }
 
     #[test]

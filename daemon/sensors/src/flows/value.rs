@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
 use super::csv::Cells;
 use super::error::{RowError, excerpt};
@@ -189,9 +189,8 @@ pub(crate) fn row_time(
 /// Parses `YYYY-MM-DD HH:MM:SS[.fraction]` (or with `T`) as local time in `zone`, or an
 /// RFC 3339 time with its own offset.
 ///
-/// A local time that happens twice (clocks turned back) is taken at its first occurrence; a
-/// local time that never happens (clocks turned forward) is read with the offset in force
-/// before the change, that is as if the clock had not been turned yet.
+/// Local times are read by [`crate::time::local_to_utc`], as in the JSON logs, also when
+/// clocks change.
 pub(crate) fn timestamp(
     column: &str,
     cell: &str,
@@ -210,22 +209,7 @@ pub(crate) fn timestamp(
                 .map_err(|_| invalid("is not YYYY-MM-DD HH:MM:SS[.ffffff]"));
         }
     };
-    match zone.from_local_datetime(&naive) {
-        LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(first, _) => Ok(first.with_timezone(&Utc)),
-        LocalResult::None => {
-            let day_before = naive
-                .checked_sub_signed(TimeDelta::days(1))
-                .ok_or_else(|| invalid("is out of range"))?;
-            let offset_before = zone.offset_from_utc_datetime(&day_before).fix();
-            naive
-                .checked_sub_signed(TimeDelta::seconds(i64::from(
-                    offset_before.local_minus_utc(),
-                )))
-                .map(|utc| Utc.from_utc_datetime(&utc))
-                .ok_or_else(|| invalid("is out of range"))
-        }
-    }
+    crate::time::local_to_utc(naive, zone).ok_or_else(|| invalid("is out of range"))
 }
 
 /// The fixed layout `YYYY-MM-DD[ T]HH:MM:SS[.d{1,9}]`, parsed by hand because it is on the
