@@ -93,8 +93,8 @@ pub struct ParseOptions {
     /// Time zone for timestamps written without an offset (Dionaea, Tanner, some EVE files).
     pub naive_timezone: chrono_tz::Tz,
     /// Event time of the first row a parser reads, for datasets without timestamps
-    /// (UNSW-NB15, NSL-KDD, generic CSV); later rows follow at `row_interval_micros`, across
-    /// all the inputs of the parser.
+    /// (UNSW-NB15, NSL-KDD, generic CSV, original CIC-IDS2017); later rows follow at
+    /// `row_interval_micros`, across all the inputs of the parser.
     pub dataset_start: DateTime<Utc>,
     /// Event-time spacing of consecutive rows of datasets without timestamps, in microseconds.
     pub row_interval_micros: u64,

@@ -74,6 +74,74 @@ fn column(name: &str) -> usize {
     HEADER.split(',').position(|h| h == name).unwrap()
 }
 
+/// The header of the original release's MachineLearningCSV files, as they write it: leading
+/// spaces, `Fwd Header Length` twice, `Label` last.
+const ORIGINAL_HEADER: &str = " Destination Port, Flow Duration, Total Fwd Packets, Total Backward Packets,Total Length of Fwd Packets, Total Length of Bwd Packets, Fwd Packet Length Max, Fwd Packet Length Min, Fwd Packet Length Mean, Fwd Packet Length Std,Bwd Packet Length Max, Bwd Packet Length Min, Bwd Packet Length Mean, Bwd Packet Length Std,Flow Bytes/s, Flow Packets/s, Flow IAT Mean, Flow IAT Std, Flow IAT Max, Flow IAT Min,Fwd IAT Total, Fwd IAT Mean, Fwd IAT Std, Fwd IAT Max, Fwd IAT Min,Bwd IAT Total, Bwd IAT Mean, Bwd IAT Std, Bwd IAT Max, Bwd IAT Min,Fwd PSH Flags, Bwd PSH Flags, Fwd URG Flags, Bwd URG Flags, Fwd Header Length, Bwd Header Length,Fwd Packets/s, Bwd Packets/s, Min Packet Length, Max Packet Length, Packet Length Mean, Packet Length Std, Packet Length Variance,FIN Flag Count, SYN Flag Count, RST Flag Count, PSH Flag Count, ACK Flag Count, URG Flag Count, CWE Flag Count, ECE Flag Count, Down/Up Ratio, Average Packet Size, Avg Fwd Segment Size, Avg Bwd Segment Size, Fwd Header Length,Fwd Avg Bytes/Bulk, Fwd Avg Packets/Bulk, Fwd Avg Bulk Rate, Bwd Avg Bytes/Bulk, Bwd Avg Packets/Bulk,Bwd Avg Bulk Rate,Subflow Fwd Packets, Subflow Fwd Bytes, Subflow Bwd Packets, Subflow Bwd Bytes,Init_Win_bytes_forward, Init_Win_bytes_backward, act_data_pkt_fwd, min_seg_size_forward,Active Mean, Active Std, Active Max, Active Min,Idle Mean, Idle Std, Idle Max, Idle Min, Label";
+
+/// The header of the original release's GeneratedLabelledFlows files: the same columns after
+/// `Flow ID`, addresses, ports, `Protocol` and a minute-resolution `Timestamp`.
+fn labelled_flows_header() -> String {
+    ORIGINAL_HEADER.replacen(
+        " Destination Port,",
+        "Flow ID, Source IP, Source Port, Destination IP, Destination Port, Protocol, Timestamp,",
+        1,
+    )
+}
+
+/// A hand-made row for `header` (an original-release header): identifying cells as given,
+/// every other cell a distinct number derived from its position, flags set for FIN, SYN
+/// and ACK only.
+fn original_row(header: &str, overrides: &[(&str, &str)]) -> String {
+    let cells: Vec<String> = header
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+        .map(|(position, name)| {
+            if let Some((_, value)) = overrides.iter().find(|(column, _)| *column == name) {
+                return value.to_string();
+            }
+            match name {
+                "Flow ID" => "192.168.10.5-104.16.207.165-54865-443-6".into(),
+                "Source IP" => "104.16.207.165".into(),
+                "Source Port" => "443".into(),
+                "Destination IP" => "192.168.10.5".into(),
+                "Destination Port" => "54865".into(),
+                "Protocol" => "6".into(),
+                "Timestamp" => "7/7/2017 3:30".into(),
+                "Flow Duration" => "2500000".into(),
+                "FIN Flag Count" | "SYN Flag Count" | "ACK Flag Count" => "2".into(),
+                "RST Flag Count" | "PSH Flag Count" | "URG Flag Count" => "0".into(),
+                "Label" => "DDoS".into(),
+                _ => format!("{}", position * 10),
+            }
+        })
+        .collect();
+    cells.join(",")
+}
+
+/// The numeric features of an original-release header read independently: every trimmed
+/// name but the identifying ones and `Label`, a repeated name once, with the position of
+/// its first occurrence.
+fn original_features(header: &str) -> Vec<(String, usize)> {
+    let identifying = [
+        "Flow ID",
+        "Source IP",
+        "Source Port",
+        "Destination IP",
+        "Destination Port",
+        "Protocol",
+        "Timestamp",
+        "Label",
+    ];
+    let mut features: Vec<(String, usize)> = Vec::new();
+    for (position, name) in header.split(',').map(str::trim).enumerate() {
+        if !identifying.contains(&name) && features.iter().all(|(seen, _)| seen != name) {
+            features.push((name.to_string(), position));
+        }
+    }
+    features
+}
+
 #[test]
 fn every_sample_file_parses_completely_and_matches_an_independent_reading() {
     for file in CIC_FILES {
@@ -286,6 +354,186 @@ fn addresses_are_read_like_those_of_the_json_logs() {
     assert_eq!(
         event.dst_ip,
         vigil_sensors::net::parse_ip("fe80::1%eth0").ok()
+    );
+}
+
+/// The original MachineLearningCSV files, which `--format auto` recognises as CIC-IDS2017:
+/// no addresses, protocol or time, so times come from the row index as for UNSW-NB15.
+#[test]
+fn the_original_machine_learning_csv_layout_is_read() {
+    let mut opts = ParseOptions::new("cic");
+    opts.dataset_start = chrono::Utc.with_ymd_and_hms(2017, 7, 3, 8, 0, 0).unwrap();
+    opts.row_interval_micros = 2500;
+    let start = opts.dataset_start;
+    let text = format!(
+        "{ORIGINAL_HEADER}\r\n{}\r\n{}\r\n{}\r\n{}\r\n",
+        original_row(ORIGINAL_HEADER, &[]),
+        original_row(
+            ORIGINAL_HEADER,
+            &[
+                ("Label", "BENIGN"),
+                ("Flow Bytes/s", "Infinity"),
+                ("Destination Port", "53")
+            ]
+        ),
+        original_row(ORIGINAL_HEADER, &[("Label", "")]),
+        original_row(ORIGINAL_HEADER, &[("Label", "PortScan")]),
+    );
+    for mut parser in [
+        Box::new(CicIdsParser::new(opts.clone())) as Box<dyn RecordParser>,
+        vigil_sensors::parser_for(vigil_sensors::Format::Auto, opts.clone()),
+    ] {
+        let records = records(parser.as_mut(), &text);
+        assert_eq!(parser.format(), vigil_sensors::Format::Cicids);
+        let rejected = rejections(&records);
+        assert_eq!(rejected.len(), 1, "{records:?}");
+        assert_eq!(rejected[0].reason, RejectReason::MissingField);
+        let events = flows_support::events(&records);
+        assert_eq!(events.len(), 3, "{records:?}");
+
+        let features = original_features(ORIGINAL_HEADER);
+        assert_eq!(features.len(), 76);
+        let names: Vec<&str> = parser.numeric_columns().iter().map(|n| &**n).collect();
+        let expected_names: Vec<&str> = features.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, expected_names);
+
+        let event = events[0];
+        assert_eq!(event.sensor, Sensor::Cicids);
+        assert_eq!(event.kind, EventKind::Flow);
+        assert_eq!(event.event_time, start);
+        assert_eq!(event.dst_port, Some(54865));
+        assert_eq!(
+            (event.src_ip, event.src_port, event.dst_ip),
+            (None, None, None)
+        );
+        assert_eq!((event.transport, event.tcp_flags), (None, None));
+        assert_eq!(event.session, None);
+        assert_eq!(event.duration_secs, Some(2.5));
+        let position = |name: &str| {
+            ORIGINAL_HEADER
+                .split(',')
+                .position(|cell| cell.trim() == name)
+                .unwrap() as u64
+        };
+        assert_eq!(event.packets_out, Some(position("Total Fwd Packets") * 10));
+        assert_eq!(
+            event.packets_in,
+            Some(position("Total Backward Packets") * 10)
+        );
+        assert_eq!(
+            event.bytes_out,
+            Some(position("Total Length of Fwd Packets") * 10)
+        );
+        assert_eq!(
+            event.bytes_in,
+            Some(position("Total Length of Bwd Packets") * 10)
+        );
+        let label = event.label.as_ref().unwrap();
+        assert_eq!((&*label.class, label.anomalous), ("DDoS", true));
+        let row = original_row(ORIGINAL_HEADER, &[]);
+        let cells: Vec<&str> = row.split(',').collect();
+        let expected: Vec<f64> = features
+            .iter()
+            .map(|(_, position)| f64_of(cells[*position]))
+            .collect();
+        assert_eq!(event.numeric, expected);
+
+        let benign = events[1];
+        assert_eq!(benign.dst_port, Some(53));
+        let label = benign.label.as_ref().unwrap();
+        assert_eq!((&*label.class, label.anomalous), ("BENIGN", false));
+        let bytes_rate = names.iter().position(|n| *n == "Flow Bytes/s").unwrap();
+        assert_eq!(benign.numeric[bytes_rate], INFINITE_FEATURE_VALUE);
+        // The rejected row keeps its place in time.
+        assert_eq!(
+            benign.event_time,
+            start + chrono::TimeDelta::microseconds(2500)
+        );
+        assert_eq!(
+            events[2].event_time,
+            start + chrono::TimeDelta::microseconds(7500)
+        );
+    }
+}
+
+#[test]
+fn generated_labelled_flows_add_addresses_protocol_and_flow_id() {
+    let header = labelled_flows_header();
+    let mut parser = CicIdsParser::new(ParseOptions::new("cic"));
+    let text = format!(
+        "{header}\n{}\n{}\n",
+        original_row(&header, &[]),
+        original_row(
+            &header,
+            &[("Protocol", "17"), ("Source IP", "::ffff:10.0.0.9")]
+        ),
+    );
+    let records = records(&mut parser, &text);
+    assert!(rejections(&records).is_empty(), "{records:?}");
+    let events = flows_support::events(&records);
+    let event = events[0];
+    assert_eq!(event.src_ip, Some("104.16.207.165".parse().unwrap()));
+    assert_eq!(event.src_port, Some(443));
+    assert_eq!(event.dst_ip, Some("192.168.10.5".parse().unwrap()));
+    assert_eq!(event.dst_port, Some(54865));
+    assert_eq!(event.transport, Some(Transport::Tcp));
+    assert_eq!(event.tcp_flags, Some(TCP_FIN | TCP_SYN | TCP_ACK));
+    assert_eq!(
+        event.session.as_deref(),
+        Some("192.168.10.5-104.16.207.165-54865-443-6")
+    );
+    // The minute-resolution Timestamp is not read: times come from the row index.
+    assert_eq!(event.event_time, chrono::DateTime::UNIX_EPOCH);
+    let features = original_features(&header);
+    let names: Vec<&str> = parser.numeric_columns().iter().map(|n| &**n).collect();
+    let expected_names: Vec<&str> = features.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names, expected_names,
+        "the same features as MachineLearningCSV"
+    );
+    let row = original_row(&header, &[]);
+    let cells: Vec<&str> = row.split(',').collect();
+    let expected: Vec<f64> = features
+        .iter()
+        .map(|(_, position)| f64_of(cells[*position]))
+        .collect();
+    assert_eq!(event.numeric, expected);
+
+    let udp = events[1];
+    assert_eq!((udp.transport, udp.tcp_flags), (Some(Transport::Udp), None));
+    assert_eq!(udp.src_ip, Some("10.0.0.9".parse().unwrap()));
+}
+
+#[test]
+fn one_source_reads_one_release() {
+    let mut parser = CicIdsParser::new(ParseOptions::new("cic"));
+    let improved = records(&mut parser, &format!("{HEADER}\n{}\n", row_with(&[])));
+    assert_eq!(flows_support::events(&improved).len(), 1);
+    let original = records(
+        &mut parser,
+        &format!(
+            "{ORIGINAL_HEADER}\n{}\n",
+            original_row(ORIGINAL_HEADER, &[])
+        ),
+    );
+    let rejected = rejections(&original);
+    assert_eq!(rejected.len(), 2, "{original:?}");
+    assert_eq!(rejected[0].reason, RejectReason::MissingField);
+    assert!(
+        rejected[0]
+            .detail
+            .contains("original-release header in a source that reads improved-release files"),
+        "{}",
+        rejected[0].detail
+    );
+    assert_eq!(parser.numeric_columns().len(), 82);
+
+    let header = ORIGINAL_HEADER.replace(" Total Backward Packets,", " Total Bwd Packets,");
+    let mut parser = CicIdsParser::new(ParseOptions::new("cic"));
+    let records = records(&mut parser, &format!("{header}\n"));
+    assert_eq!(
+        rejections(&records)[0].detail,
+        "CIC-IDS2017 original-release header lacks column Total Backward Packets"
     );
 }
 

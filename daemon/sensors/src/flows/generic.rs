@@ -122,7 +122,7 @@ impl RowSchema for GenericRows {
             width: cells.len(),
             numeric,
             other: vec![label],
-            flow_id: None,
+            optional: Vec::new(),
         })
     }
 

@@ -56,8 +56,9 @@ pub(crate) struct Columns {
     pub(crate) numeric: Vec<usize>,
     /// Position of each of the format's other required columns, in the format's order.
     pub(crate) other: Vec<usize>,
-    /// Position of the optional column naming the flow (CIC-IDS2017 `Flow ID`), if present.
-    pub(crate) flow_id: Option<usize>,
+    /// Position of each of the format's optional columns (CIC-IDS2017 `Flow ID`, ...), in
+    /// the format's order; `None` for one the header lacks.
+    pub(crate) optional: Vec<Option<usize>>,
 }
 
 impl Columns {
@@ -76,13 +77,33 @@ impl Columns {
             width: cells.len(),
             numeric: positions,
             other,
-            flow_id: None,
+            optional: Vec::new(),
         })
+    }
+
+    /// Notes where the header `cells` has each of the `optional` columns (matched as by
+    /// [`locate`]), for [`Columns::optional_cell`].
+    pub(crate) fn with_optional(mut self, cells: &Cells<'_>, optional: &[&str]) -> Columns {
+        self.optional = optional
+            .iter()
+            .map(|name| {
+                cells
+                    .iter()
+                    .position(|cell| cell.eq_ignore_ascii_case(name))
+            })
+            .collect();
+        self
     }
 
     /// The cell of the `index`-th other column.
     pub(crate) fn other<'a>(&self, cells: &Cells<'a>, index: usize) -> &'a str {
         cells.get(self.other[index])
+    }
+
+    /// The cell of the `index`-th optional column, `None` when the header lacks the column.
+    pub(crate) fn optional_cell<'a>(&self, cells: &Cells<'a>, index: usize) -> Option<&'a str> {
+        let position = (*self.optional.get(index)?)?;
+        Some(cells.get(position))
     }
 }
 

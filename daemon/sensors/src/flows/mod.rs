@@ -13,12 +13,12 @@
 //! * A header line is reported as [`Record::Skipped`](crate::Record::Skipped) with reason
 //!   `csv_header`, also when it is repeated later in the input (files joined with `cat`).
 //! * [`Event::origin`] is the source named in `begin_input` and the byte offset of the row.
-//! * Datasets without timestamps (UNSW-NB15, NSL-KDD, generic CSV) get
-//!   `dataset_start + row_index × row_interval_micros`, where `row_index` counts the data
-//!   rows the parser has seen from 0, rejected rows included, so that a bad row does not
-//!   shift the times of the rows after it. The count goes on from one input to the next (a
-//!   parser reads one source), so that event time never runs backwards when several files
-//!   are read in turn.
+//! * Datasets without timestamps (UNSW-NB15, NSL-KDD, generic CSV, the original CIC-IDS2017
+//!   release) get `dataset_start + row_index × row_interval_micros`, where `row_index`
+//!   counts the data rows the parser has seen from 0, rejected rows included, so that a bad
+//!   row does not shift the times of the rows after it. The count goes on from one input to
+//!   the next (a parser reads one source), so that event time never runs backwards when
+//!   several files are read in turn.
 //! * Numeric cells accept `Infinity`/`NaN` (as CICFlowMeter writes them); in
 //!   [`Event::numeric`] they become [`INFINITE_FEATURE_VALUE`] and [`NAN_FEATURE_VALUE`], so
 //!   that every feature is finite. Counts (bytes, packets) and durations must be finite and

@@ -170,7 +170,7 @@ impl NslKddParser {
             width: NSL_KDD_WIDTH,
             numeric: positions,
             other: vec![CLASS, DIFFICULTY],
-            flow_id: None,
+            optional: Vec::new(),
         };
         let kdd_cup = Columns {
             width: KDD_CUP_WIDTH,
