@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use common::{replay, shared_file};
+use common::replay;
 use serde_json::Value;
+use vigil_tests::shared_file;
 
 const WINDOW_MICROS: i64 = 30_000_000;
 

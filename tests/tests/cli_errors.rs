@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::vigil_bin;
+use vigil_tests::vigil_bin;
 
 fn fails_with(args: &[&str], needle: &str) {
     let output = Command::new(vigil_bin())

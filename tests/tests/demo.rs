@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::vigil_bin;
+use vigil_tests::vigil_bin;
 
 #[test]
 fn short_demo_raises_labelled_alerts_and_exits_cleanly() {

@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{replay, shared_file};
+use common::replay;
+use vigil_tests::shared_file;
 
 #[test]
 fn two_replays_write_identical_alerts() {

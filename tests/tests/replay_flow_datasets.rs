@@ -6,7 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{count, replay, shared_file};
+use common::{count, replay};
+use vigil_tests::shared_file;
 
 /// Rows and label counts of a comma-separated file, read without Vigil's parsers:
 /// `label_at` picks the label cell from the split row; `header` says whether to skip line 1.

@@ -5,8 +5,9 @@ mod common;
 
 use std::path::Path;
 
-use common::{count, files_below, replay, shared_file};
+use common::{count, files_below, replay};
 use serde_json::Value;
+use vigil_tests::shared_file;
 
 /// What plain serde_json finds in a file: (well-formed objects, Suricata stats records,
 /// lines that do not parse).

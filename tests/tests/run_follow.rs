@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::vigil_bin;
+use vigil_tests::vigil_bin;
 
 fn failed_login(ip: &str, second: u32, session: u32) -> String {
     format!(

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use vigil_tests::{shared_file, vigil_bin};
+use vigil_tests::vigil_bin;
 
 /// Runs `vigil` with `args`, asserting success, and returns its output.
 pub fn vigil_ok(args: &[&str]) -> Output {
