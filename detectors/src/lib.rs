@@ -12,8 +12,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod calibration;
 pub mod codec;
 mod detector;
+pub mod drift;
+pub mod hst;
+pub mod metrics;
+pub mod ocsvm;
 pub mod rules;
 pub mod scale;
 

@@ -1,0 +1,1 @@
+//! Score calibration against a reservoir of reference scores.

@@ -1,0 +1,1 @@
+//! Change detectors over a stream of numbers: ADWIN, Page-Hinkley, DDM.

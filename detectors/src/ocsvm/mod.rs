@@ -1,0 +1,1 @@
+//! One-Class SVMs: online (SGD on random Fourier features) and batch (SMO, RBF kernel).
