@@ -402,3 +402,22 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `vigil eval`.
+pub fn eval(args: crate::cli::EvalArgs) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    let format: Format = args.format.parse().map_err(|e| anyhow!("--format: {e}"))?;
+    let options = crate::eval::EvalOptions {
+        format,
+        label_column: args.label_column,
+        categorical: args.categorical,
+        detector: args.detector,
+        train_rows: args.train_rows,
+        shuffle: args.shuffle,
+        seeds: args.seeds,
+        limit: args.limit,
+    };
+    let summary = crate::eval::evaluate(&args.file, &config, &options)?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}

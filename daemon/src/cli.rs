@@ -26,6 +26,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the whole pipeline over files and print one JSON summary on stdout.
     Replay(ReplayArgs),
+    /// Measure one detector on a labelled file (progressive score-then-learn) and print one JSON object.
+    Eval(EvalArgs),
     /// Validate a config file and name the first bad field.
     CheckConfig {
         /// Config file to check.
@@ -86,4 +88,38 @@ pub struct ReplayArgs {
     /// Files to replay, in this order (`-` for stdin; `.gz` files are decompressed).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+}
+
+/// `vigil eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Input format.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Label column of a generic CSV (default `label`).
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// Categorical columns of flow datasets: dropped or one-hot encoded.
+    #[arg(long, value_enum, default_value = "onehot")]
+    pub categorical: crate::eval::Categorical,
+    /// The detector to measure.
+    #[arg(long, value_enum, default_value = "hst")]
+    pub detector: crate::eval::EvalDetector,
+    /// The batch OCSVM fits on the first this many rows labelled normal.
+    #[arg(long, default_value_t = 5000)]
+    pub train_rows: usize,
+    /// Shuffle the rows once with this seed (file order without it).
+    #[arg(long)]
+    pub shuffle: Option<u64>,
+    /// Run the detector this many times, with model seeds 0..N-1.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
+    /// Read at most this many rows.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Config file (feature windows and rule thresholds for `--detector rules`).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// The labelled file.
+    pub file: PathBuf,
 }

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Run { config } => vigil::app::run(&config, process_start),
         Command::Demo(args) => vigil::app::demo(args, process_start),
         Command::Replay(args) => vigil::app::replay(args, process_start),
+        Command::Eval(args) => vigil::app::eval(args),
         Command::CheckConfig { file } => vigil::app::check_config(&file),
     };
     match result {

@@ -61,8 +61,12 @@ pub(crate) struct RowCounter(Arc<AtomicU64>);
 impl RowCounter {
     /// Takes the next row index.
     fn next(&self) -> u64 {
-        // One parser feeds at a time; the atomic only makes the count shareable (Send).
-        self.0.fetch_add(1, Ordering::Relaxed)
+        // The parsers sharing a count feed one at a time, from one thread at a time, so a
+        // plain load and store suffice (no locked read-modify-write on the per-row path);
+        // the atomic type only makes the count shareable between them (`Send`).
+        let index = self.0.load(Ordering::Relaxed);
+        self.0.store(index.wrapping_add(1), Ordering::Relaxed);
+        index
     }
 }
 

@@ -1,0 +1,563 @@
+//! `vigil eval`: progressive score-then-learn of one detector over a labelled file, with
+//! ROC AUC and average precision against the file's ground truth.
+//!
+//! Rows become feature vectors the way the reference measurements build them: flow
+//! datasets pass their own numeric columns through (categoricals dropped or one-hot
+//! encoded); log sensors use Vigil's feature schema. `--shuffle SEED` permutes the rows once
+//! (Fisher-Yates driven by ChaCha8 seeded with SEED); `--seeds N` then runs the detector N
+//! times over that order with model seeds 0..N-1. `events_per_sec` counts only the time spent
+//! in the model (scaler, score, learn), not parsing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use vigil_detectors::Detector;
+use vigil_detectors::rules::RuleSet;
+use vigil_features::FeatureExtractor;
+use vigil_sensors::{Event, Format, ParseOptions};
+use vigil_tail::TailOptions;
+
+use crate::config::Config;
+use crate::input::{LineProducer, Produced, Producer, RejectionLog, Tally};
+
+/// How categorical columns of flow datasets enter the feature vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Categorical {
+    /// Left out.
+    Drop,
+    /// One column per distinct value (`proto=tcp`), 1 or 0.
+    Onehot,
+}
+
+/// Which detector `vigil eval` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalDetector {
+    /// Half-Space Trees with online min-max scaling in front.
+    Hst,
+    /// Online One-Class SVM (SGD on random Fourier features) with online standard scaling.
+    OnlineOcsvm,
+    /// Batch nu-One-Class SVM fitted on the first `--train-rows` normal rows.
+    Ocsvm,
+    /// The behaviour rules over Vigil's windowed features (score: strongest hit, 0 without).
+    Rules,
+}
+
+impl EvalDetector {
+    fn as_str(self) -> &'static str {
+        match self {
+            EvalDetector::Hst => "hst",
+            EvalDetector::OnlineOcsvm => "online-ocsvm",
+            EvalDetector::Ocsvm => "ocsvm",
+            EvalDetector::Rules => "rules",
+        }
+    }
+}
+
+/// What `vigil eval` was asked to do.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Input format.
+    pub format: Format,
+    /// Label column of a generic CSV.
+    pub label_column: Option<String>,
+    /// Categorical columns: drop or one-hot.
+    pub categorical: Categorical,
+    /// The detector.
+    pub detector: EvalDetector,
+    /// Rows the batch OCSVM fits on (the first this many normal rows).
+    pub train_rows: usize,
+    /// Shuffle the rows once with this seed.
+    pub shuffle: Option<u64>,
+    /// Run with model seeds 0..seeds.
+    pub seeds: u64,
+    /// Read at most this many rows.
+    pub limit: Option<usize>,
+}
+
+/// A labelled data set as feature rows.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Column names, in row order.
+    pub columns: Vec<String>,
+    /// Row-major feature values, `columns.len()` per row.
+    pub rows: Vec<f64>,
+    /// Ground truth per row: anomalous or not.
+    pub labels: Vec<bool>,
+    /// The events, kept for the behaviour rules.
+    pub events: Vec<Event>,
+    /// Records rejected while reading, by reason.
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl Dataset {
+    /// Number of feature columns.
+    pub fn dim(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[f64] {
+        let dim = self.dim();
+        &self.rows[i * dim..(i + 1) * dim]
+    }
+
+    /// Reorders rows (and labels and events) by `order`.
+    fn permute(&mut self, order: &[usize]) {
+        let dim = self.dim();
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for &i in order {
+            rows.extend_from_slice(&self.rows[i * dim..(i + 1) * dim]);
+        }
+        self.rows = rows;
+        self.labels = order.iter().map(|&i| self.labels[i]).collect();
+        if !self.events.is_empty() {
+            self.events = order.iter().map(|&i| self.events[i].clone()).collect();
+        }
+    }
+}
+
+/// Reads `path` into feature rows.
+///
+/// # Errors
+/// A file that cannot be read, or that holds no labelled row.
+pub fn load_dataset(
+    path: &Path,
+    config: &Config,
+    options: &EvalOptions,
+) -> anyhow::Result<Dataset> {
+    if !path.is_file() {
+        bail!(
+            "input file {} does not exist or is not a file",
+            path.display()
+        );
+    }
+    let parse = ParseOptions {
+        sensor_id: Arc::from("eval"),
+        naive_timezone: chrono_tz::UTC,
+        dataset_start: config.dataset_start()?,
+        row_interval_micros: config.pipeline.row_interval_micros,
+        label_column: options.label_column.clone(),
+    };
+    let parser = vigil_sensors::parser_for(options.format, parse);
+    let mut producer = LineProducer::new(
+        Arc::from("eval"),
+        vec![path.to_string_lossy().into_owned()],
+        TailOptions::default(),
+        parser,
+        1,
+        RejectionLog::new(
+            Arc::from("eval"),
+            config.log.max_rejections_logged_per_interval,
+            Duration::from_secs(10),
+        ),
+    );
+    let mut events = Vec::new();
+    let mut tally = Tally::default();
+    let limit = options.limit.unwrap_or(usize::MAX);
+    while events.len() < limit {
+        let want = (limit - events.len()).min(4096);
+        if producer.produce(want, &mut events, &mut tally) == Produced::Finished {
+            break;
+        }
+    }
+    producer.finish();
+    events.truncate(limit);
+    let labelled = events.iter().filter(|e| e.label.is_some()).count();
+    if labelled == 0 {
+        bail!(
+            "{} holds no labelled row ({} events read); eval needs ground truth",
+            path.display(),
+            events.len()
+        );
+    }
+    events.retain(|e| e.label.is_some());
+    let labels = events
+        .iter()
+        .map(|e| e.label.as_ref().is_some_and(|l| l.anomalous))
+        .collect();
+
+    let passthrough = events.first().is_some_and(|e| !e.numeric.is_empty());
+    let (columns, rows) = if passthrough {
+        numeric_rows(&events, options.categorical, config)?
+    } else {
+        schema_rows(&events, config)?
+    };
+    Ok(Dataset {
+        columns,
+        rows,
+        labels,
+        events,
+        rejected: tally.rejected,
+    })
+}
+
+/// Flow datasets: their own numeric columns, and categoricals as asked.
+fn numeric_rows(
+    events: &[Event],
+    categorical: Categorical,
+    config: &Config,
+) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
+    let dim = events[0].numeric.len();
+    let mut columns: Vec<String> = numeric_column_names(events, config)?;
+    if let Some(bad) = events.iter().find(|e| e.numeric.len() != dim) {
+        bail!(
+            "row at offset {} has {} numeric values, the first row {dim}",
+            bad.origin.offset,
+            bad.numeric.len()
+        );
+    }
+    let names = categorical_names(events);
+    let mut vocab: Vec<BTreeSet<String>> = vec![BTreeSet::new(); names.len()];
+    if categorical == Categorical::Onehot {
+        for event in events {
+            if let Some(values) = vigil_sensors::flows::categorical_values(event) {
+                for (set, value) in vocab.iter_mut().zip(values) {
+                    set.insert(value.to_string());
+                }
+            }
+        }
+        for (name, set) in names.iter().zip(&vocab) {
+            columns.extend(set.iter().map(|v| format!("{name}={v}")));
+        }
+    }
+    let width = columns.len();
+    let mut rows = Vec::with_capacity(events.len() * width);
+    for event in events {
+        rows.extend_from_slice(&event.numeric);
+        if categorical == Categorical::Onehot {
+            let values = vigil_sensors::flows::categorical_values(event);
+            for (column, set) in vocab.iter().enumerate() {
+                let value = values.map(|v| v[column]);
+                rows.extend(
+                    set.iter()
+                        .map(|v| f64::from(u8::from(Some(v.as_str()) == value))),
+                );
+            }
+        }
+    }
+    Ok((columns, rows))
+}
+
+fn numeric_column_names(events: &[Event], config: &Config) -> anyhow::Result<Vec<String>> {
+    // The parser knows the names; a fresh parser of the same format reports them.
+    let format = match events[0].sensor {
+        vigil_sensors::Sensor::Unsw => Format::Unsw,
+        vigil_sensors::Sensor::Nslkdd => Format::Nslkdd,
+        vigil_sensors::Sensor::Cicids => Format::Cicids,
+        _ => Format::Csv,
+    };
+    let _ = config;
+    let dim = events[0].numeric.len();
+    let parser = vigil_sensors::parser_for(format, ParseOptions::new("eval"));
+    let names: Vec<String> = parser
+        .numeric_columns()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    Ok(if names.len() == dim {
+        names
+    } else {
+        (0..dim).map(|i| format!("f{i}")).collect()
+    })
+}
+
+fn categorical_names(events: &[Event]) -> Vec<&'static str> {
+    match events[0].sensor {
+        vigil_sensors::Sensor::Unsw => {
+            vigil_sensors::flows::UnswParser::CATEGORICAL_COLUMNS.to_vec()
+        }
+        vigil_sensors::Sensor::Nslkdd => {
+            vigil_sensors::flows::NslKddParser::CATEGORICAL_COLUMNS.to_vec()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Log sensors: Vigil's own feature schema, computed in event time.
+fn schema_rows(events: &[Event], config: &Config) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
+    let mut extractor = FeatureExtractor::new(config.feature_config()?)?;
+    let dim = extractor.dim();
+    let columns = extractor
+        .schema()
+        .names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut rows = vec![0.0; events.len() * dim];
+    for (event, row) in events.iter().zip(rows.chunks_exact_mut(dim)) {
+        extractor.extract(event, row)?;
+    }
+    Ok((columns, rows))
+}
+
+/// One seed's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedResult {
+    /// Model seed.
+    pub seed: u64,
+    /// ROC AUC over the scored rows.
+    pub roc_auc: f64,
+    /// Average precision over the scored rows.
+    pub average_precision: f64,
+    /// Rows per second spent in the model.
+    pub events_per_sec: f64,
+}
+
+/// The JSON object `vigil eval` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalSummary {
+    /// The file's name.
+    pub dataset: String,
+    /// The format it was read as.
+    pub format: String,
+    /// Labelled rows read.
+    pub rows: usize,
+    /// Rows labelled anomalous.
+    pub anomalies: usize,
+    /// Rows scored (all rows, or for `ocsvm` those not used to fit it).
+    pub rows_scored: usize,
+    /// Feature columns.
+    pub columns: usize,
+    /// The detector.
+    pub detector: &'static str,
+    /// Its parameters.
+    pub params: serde_json::Value,
+    /// How categoricals were handled.
+    pub categorical: Categorical,
+    /// The shuffle seed, if rows were shuffled.
+    pub shuffle: Option<u64>,
+    /// Number of model seeds.
+    pub seeds: u64,
+    /// Mean ROC AUC over seeds.
+    pub roc_auc: f64,
+    /// Population standard deviation of ROC AUC over seeds.
+    pub roc_auc_std: f64,
+    /// Mean average precision over seeds.
+    pub average_precision: f64,
+    /// Rows per second spent in the model (scaler, score, learn), over all seeds.
+    pub events_per_sec: f64,
+    /// Seconds spent fitting a batch model (mean over seeds), 0 for online models.
+    pub fit_secs: f64,
+    /// Per seed.
+    pub per_seed: Vec<SeedResult>,
+    /// Records rejected while reading, by reason.
+    pub rows_rejected: BTreeMap<&'static str, u64>,
+    /// Peak resident set size of the process.
+    pub peak_rss_bytes: u64,
+}
+
+/// Runs the evaluation.
+///
+/// # Errors
+/// A file that cannot be read, invalid options, or a detector error.
+pub fn evaluate(
+    path: &Path,
+    config: &Config,
+    options: &EvalOptions,
+) -> anyhow::Result<EvalSummary> {
+    if options.seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    let mut data = load_dataset(path, config, options)
+        .with_context(|| format!("cannot evaluate on {}", path.display()))?;
+    if options.detector != EvalDetector::Rules {
+        data.events = Vec::new();
+    }
+    if let Some(seed) = options.shuffle {
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        order.shuffle(&mut rng);
+        data.permute(&order);
+    }
+    let mut per_seed = Vec::new();
+    let mut model_time = Duration::ZERO;
+    let mut fit_time = Duration::ZERO;
+    let mut scored_total = 0usize;
+    let mut rows_scored = data.len();
+    let mut params = serde_json::Value::Null;
+    for seed in 0..options.seeds {
+        let run = run_seed(&data, config, options, seed)?;
+        model_time += run.model_time;
+        fit_time += run.fit_time;
+        scored_total += run.scores.len();
+        rows_scored = run.scores.len();
+        params = run.params;
+        let labels: Vec<bool> = run.rows.iter().map(|&i| data.labels[i]).collect();
+        let (auc, ap) = auc_and_ap(&run.scores, &labels);
+        per_seed.push(SeedResult {
+            seed,
+            roc_auc: auc,
+            average_precision: ap,
+            events_per_sec: run.scores.len() as f64 / run.model_time.as_secs_f64().max(1e-9),
+        });
+        if options.detector == EvalDetector::Rules {
+            break; // the rules have no seed
+        }
+    }
+    let n = per_seed.len() as f64;
+    let mean_auc = per_seed.iter().map(|r| r.roc_auc).sum::<f64>() / n;
+    let std_auc = (per_seed
+        .iter()
+        .map(|r| (r.roc_auc - mean_auc).powi(2))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    Ok(EvalSummary {
+        dataset: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        format: format!("{}", options.format),
+        rows: data.len(),
+        anomalies: data.labels.iter().filter(|a| **a).count(),
+        rows_scored,
+        columns: data.dim(),
+        detector: options.detector.as_str(),
+        params,
+        categorical: options.categorical,
+        shuffle: options.shuffle,
+        seeds: per_seed.len() as u64,
+        roc_auc: mean_auc,
+        roc_auc_std: std_auc,
+        average_precision: per_seed.iter().map(|r| r.average_precision).sum::<f64>() / n,
+        events_per_sec: scored_total as f64 / model_time.as_secs_f64().max(1e-9),
+        fit_secs: fit_time.as_secs_f64() / n,
+        per_seed,
+        rows_rejected: data.rejected.clone(),
+        peak_rss_bytes: crate::stats::peak_rss_bytes(),
+    })
+}
+
+/// What one seed produced: scores of the rows it scored (by row index), and its timings.
+struct Run {
+    rows: Vec<usize>,
+    scores: Vec<f64>,
+    model_time: Duration,
+    fit_time: Duration,
+    params: serde_json::Value,
+}
+
+fn run_seed(
+    data: &Dataset,
+    config: &Config,
+    options: &EvalOptions,
+    seed: u64,
+) -> anyhow::Result<Run> {
+    match options.detector {
+        EvalDetector::Rules => run_rules(data, config),
+        EvalDetector::Ocsvm => Err(anyhow!(
+            "the batch One-Class SVM is not available in this build yet"
+        )),
+        online => {
+            let (mut detector, params) = online_detector(online, data.dim(), seed)?;
+            let mut scores = vec![0.0; data.len()];
+            let chunk = 1024;
+            let started = Instant::now();
+            for (xs, out) in data
+                .rows
+                .chunks(chunk * data.dim())
+                .zip(scores.chunks_mut(chunk))
+            {
+                detector.score_learn_many(xs, out)?;
+            }
+            let model_time = started.elapsed();
+            Ok(Run {
+                rows: (0..data.len()).collect(),
+                scores,
+                model_time,
+                fit_time: Duration::ZERO,
+                params,
+            })
+        }
+    }
+}
+
+fn online_detector(
+    kind: EvalDetector,
+    dim: usize,
+    seed: u64,
+) -> anyhow::Result<(Box<dyn Detector>, serde_json::Value)> {
+    let _ = (dim, seed);
+    Err(anyhow!(
+        "detector {} is not available in this build yet",
+        kind.as_str()
+    ))
+}
+
+fn run_rules(data: &Dataset, config: &Config) -> anyhow::Result<Run> {
+    let mut extractor = FeatureExtractor::new(config.feature_config()?)?;
+    let mut rules = RuleSet::new(&config.rule_set_config()?)?;
+    let mut row = vec![0.0; extractor.dim()];
+    let mut hits = Vec::new();
+    let started = Instant::now();
+    let scores = data
+        .events
+        .iter()
+        .map(|event| {
+            let x = extractor.extract(event, &mut row)?;
+            hits.clear();
+            rules.observe(&x.view, &x.window, &mut hits);
+            Ok(hits.iter().map(|h| h.strength).fold(0.0, f64::max))
+        })
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    Ok(Run {
+        rows: (0..data.len()).collect(),
+        scores,
+        model_time: started.elapsed(),
+        fit_time: Duration::ZERO,
+        params: serde_json::json!({
+            "brute_force_min_failed_logins": config.rules.brute_force.min_failed_logins,
+            "port_scan_min_distinct_ports": config.rules.port_scan.min_distinct_ports,
+            "traffic_spike_min_events": config.rules.traffic_spike.min_events,
+            "traffic_spike_factor": config.rules.traffic_spike.factor,
+        }),
+    })
+}
+
+/// ROC AUC (ties counted half, as the Mann-Whitney U statistic) and average precision
+/// (scikit-learn's step definition, ties grouped). NaN when one class is absent.
+fn auc_and_ap(scores: &[f64], labels: &[bool]) -> (f64, f64) {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let positives = labels.iter().filter(|l| **l).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (mut tp, mut fp, mut auc, mut ap) = (0.0, 0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let (tp0, fp0) = (tp, fp);
+        let mut j = i;
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            if labels[order[j]] {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            j += 1;
+        }
+        auc += (fp - fp0) * (tp + tp0) / 2.0;
+        ap += (tp - tp0) / positives * (tp / (tp + fp));
+        i = j;
+    }
+    (auc / (positives * negatives), ap)
+}
