@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conformance;
+
 use std::path::{Path, PathBuf};
 
 /// The `shared` folder beside the checkout (or `$VIGIL_SHARED_DIR`).
