@@ -180,8 +180,12 @@ impl Calibrator {
             return 0.5;
         }
         let below = self.sorted.partition_point(|&v| v < raw);
-        let not_above = below + self.sorted[below..].partition_point(|&v| v <= raw);
-        let equal = not_above - below;
+        // Continuous scores rarely tie: the second search only runs when one does.
+        let equal = if self.sorted.get(below) == Some(&raw) {
+            self.sorted[below..].partition_point(|&v| v <= raw)
+        } else {
+            0
+        };
         (below as f64 + 0.5 * equal as f64) / self.sorted.len() as f64
     }
 

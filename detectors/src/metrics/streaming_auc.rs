@@ -2,36 +2,32 @@
 
 use super::{
     MetricError, TieGroup, auc_from_twice_u, average_precision_descending,
-    precision_at_k_descending, require_both,
+    precision_at_k_descending, require_both, twice_u_descending,
 };
 
-/// Marks a missing child in the node arena.
-const NIL: usize = usize::MAX;
+/// Fewest pending events before they are merged into the counts.
+const MIN_PENDING: usize = 1_024;
 
-/// One distinct score: its counts, and the counts of the subtree it roots.
-#[derive(Debug, Clone)]
-struct Node {
+/// One distinct score and how many events of each class had it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ScoreCount {
     score: f64,
-    priority: u64,
-    left: usize,
-    right: usize,
-    positives: u64,
-    negatives: u64,
-    subtree_positives: u64,
-    subtree_negatives: u64,
+    group: TieGroup,
 }
 
-/// Exact ROC AUC over a stream: each [`update`](Self::update) costs O(log d) for d distinct
-/// scores so far, and [`auc`](Self::auc) is O(1) at any time.
+/// Exact ROC AUC over a stream, with average precision and precision@k, for as many events
+/// as memory holds.
 ///
-/// It keeps, per distinct score, how many anomalies and normal events had it, in a balanced
-/// search tree whose nodes also count their subtree. An update asks the tree how many events
-/// of the other class scored below (and equal to) the new one, adds that to the Mann-Whitney U
-/// statistic, kept exactly as an integer, then inserts the score. The AUC after n events is
-/// therefore exactly the batch [`roc_auc`](super::roc_auc) of those n events; memory is about
-/// 64 bytes per distinct score. [`average_precision`](Self::average_precision) and
-/// [`precision_at_k`](Self::precision_at_k) walk the tree from the top, also exactly as their
-/// batch versions.
+/// It keeps, per distinct score, how many anomalies and normal events had it, sorted by
+/// score (24 bytes per distinct score), and a buffer of recent events not merged in yet.
+/// [`update`](Self::update) appends to the buffer; once the buffer is as large as the counts
+/// (and at least 1,024 events) it is sorted and merged in, so an update costs O(log n)
+/// amortised with a small constant and no allocation per event. The metrics read the counts
+/// and the buffer (sorted on a copy) without changing them: O(d + b log b) for d distinct
+/// scores and b buffered events. Every figure is exactly its batch counterpart
+/// ([`roc_auc`](super::roc_auc), [`average_precision`](super::average_precision),
+/// [`precision_at_k`](super::precision_at_k)) over the events so far: the AUC is the
+/// Mann-Whitney U statistic, counted in integers.
 ///
 /// ```
 /// use vigil_detectors::metrics::StreamingAuc;
@@ -42,41 +38,20 @@ struct Node {
 /// assert_eq!(auc.auc()?, 0.75);
 /// # Ok::<(), vigil_detectors::metrics::MetricError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StreamingAuc {
-    nodes: Vec<Node>,
-    root: usize,
+    /// Distinct scores, descending, with their counts.
+    counts: Vec<ScoreCount>,
+    /// Events not merged into `counts` yet, in arrival order.
+    pending: Vec<(f64, bool)>,
     positives: u64,
     negatives: u64,
-    /// Twice the U statistic: integer even with ties counting half.
-    twice_u: u128,
-}
-
-impl Default for StreamingAuc {
-    fn default() -> StreamingAuc {
-        StreamingAuc::new()
-    }
-}
-
-/// Tree priorities come from the score itself, so the shape (and the work) is deterministic
-/// without a random generator; the mix spreads nearby scores' priorities.
-fn priority_of(score: f64) -> u64 {
-    let mut z = score.to_bits().wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl StreamingAuc {
     /// A tracker that has seen nothing.
     pub fn new() -> StreamingAuc {
-        StreamingAuc {
-            nodes: Vec::new(),
-            root: NIL,
-            positives: 0,
-            negatives: 0,
-            twice_u: 0,
-        }
+        StreamingAuc::default()
     }
 
     /// Events counted.
@@ -94,11 +69,6 @@ impl StreamingAuc {
         self.negatives
     }
 
-    /// Distinct scores seen (the size of the tree).
-    pub fn distinct_scores(&self) -> usize {
-        self.nodes.len()
-    }
-
     /// Counts one event with its score (higher = more anomalous) and label.
     ///
     /// # Errors
@@ -109,18 +79,27 @@ impl StreamingAuc {
                 index: self.events(),
             });
         }
-        let score = score + 0.0;
-        let (below, equal) = self.rank(score);
+        // +0.0 makes -0.0 into 0.0, so the total order used below ties them as numbers.
+        self.pending.push((score + 0.0, anomalous));
         if anomalous {
-            self.twice_u += 2 * u128::from(below.negatives) + u128::from(equal.negatives);
             self.positives += 1;
         } else {
-            let above = self.positives - below.positives - equal.positives;
-            self.twice_u += 2 * u128::from(above) + u128::from(equal.positives);
             self.negatives += 1;
         }
-        self.root = self.insert(self.root, score, anomalous);
+        if self.pending.len() >= self.counts.len().max(MIN_PENDING) {
+            self.counts = self.merged();
+            self.pending.clear();
+        }
         Ok(())
+    }
+
+    /// Distinct scores seen so far.
+    pub fn distinct_scores(&self) -> usize {
+        if self.pending.is_empty() {
+            self.counts.len()
+        } else {
+            self.merged().len()
+        }
     }
 
     /// The exact ROC AUC of the events so far (ties counting half).
@@ -129,163 +108,74 @@ impl StreamingAuc {
     /// [`MetricError::NoPositives`] or [`MetricError::NoNegatives`] while a class is missing.
     pub fn auc(&self) -> Result<f64, MetricError> {
         require_both(self.positives, self.negatives)?;
-        Ok(auc_from_twice_u(
-            self.twice_u,
-            self.positives,
-            self.negatives,
-        ))
+        let twice_u = self.with_groups(|groups| twice_u_descending(groups, self.negatives));
+        Ok(auc_from_twice_u(twice_u, self.positives, self.negatives))
     }
 
     /// Average precision of the events so far (scikit-learn's definition, see
-    /// [`average_precision`](super::average_precision)). O(d).
+    /// [`average_precision`](super::average_precision)).
     ///
     /// # Errors
     /// [`MetricError::NoPositives`] while there is no anomaly.
     pub fn average_precision(&self) -> Result<f64, MetricError> {
-        average_precision_descending(self.descending(), self.positives)
+        self.with_groups(|groups| average_precision_descending(groups, self.positives))
     }
 
     /// Precision among the `k` highest scores so far (see
-    /// [`precision_at_k`](super::precision_at_k)). O(k + log d).
+    /// [`precision_at_k`](super::precision_at_k)).
     ///
     /// # Errors
     /// [`MetricError::InvalidK`] for `k` outside 1..=events.
     pub fn precision_at_k(&self, k: usize) -> Result<f64, MetricError> {
-        precision_at_k_descending(self.descending(), self.events(), k)
+        self.with_groups(|groups| precision_at_k_descending(groups, self.events(), k))
     }
 
-    /// Counts of events scoring strictly below `score`, and exactly at it.
-    fn rank(&self, score: f64) -> (TieGroup, TieGroup) {
-        let mut below = TieGroup::default();
-        let mut at = self.root;
-        while at != NIL {
-            let node = &self.nodes[at];
-            if score < node.score {
-                at = node.left;
-            } else {
-                if let Some(left) = self.nodes.get(node.left) {
-                    below.positives += left.subtree_positives;
-                    below.negatives += left.subtree_negatives;
-                }
-                if score == node.score {
-                    let equal = TieGroup {
-                        positives: node.positives,
-                        negatives: node.negatives,
-                    };
-                    return (below, equal);
-                }
-                below.positives += node.positives;
-                below.negatives += node.negatives;
-                at = node.right;
-            }
-        }
-        (below, TieGroup::default())
-    }
-
-    /// Adds one event at `score` under the subtree rooted at `at`; returns the new subtree
-    /// root. The recursion is as deep as the tree: O(log d) expected.
-    fn insert(&mut self, at: usize, score: f64, anomalous: bool) -> usize {
-        if at == NIL {
-            let (p, n) = if anomalous { (1, 0) } else { (0, 1) };
-            self.nodes.push(Node {
-                score,
-                priority: priority_of(score),
-                left: NIL,
-                right: NIL,
-                positives: p,
-                negatives: n,
-                subtree_positives: p,
-                subtree_negatives: n,
-            });
-            return self.nodes.len() - 1;
-        }
-        let node_score = self.nodes[at].score;
-        {
-            let node = &mut self.nodes[at];
-            if anomalous {
-                node.subtree_positives += 1;
-            } else {
-                node.subtree_negatives += 1;
-            }
-        }
-        if score == node_score {
-            let node = &mut self.nodes[at];
-            if anomalous {
-                node.positives += 1;
-            } else {
-                node.negatives += 1;
-            }
-            return at;
-        }
-        if score < node_score {
-            let child = self.insert(self.nodes[at].left, score, anomalous);
-            self.nodes[at].left = child;
-            if self.nodes[child].priority > self.nodes[at].priority {
-                return self.rotate_right(at);
-            }
+    /// Runs `f` over the tie groups of every event so far, highest score first.
+    fn with_groups<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = TieGroup>) -> T) -> T {
+        if self.pending.is_empty() {
+            f(&mut self.counts.iter().map(|c| c.group))
         } else {
-            let child = self.insert(self.nodes[at].right, score, anomalous);
-            self.nodes[at].right = child;
-            if self.nodes[child].priority > self.nodes[at].priority {
-                return self.rotate_left(at);
+            f(&mut self.merged().into_iter().map(|c| c.group))
+        }
+    }
+
+    /// The counts with the pending events merged in, descending.
+    fn merged(&self) -> Vec<ScoreCount> {
+        let mut pending = self.pending.clone();
+        pending.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let mut out: Vec<ScoreCount> = Vec::with_capacity(self.counts.len() + pending.len());
+        let mut old = self.counts.iter().peekable();
+        let mut new = pending.into_iter().peekable();
+        loop {
+            // The higher score goes first; equal scores land in one group.
+            let take_old = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(o), Some(n)) => o.score.total_cmp(&n.0).is_gt(),
+            };
+            let (score, group) = if take_old {
+                let Some(o) = old.next() else { break };
+                (o.score, o.group)
+            } else {
+                let Some((score, anomalous)) = new.next() else {
+                    break;
+                };
+                let group = TieGroup {
+                    positives: u64::from(anomalous),
+                    negatives: u64::from(!anomalous),
+                };
+                (score, group)
+            };
+            match out.last_mut() {
+                Some(last) if last.score == score => {
+                    last.group.positives += group.positives;
+                    last.group.negatives += group.negatives;
+                }
+                _ => out.push(ScoreCount { score, group }),
             }
         }
-        at
-    }
-
-    /// Recomputes a node's subtree counts from its own and its children's.
-    fn refresh(&mut self, at: usize) {
-        let (left, right) = (self.nodes[at].left, self.nodes[at].right);
-        let mut p = self.nodes[at].positives;
-        let mut n = self.nodes[at].negatives;
-        for child in [left, right] {
-            if let Some(c) = self.nodes.get(child) {
-                p += c.subtree_positives;
-                n += c.subtree_negatives;
-            }
-        }
-        let node = &mut self.nodes[at];
-        node.subtree_positives = p;
-        node.subtree_negatives = n;
-    }
-
-    /// Lifts the left child of `at` above it; returns the new subtree root.
-    fn rotate_right(&mut self, at: usize) -> usize {
-        let lifted = self.nodes[at].left;
-        self.nodes[at].left = self.nodes[lifted].right;
-        self.nodes[lifted].right = at;
-        self.refresh(at);
-        self.refresh(lifted);
-        lifted
-    }
-
-    /// Lifts the right child of `at` above it; returns the new subtree root.
-    fn rotate_left(&mut self, at: usize) -> usize {
-        let lifted = self.nodes[at].right;
-        self.nodes[at].right = self.nodes[lifted].left;
-        self.nodes[lifted].left = at;
-        self.refresh(at);
-        self.refresh(lifted);
-        lifted
-    }
-
-    /// The tie groups from the highest score down (a reverse in-order walk).
-    fn descending(&self) -> impl Iterator<Item = TieGroup> + '_ {
-        let mut stack: Vec<usize> = Vec::new();
-        let mut at = self.root;
-        std::iter::from_fn(move || {
-            while at != NIL {
-                stack.push(at);
-                at = self.nodes[at].right;
-            }
-            let top = stack.pop()?;
-            let node = &self.nodes[top];
-            at = node.left;
-            Some(TieGroup {
-                positives: node.positives,
-                negatives: node.negatives,
-            })
-        })
+        out
     }
 }
 
@@ -320,8 +210,9 @@ mod tests {
 
     #[test]
     fn equals_the_batch_metrics_after_every_prefix() {
+        // 5,000 events cross several merges (at 1,024, 2,048 for distinct scores, ...).
         for (seed, levels) in [(1, 2), (2, 9), (3, 400), (4, 1_000_000)] {
-            let events = stream(seed, 1_500, levels);
+            let events = stream(seed, 5_000, levels);
             let mut s = StreamingAuc::new();
             let mut scores = Vec::new();
             let mut labels = Vec::new();
@@ -329,7 +220,7 @@ mod tests {
                 assert!(s.update(*score, *anomalous).is_ok());
                 scores.push(*score);
                 labels.push(*anomalous);
-                if i % 37 == 0 || i == events.len() - 1 {
+                if i % 137 == 0 || i == events.len() - 1 || i == MIN_PENDING - 1 {
                     // The same integer U divided the same way: bit-identical.
                     assert_eq!(s.auc(), roc_auc(&scores, &labels), "seed {seed} at {i}");
                     assert_eq!(
@@ -342,38 +233,30 @@ mod tests {
                     }
                 }
             }
-            let distinct = {
-                let mut d: Vec<f64> = scores.iter().map(|s| s + 0.0).collect();
-                d.sort_by(f64::total_cmp);
-                d.dedup();
-                d.len()
-            };
-            assert_eq!(s.distinct_scores(), distinct);
+            let mut distinct: Vec<f64> = scores.iter().map(|s| s + 0.0).collect();
+            distinct.sort_by(f64::total_cmp);
+            distinct.dedup();
+            assert_eq!(s.distinct_scores(), distinct.len(), "seed {seed}");
         }
     }
 
     #[test]
-    fn stays_shallow_on_sorted_input() {
-        // A sorted stream is the worst case of an unbalanced tree; the priorities keep it
-        // logarithmic, which the recursion depth relies on.
+    fn merges_keep_the_counts_sorted_and_bounded_by_distinct_scores() {
         let mut s = StreamingAuc::new();
-        for i in 0..50_000 {
-            assert!(s.update(f64::from(i), i % 10 == 0).is_ok());
+        for (score, anomalous) in stream(9, 20_000, 50) {
+            assert!(s.update(score, anomalous).is_ok());
         }
-        fn depth(s: &StreamingAuc, at: usize) -> usize {
-            match s.nodes.get(at) {
-                None => 0,
-                Some(n) => 1 + depth(s, n.left).max(depth(s, n.right)),
-            }
-        }
-        let d = depth(&s, s.root);
-        assert!(d < 60, "depth {d} for 50,000 sorted scores");
-        // Every anomaly i scores above the normals below it: U counts them exactly.
-        let expected = roc_auc(
-            &(0..50_000).map(f64::from).collect::<Vec<_>>(),
-            &(0..50_000).map(|i| i % 10 == 0).collect::<Vec<_>>(),
-        );
-        assert_eq!(s.auc(), expected);
+        // 50 levels, anomalies on a 1.5x grid: at most 100 distinct scores are merged, and
+        // the buffer never grows past MIN_PENDING.
+        assert!(s.counts.len() <= 100, "{} groups", s.counts.len());
+        assert!(s.pending.len() < MIN_PENDING);
+        assert!(s.counts.windows(2).all(|w| w[0].score > w[1].score));
+        let total: u64 = s
+            .counts
+            .iter()
+            .map(|c| c.group.positives + c.group.negatives)
+            .sum();
+        assert_eq!(total + s.pending.len() as u64, 20_000);
     }
 
     #[test]
