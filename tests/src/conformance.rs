@@ -9,8 +9,8 @@
 //!   nothing too, or it says [`DetectorError::NotFitted`]). (Different seeds may differ;
 //!   the report says whether they do.)
 //! - **Snapshot and restore**: a snapshot taken mid-stream, restored into a fresh instance made
-//!   with another seed, gives bit-identical scores from then on, and the restored instance's
-//!   own snapshot equals the one it was restored from.
+//!   with another seed and into one that has learned, gives bit-identical scores from then on,
+//!   and the restored instance's own snapshot equals the one it was restored from.
 //! - **Corrupt snapshot**: an empty, truncated, over-long or retagged snapshot is refused with
 //!   [`DetectorError::Snapshot`] and leaves the model unchanged.
 //! - **Wrong dimension**: vectors and batches of the wrong length are refused with
@@ -417,26 +417,33 @@ impl Suite<'_> {
         let (before, after) = self.checked().split_at(SNAPSHOT_AT * self.dim);
         Self::score_learn_loop(a.as_mut(), before, self.dim)?;
         let snapshot = a.snapshot();
-        let mut b = (self.make)(seed + 1_000);
-        b.restore(&snapshot)
-            .map_err(|e| format!("restoring its own snapshot failed: {e}"))?;
-        if b.snapshot() != snapshot {
-            return Err(
-                "the restored instance's snapshot differs from the one it was restored from".into(),
-            );
-        }
         let sa = Self::score_learn_loop(a.as_mut(), after, self.dim)?;
-        let sb = Self::score_learn_loop(b.as_mut(), after, self.dim)?;
-        if let Some(i) = first_difference(&sa, &sb) {
-            return Err(format!(
-                "after restore, row {} scores {} instead of {}",
-                SNAPSHOT_AT + i,
-                f64::from_bits(sb[i]),
-                f64::from_bits(sa[i])
-            ));
+        // Into a fresh instance, and into one that has a history of its own: the pool
+        // restores into both.
+        let targets = [
+            ("a fresh instance", (self.make)(seed + 1_000)),
+            ("an instance that has learned", self.prepared(seed + 1_000)?),
+        ];
+        for (what, mut b) in targets {
+            b.restore(&snapshot)
+                .map_err(|e| format!("restoring its own snapshot into {what} failed: {e}"))?;
+            if b.snapshot() != snapshot {
+                return Err(format!(
+                    "{what}, once restored, gives a snapshot that differs from the one it was restored from"
+                ));
+            }
+            let sb = Self::score_learn_loop(b.as_mut(), after, self.dim)?;
+            if let Some(i) = first_difference(&sa, &sb) {
+                return Err(format!(
+                    "after restore into {what}, row {} scores {} instead of {}",
+                    SNAPSHOT_AT + i,
+                    f64::from_bits(sb[i]),
+                    f64::from_bits(sa[i])
+                ));
+            }
         }
         Ok(format!(
-            "{}-byte snapshot after {} rows; {} rows bit-identical after restore",
+            "{}-byte snapshot after {} rows; {} rows bit-identical after restore into a fresh and a used instance",
             snapshot.len(),
             WARMUP_ROWS + SNAPSHOT_AT,
             sa.len()
