@@ -9,7 +9,6 @@
 //! beside the checkout); a seeded stream stands in for a missing file.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vigil_detectors::Detector;
@@ -20,15 +19,9 @@ const DIM: usize = 3;
 /// Events per measured batch.
 const EVENTS: usize = 20_000;
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
-
 /// The first three columns of the first `EVENTS` data rows of a shared CSV with a header.
 fn csv_rows(relative: &str) -> Option<Vec<f64>> {
-    let text = std::fs::read_to_string(shared_dir().join(relative)).ok()?;
+    let text = std::fs::read_to_string(vigil_tests::shared_dir().join(relative)).ok()?;
     let mut rows = Vec::with_capacity(EVENTS * DIM);
     for line in text.lines().skip(1).take(EVENTS) {
         for field in line.split(',').take(DIM) {

@@ -7,8 +7,7 @@
 //! bench says so and measures nothing. Peak memory of the same fit:
 //! `cargo run --release -p vigil-detectors --example ocsvm_fit_memory`.
 
-#[path = "../examples/support/odds_http.rs"]
-mod odds_http;
+use vigil_detectors_bench::odds_http;
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -6,20 +6,12 @@
 //! benches. Without the shared vectors the bench says so and measures nothing.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vigil_detectors::DriftDetector;
 use vigil_detectors::drift::{Adwin, AdwinMode, AdwinParams, Ddm, PageHinkley};
 
 const VECTOR: &str = "vectors/adwin_bernoulli_s1.json";
-
-/// The shared folder beside the checkout, or `$VIGIL_SHARED_DIR`.
-fn shared_dir() -> PathBuf {
-    std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
 
 /// The numbers of the top-level `"stream": [...]` array.
 fn parse_stream(json: &str) -> Result<Vec<f64>, String> {
@@ -37,7 +29,7 @@ fn parse_stream(json: &str) -> Result<Vec<f64>, String> {
 }
 
 fn load_stream() -> Option<Vec<f64>> {
-    let path = shared_dir().join(VECTOR);
+    let path = vigil_tests::shared_dir().join(VECTOR);
     let json = match std::fs::read_to_string(&path) {
         Ok(json) => json,
         Err(e) => {

@@ -8,7 +8,6 @@
 //! missing.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use vigil_detectors::Detector;
@@ -17,15 +16,10 @@ use vigil_detectors::ocsvm::{OnlineOcsvm, OnlineOcsvmConfig};
 /// Events per measured batch.
 const EVENTS: usize = 20_000;
 
-fn shared_dir() -> PathBuf {
-    std::env::var_os("VIGIL_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
-
 /// The first `EVENTS` rows of `http.csv` (features only), if the file is there.
 fn http_rows() -> Option<Vec<f64>> {
-    let text = std::fs::read_to_string(shared_dir().join("data/odds/http.csv")).ok()?;
+    let text =
+        std::fs::read_to_string(vigil_tests::shared_dir().join("data/odds/http.csv")).ok()?;
     let mut rows = Vec::with_capacity(EVENTS * 3);
     for line in text.lines().skip(1).take(EVENTS) {
         let fields: Vec<f64> = line

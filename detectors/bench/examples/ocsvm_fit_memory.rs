@@ -4,8 +4,7 @@
 //!
 //! `cargo run --release -p vigil-detectors --example ocsvm_fit_memory [-- CACHE_MB]`
 
-#[path = "support/odds_http.rs"]
-mod odds_http;
+use vigil_detectors_bench::odds_http;
 
 use std::time::Instant;
 

@@ -11,11 +11,7 @@ pub const DIM: usize = 3;
 
 /// `shared/data/odds/http.csv` beside the checkout, or under `$VIGIL_SHARED_DIR`.
 pub fn http_csv() -> PathBuf {
-    let shared = std::env::var_os("VIGIL_SHARED_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-        PathBuf::from,
-    );
-    shared.join("data/odds/http.csv")
+    vigil_tests::shared_dir().join("data/odds/http.csv")
 }
 
 /// The first `n` rows labelled 0, row-major, [`DIM`] values each.
