@@ -2,7 +2,7 @@
 //! `vigil eval` and of the live pipeline), on 3 features (the flows of ODDS `http.csv`) and
 //! on 20 features (a seeded Gaussian stream with a few outliers).
 //!
-//! Run with `cargo bench -p vigil-detectors --bench online_ocsvm`; criterion reports
+//! Run with `cargo bench -p vigil-detectors-bench --bench online_ocsvm`; criterion reports
 //! events per second as `thrpt`. `http.csv` is read from `$VIGIL_SHARED_DIR/data/odds/`
 //! (default `../shared` beside the checkout); a seeded Gaussian stream stands in when it is
 //! missing.
