@@ -13,11 +13,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, bail};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use vigil_detectors::Detector;
+use vigil_detectors::hst::{HalfSpaceTrees, HstConfig};
+use vigil_detectors::metrics;
+use vigil_detectors::ocsvm::{BatchOcsvmConfig, OnlineOcsvm, OnlineOcsvmConfig, ScaledBatchOcsvm};
 use vigil_detectors::rules::RuleSet;
 use vigil_features::FeatureExtractor;
 use vigil_sensors::{Event, Format, ParseOptions};
@@ -408,8 +411,8 @@ pub fn evaluate(
             average_precision: ap,
             events_per_sec: run.scores.len() as f64 / run.model_time.as_secs_f64().max(1e-9),
         });
-        if options.detector == EvalDetector::Rules {
-            break; // the rules have no seed
+        if matches!(options.detector, EvalDetector::Rules | EvalDetector::Ocsvm) {
+            break; // neither the rules nor the batch solver draw random numbers
         }
     }
     let n = per_seed.len() as f64;
@@ -463,9 +466,7 @@ fn run_seed(
 ) -> anyhow::Result<Run> {
     match options.detector {
         EvalDetector::Rules => run_rules(data, config),
-        EvalDetector::Ocsvm => Err(anyhow!(
-            "the batch One-Class SVM is not available in this build yet"
-        )),
+        EvalDetector::Ocsvm => run_batch_ocsvm(data, options.train_rows),
         online => {
             let (mut detector, params) = online_detector(online, data.dim(), seed)?;
             let mut scores = vec![0.0; data.len()];
@@ -490,16 +491,96 @@ fn run_seed(
     }
 }
 
+/// An online detector with the scaling the reference pipelines put in front of it.
 fn online_detector(
     kind: EvalDetector,
     dim: usize,
     seed: u64,
 ) -> anyhow::Result<(Box<dyn Detector>, serde_json::Value)> {
-    let _ = (dim, seed);
-    Err(anyhow!(
-        "detector {} is not available in this build yet",
-        kind.as_str()
-    ))
+    Ok(match kind {
+        EvalDetector::Hst => {
+            let config = HstConfig {
+                seed,
+                ..HstConfig::default()
+            };
+            let params = serde_json::json!({
+                "n_trees": config.n_trees,
+                "height": config.height,
+                "window_size": config.window_size,
+                "scaler": "online min-max",
+            });
+            (Box::new(HalfSpaceTrees::new(dim, config)?), params)
+        }
+        EvalDetector::OnlineOcsvm => {
+            let config = OnlineOcsvmConfig {
+                seed,
+                ..OnlineOcsvmConfig::default()
+            };
+            let model = OnlineOcsvm::new(dim, config)?;
+            let params = serde_json::json!({
+                "nu": config.nu,
+                "gamma": model.gamma(),
+                "n_components": config.n_components,
+                "learning_rate": format!("{:?}", config.learning_rate),
+                "scaler": "online standard",
+            });
+            (Box::new(model), params)
+        }
+        other => bail!("{} is not an online detector", other.as_str()),
+    })
+}
+
+/// The batch baseline: standard-scaled, fitted on the first `train_rows` normal rows, scoring
+/// every other row.
+fn run_batch_ocsvm(data: &Dataset, train_rows: usize) -> anyhow::Result<Run> {
+    if train_rows == 0 {
+        bail!("--train-rows must be at least 1");
+    }
+    let train: Vec<usize> = (0..data.len())
+        .filter(|&i| !data.labels[i])
+        .take(train_rows)
+        .collect();
+    if train.len() < 2 {
+        bail!(
+            "the batch OCSVM needs at least 2 normal rows to fit, found {}",
+            train.len()
+        );
+    }
+    let mut fit_rows = Vec::with_capacity(train.len() * data.dim());
+    for &i in &train {
+        fit_rows.extend_from_slice(data.row(i));
+    }
+    let config = BatchOcsvmConfig::default();
+    let started = Instant::now();
+    let model = ScaledBatchOcsvm::fit(&fit_rows, data.dim(), &config)?;
+    let fit_time = started.elapsed();
+    let mut in_train = vec![false; data.len()];
+    for &i in &train {
+        in_train[i] = true;
+    }
+    let rows: Vec<usize> = (0..data.len()).filter(|&i| !in_train[i]).collect();
+    let mut scores = vec![0.0; rows.len()];
+    let started = Instant::now();
+    for (&i, score) in rows.iter().zip(scores.iter_mut()) {
+        *score = model.score_one(data.row(i))?;
+    }
+    let model_time = started.elapsed();
+    let summary = model.fit_summary();
+    Ok(Run {
+        rows,
+        scores,
+        model_time,
+        fit_time,
+        params: serde_json::json!({
+            "nu": config.nu,
+            "gamma": model.model().gamma(),
+            "tol": config.tol,
+            "train_rows": train.len(),
+            "n_support": model.model().n_support(),
+            "iterations": summary.map(|s| s.iterations),
+            "scaler": "standard (fitted on the training rows)",
+        }),
+    })
 }
 
 fn run_rules(data: &Dataset, config: &Config) -> anyhow::Result<Run> {
@@ -532,32 +613,11 @@ fn run_rules(data: &Dataset, config: &Config) -> anyhow::Result<Run> {
     })
 }
 
-/// ROC AUC (ties counted half, as the Mann-Whitney U statistic) and average precision
-/// (scikit-learn's step definition, ties grouped). NaN when one class is absent.
+/// ROC AUC and average precision from the detectors crate's metrics; NaN when one class is
+/// absent from the scored rows.
 fn auc_and_ap(scores: &[f64], labels: &[bool]) -> (f64, f64) {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let positives = labels.iter().filter(|l| **l).count() as f64;
-    let negatives = labels.len() as f64 - positives;
-    if positives == 0.0 || negatives == 0.0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let (mut tp, mut fp, mut auc, mut ap) = (0.0, 0.0, 0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let (tp0, fp0) = (tp, fp);
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            if labels[order[j]] {
-                tp += 1.0;
-            } else {
-                fp += 1.0;
-            }
-            j += 1;
-        }
-        auc += (fp - fp0) * (tp + tp0) / 2.0;
-        ap += (tp - tp0) / positives * (tp / (tp + fp));
-        i = j;
-    }
-    (auc / (positives * negatives), ap)
+    (
+        metrics::roc_auc(scores, labels).unwrap_or(f64::NAN),
+        metrics::average_precision(scores, labels).unwrap_or(f64::NAN),
+    )
 }
