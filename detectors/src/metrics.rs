@@ -500,6 +500,29 @@ mod tests {
     }
 
     #[test]
+    fn roc_auc_on_small_rankings_with_and_without_ties() {
+        const N: bool = false;
+        const A: bool = true;
+        let cases: [(&[f64], &[bool], f64); 6] = [
+            // Both anomalies above both normals, then below them; all tied.
+            (&[0.1, 0.2, 0.9, 0.8], &[N, N, A, A], 1.0),
+            (&[0.9, 0.8, 0.1, 0.2], &[N, N, A, A], 0.0),
+            (&[0.5, 0.5, 0.5, 0.5], &[N, A, N, A], 0.5),
+            // One anomaly above both normals, one between them: 3 of 4 pairs ordered.
+            (&[0.1, 0.3, 0.2, 0.4], &[N, N, A, A], 0.75),
+            // Pairs (anomaly, normal): (0.9, 0.1) right, (0.9, 0.5) right, (0.5, 0.1)
+            // right, (0.5, 0.5) tied: 3.5 of 4.
+            (&[0.1, 0.5, 0.5, 0.9], &[N, N, A, A], 3.5 / 4.0),
+            // Anomaly scores 0.9 and 0.4 against normal 0.1, 0.4, 0.5: 0.9 wins its 3 pairs,
+            // 0.4 wins one, ties one (one half) and loses one, so 4.5 of 6 pairs.
+            (&[0.1, 0.9, 0.4, 0.4, 0.5], &[N, A, A, N, N], 4.5 / 6.0),
+        ];
+        for (scores, labels, expected) in cases {
+            assert_eq!(roc_auc(scores, labels), Ok(expected), "{scores:?}");
+        }
+    }
+
+    #[test]
     fn roc_auc_errors_name_the_problem() {
         assert_eq!(
             roc_auc(&[1.0], &[true, false]),

@@ -44,6 +44,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use vigil_detectors::metrics::roc_auc;
 use vigil_detectors::{Detector, DetectorError};
 
+pub use crate::labelled::LabelledRows;
+
 /// Rows learned (or fitted on) before a check starts: odd, so that windowed models are
 /// caught mid-window.
 const WARMUP_ROWS: usize = 637;
@@ -199,6 +201,19 @@ impl Report {
             self.detector
         );
     }
+
+    /// Panics unless the determinism check passed and found that another seed gives other
+    /// scores: for a model that draws at random (trees, random features), a seed that
+    /// changes nothing is a seed it ignores.
+    ///
+    /// # Panics
+    /// When determinism did not pass, or another seed gave the same scores.
+    pub fn assert_seed_matters(&self) {
+        let Some(Outcome::Passed(note)) = self.outcome(Check::Determinism) else {
+            panic!("determinism did not pass:\n{self}");
+        };
+        assert!(note.contains(SEEDS_DIFFER), "{note}");
+    }
 }
 
 impl fmt::Display for Report {
@@ -265,6 +280,8 @@ pub fn check_detector(
 
 /// Marks a check's note as a skip.
 const SKIPPED: &str = "skipped: ";
+/// What the determinism check's note says when another seed gives other scores.
+const SEEDS_DIFFER: &str = "another seed gives other scores";
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
@@ -404,7 +421,7 @@ impl Suite<'_> {
         let mut other = self.prepared(seed + 1)?;
         let so = Self::score_learn_loop(other.as_mut(), self.checked(), self.dim)?;
         let seeds_matter = if first_difference(&sa, &so).is_some() {
-            "another seed gives other scores"
+            SEEDS_DIFFER
         } else {
             "another seed gives the same scores"
         };
@@ -696,95 +713,12 @@ fn first_difference(a: &[u64], b: &[u64]) -> Option<usize> {
     a.iter().zip(b).position(|(x, y)| x != y)
 }
 
-/// Feature rows with a 0/1 label in the last column, read with std.
-#[derive(Debug, Clone)]
-pub struct LabelledRows {
-    /// Features per row.
-    pub dim: usize,
-    /// Row-major features.
-    pub features: Vec<f64>,
-    /// True for anomalies.
-    pub labels: Vec<bool>,
-}
-
-impl LabelledRows {
-    /// Reads a CSV with a header line, numeric feature columns and a last `label` column of
-    /// 0 or 1 (as `synth_anomaly_s7.csv`).
-    ///
-    /// # Errors
-    /// An unreadable file, or a line that is not numbers with a 0/1 label, naming the line.
-    pub fn read(path: &std::path::Path) -> Result<LabelledRows, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let mut lines = text.lines();
-        let header = lines
-            .next()
-            .ok_or_else(|| format!("{} is empty", path.display()))?;
-        let columns = header.split(',').count();
-        if columns < 2 {
-            return Err(format!(
-                "{}: header {header:?} has no feature column",
-                path.display()
-            ));
-        }
-        let dim = columns - 1;
-        let mut features = Vec::new();
-        let mut labels = Vec::new();
-        for (number, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            let bad = || format!("{} line {}: {line:?}", path.display(), number + 2);
-            if cells.len() != columns {
-                return Err(bad());
-            }
-            for cell in &cells[..dim] {
-                features.push(cell.parse::<f64>().map_err(|_| bad())?);
-            }
-            labels.push(match cells[dim] {
-                "0" => false,
-                "1" => true,
-                _ => return Err(bad()),
-            });
-        }
-        Ok(LabelledRows {
-            dim,
-            features,
-            labels,
-        })
-    }
-
-    /// The first `n` normal rows (row-major) for training, and every other row with its label
-    /// for testing, in file order.
-    pub fn split_first_normal(&self, n: usize) -> (Vec<f64>, Vec<f64>, Vec<bool>) {
-        let mut train = Vec::with_capacity(n * self.dim);
-        let mut test = Vec::new();
-        let mut labels = Vec::new();
-        let mut taken = 0;
-        for (x, &anomalous) in self.features.chunks_exact(self.dim).zip(&self.labels) {
-            if !anomalous && taken < n {
-                train.extend_from_slice(x);
-                taken += 1;
-            } else {
-                test.extend_from_slice(x);
-                labels.push(anomalous);
-            }
-        }
-        (train, test, labels)
-    }
-}
-
 /// A seeded stream of `rows` rows of `dim` values: points around a few cluster centres with
 /// feature-dependent spreads, 5 % exact repeats of an earlier row, 3 % outliers far out, and
 /// every value finite. Row-major.
 pub fn generated_stream(dim: usize, rows: usize, seed: u64) -> Vec<f64> {
     let mut state = seed;
-    let mut uniform = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut uniform = move || (crate::splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
     let centres = [-2.0, 0.5, 3.0];
     let mut out: Vec<f64> = Vec::with_capacity(dim * rows);
     for row in 0..rows {

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod conformance;
+pub mod labelled;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,50 @@ pub fn shared_file(rel: &str) -> Option<PathBuf> {
     }
     eprintln!("skipping: {message}");
     None
+}
+
+/// Every `vectors/<prefix>*.json` of the shared folder, sorted by name, or `None` when the
+/// shared vectors are missing (see [`shared_file`]).
+///
+/// # Panics
+/// When the vectors folder cannot be listed, or holds no file of that prefix: the golden
+/// vectors come as a set, and a test that found none would prove nothing.
+pub fn vector_files(prefix: &str) -> Option<Vec<PathBuf>> {
+    let readme = shared_file("vectors/README.md")?;
+    let dir = readme.parent()?;
+    let listing = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("the vectors folder {} lists: {e}", dir.display()));
+    let mut files: Vec<PathBuf> = listing
+        .map(|entry| {
+            entry
+                .unwrap_or_else(|e| panic!("an entry of {} reads: {e}", dir.display()))
+                .path()
+        })
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with(prefix) && name.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no {prefix}*.json in {}", dir.display());
+    Some(files)
+}
+
+/// One step of SplitMix64: advances `state` and returns the next 64 random bits. A seeded
+/// generator that needs no crate, for streams and shuffles whose exact values tests rely on.
+///
+/// ```
+/// let mut state = 0;
+/// // The first output of SplitMix64 seeded with 0.
+/// assert_eq!(vigil_tests::splitmix64(&mut state), 0xE220_A839_7B1D_CDAF);
+/// ```
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Path of the `vigil` binary built alongside these tests (`target/<profile>/vigil`), or

@@ -14,27 +14,6 @@ use sha2::{Digest, Sha256};
 use vigil_detectors::DriftDetector;
 use vigil_detectors::drift::{Adwin, AdwinMode, AdwinParams};
 
-/// Every `adwin_*.json` of the shared vectors, sorted; empty when the vectors are missing.
-fn vector_files() -> Vec<PathBuf> {
-    let Some(readme) = vigil_tests::shared_file("vectors/README.md") else {
-        return Vec::new();
-    };
-    let Some(dir) = readme.parent() else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("the vectors folder lists")
-        .map(|entry| entry.expect("a readable folder entry").path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("adwin_") && n.ends_with(".json"))
-        })
-        .collect();
-    files.sort();
-    files
-}
-
 fn floats(v: &Value, what: &str) -> Vec<f64> {
     v.as_array()
         .unwrap_or_else(|| panic!("{what} is an array"))
@@ -144,27 +123,19 @@ fn assert_same<T: PartialEq + std::fmt::Debug>(got: &[T], expected: &[T], what: 
 fn check_final(adwin: &Adwin, text: &str, from: usize, expected: &Value, what: &str) {
     let number = |key: &str| exact_number(text, from, key);
     assert_eq!(adwin.width() as f64, number("final_width"), "{what} width");
-    assert_eq!(
-        adwin.estimation().to_bits(),
-        number("final_estimation").to_bits(),
-        "{what} estimation {} vs {}",
-        adwin.estimation(),
-        number("final_estimation")
-    );
-    assert_eq!(
-        adwin.total().to_bits(),
-        number("final_total").to_bits(),
-        "{what} total {} vs {}",
-        adwin.total(),
-        number("final_total")
-    );
-    assert_eq!(
-        adwin.m2().to_bits(),
-        number("final_variance_M2").to_bits(),
-        "{what} M2 {} vs {}",
-        adwin.m2(),
-        number("final_variance_M2")
-    );
+    let statistics = [
+        ("estimation", adwin.estimation(), "final_estimation"),
+        ("total", adwin.total(), "final_total"),
+        ("M2", adwin.m2(), "final_variance_M2"),
+    ];
+    for (name, got, key) in statistics {
+        let expected = number(key);
+        assert_eq!(
+            got.to_bits(),
+            expected.to_bits(),
+            "{what} {name} {got} vs {expected}"
+        );
+    }
     if let Some(n) = expected.get("n_detections").and_then(Value::as_u64) {
         assert_eq!(adwin.detections(), n, "{what} detections");
     }
@@ -212,26 +183,10 @@ fn check_vector(path: &PathBuf) {
         "{name}: vectors use River's defaults"
     );
 
-    let got = run(river, &stream);
-    assert_same(
-        &got.detections,
-        &counts(&v["detections"], "detections"),
-        &format!("{name} detections"),
-    );
-    assert_same(
-        &got.width_trace,
-        &counts(&v["width_trace"], "width_trace"),
-        &format!("{name} width_trace"),
-    );
-    if let Some(widths) = v.get("width_after_detection") {
-        assert_same(
-            &got.width_after_detection,
-            &counts(widths, "width_after_detection"),
-            &format!("{name} width_after_detection"),
-        );
-    }
     // The River part of the file is everything before `no_reset`.
     let no_reset_at = text.find("\"no_reset\"").expect("the vector has no_reset");
+    let got = run(river, &stream);
+    check_pass(&got, &v, &text, 0..no_reset_at, &name, "");
     if v.get("estimation_after_detection").is_some() {
         let expected = exact_numbers(&text[..no_reset_at], 0, "estimation_after_detection");
         let bits = |xs: &[f64]| xs.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -241,57 +196,63 @@ fn check_vector(path: &PathBuf) {
             &format!("{name} estimation_after_detection (bits)"),
         );
     }
-    if let Some(fin) = v.get("final") {
-        let from = text[..no_reset_at]
-            .find("\"final\"")
-            .expect("final is before no_reset");
-        check_final(&got.adwin, &text, from, fin, &format!("{name} final"));
-    }
 
-    let no_reset = &v["no_reset"];
     let shrinking = AdwinParams {
         mode: AdwinMode::Shrinking,
         ..river
     };
     let got = run(shrinking, &stream);
-    assert_same(
-        &got.detections,
-        &counts(&no_reset["detections"], "no_reset.detections"),
-        &format!("{name} no_reset.detections"),
+    check_pass(
+        &got,
+        &v["no_reset"],
+        &text,
+        no_reset_at..text.len(),
+        &name,
+        "no_reset.",
     );
-    assert_same(
-        &got.width_trace,
-        &counts(&no_reset["width_trace"], "no_reset.width_trace"),
-        &format!("{name} no_reset.width_trace"),
-    );
-    if let Some(widths) = no_reset.get("width_after_detection") {
-        assert_same(
-            &got.width_after_detection,
-            &counts(widths, "no_reset.width_after_detection"),
-            &format!("{name} no_reset.width_after_detection"),
-        );
+}
+
+/// Checks one pass over the stream against its part of the vector: `expected` is that part
+/// parsed (the whole file for River's mode, `no_reset` for the shrinking window), `section`
+/// its byte range in the raw `text`, where `final`'s exact numbers are read, and `prefix`
+/// how the file names its fields (`""` or `"no_reset."`).
+fn check_pass(
+    got: &Run,
+    expected: &Value,
+    text: &str,
+    section: std::ops::Range<usize>,
+    name: &str,
+    prefix: &str,
+) {
+    let compare = |got: &[usize], field: &str, values: &Value| {
+        let what = format!("{prefix}{field}");
+        assert_same(got, &counts(values, &what), &format!("{name} {what}"));
+    };
+    compare(&got.detections, "detections", &expected["detections"]);
+    compare(&got.width_trace, "width_trace", &expected["width_trace"]);
+    if let Some(widths) = expected.get("width_after_detection") {
+        compare(&got.width_after_detection, "width_after_detection", widths);
     }
-    if let Some(fin) = no_reset.get("final") {
-        let from = no_reset_at
-            + text[no_reset_at..]
+    if let Some(fin) = expected.get("final") {
+        let from = section.start
+            + text[section]
                 .find("\"final\"")
-                .expect("no_reset holds final");
+                .unwrap_or_else(|| panic!("{name}: {prefix}final is not where its part is"));
         check_final(
             &got.adwin,
-            &text,
+            text,
             from,
             fin,
-            &format!("{name} no_reset.final"),
+            &format!("{name} {prefix}final"),
         );
     }
 }
 
 #[test]
 fn adwin_reproduces_every_river_vector_exactly() {
-    let files = vector_files();
-    if files.is_empty() {
+    let Some(files) = vigil_tests::vector_files("adwin_") else {
         return;
-    }
+    };
     assert!(
         files.len() >= 4,
         "expected the four ADWIN vectors, found {files:?}"
@@ -303,8 +264,9 @@ fn adwin_reproduces_every_river_vector_exactly() {
 
 #[test]
 fn a_snapshot_taken_mid_vector_replays_the_rest_identically() {
-    let Some(path) = vector_files()
+    let Some(path) = vigil_tests::vector_files("adwin_")
         .into_iter()
+        .flatten()
         .find(|p| p.ends_with("adwin_gauss_abrupt_s2.json"))
     else {
         return;

@@ -2,33 +2,11 @@
 //! `vectors/ocsvm_rbf_*.json`: raw, unscaled training data and the parameters stored in each
 //! file. The expected numbers come from the file only; this test reads them with serde_json.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use vigil_detectors::Detector;
 use vigil_detectors::ocsvm::batch::{BatchOcsvm, BatchOcsvmConfig, Gamma};
-
-/// Every golden OCSVM vector, or `None` when the shared folder is missing.
-fn vector_files() -> Option<Vec<PathBuf>> {
-    let readme = vigil_tests::shared_file("vectors/README.md")?;
-    let dir = readme.parent()?.to_path_buf();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("the vectors folder is readable")
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("ocsvm_rbf_") && name.ends_with(".json"))
-        })
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no ocsvm_rbf_*.json in {}",
-        dir.display()
-    );
-    Some(files)
-}
 
 /// One golden vector.
 struct Golden {
@@ -79,6 +57,12 @@ fn number(v: &Value, key: &str) -> f64 {
     v[key]
         .as_f64()
         .unwrap_or_else(|| panic!("{key} is a number"))
+}
+
+/// Every golden vector, read; none when the shared vectors are missing.
+fn goldens() -> Vec<Golden> {
+    let files = vigil_tests::vector_files("ocsvm_rbf_").unwrap_or_default();
+    files.iter().map(|path| read_golden(path)).collect()
 }
 
 fn read_golden(path: &Path) -> Golden {
@@ -144,13 +128,34 @@ fn max_abs_diff(model: &BatchOcsvm, xs: &[f64], expected: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Asserts that `model` has scikit-learn's `rho` and decision values on the test rows to
+/// 1e-9: the same solution, not merely a close one. `what` names which (`""` or `"tight "`).
+fn assert_same_solution(
+    model: &BatchOcsvm,
+    g: &Golden,
+    rho: f64,
+    decision_test: &[f64],
+    what: &str,
+) {
+    let got = model.rho().expect("fitted");
+    assert!(
+        (got - rho).abs() < 1e-9,
+        "{}: {what}rho {got} vs {rho}",
+        g.name
+    );
+    let test_diff = max_abs_diff(model, &g.test, decision_test);
+    assert!(
+        test_diff < 1e-9,
+        "{}: {what}decision_test off by {test_diff}",
+        g.name
+    );
+}
+
 #[test]
 fn the_file_describes_its_decision_function() {
     // Recomputes scikit-learn's decision values from the file's own support vectors, dual
     // coefficients and rho, to pin down the formula the model must reproduce.
-    let Some(files) = vector_files() else { return };
-    for path in files {
-        let g = read_golden(&path);
+    for g in goldens() {
         assert_eq!(g.support_indices.len(), g.n_support, "{}", g.name);
         let nu_l = g.nu * (g.train.len() / g.dim) as f64;
         let coef_sum: f64 = g.dual_coef.iter().sum();
@@ -173,9 +178,7 @@ fn the_file_describes_its_decision_function() {
 
 #[test]
 fn default_tolerance_matches_scikit_learn() {
-    let Some(files) = vector_files() else { return };
-    for path in files {
-        let g = read_golden(&path);
+    for g in goldens() {
         let model = BatchOcsvm::fit(&g.train, g.dim, &g.config(g.tol)).expect("the fit succeeds");
         let test_diff = max_abs_diff(&model, &g.test, &g.decision_test);
         let train_diff = max_abs_diff(&model, &g.train, &g.decision_train);
@@ -227,9 +230,7 @@ fn default_tolerance_follows_libsvm_step_by_step() {
     // The solver reproduces libsvm's iterates (same working sets, same arithmetic), so at
     // scikit-learn's own tolerance it finds the same support vectors and coefficients, and
     // decision values far closer than the 2e-3 that any correct solver reaches.
-    let Some(files) = vector_files() else { return };
-    for path in files {
-        let g = read_golden(&path);
+    for g in goldens() {
         let model = BatchOcsvm::fit(&g.train, g.dim, &g.config(g.tol)).expect("the fit succeeds");
         assert_eq!(
             model.support_indices(),
@@ -244,19 +245,7 @@ fn default_tolerance_follows_libsvm_step_by_step() {
                 g.name
             );
         }
-        let rho = model.rho().expect("fitted");
-        assert!(
-            (rho - g.rho).abs() < 1e-9,
-            "{}: rho {rho} vs {}",
-            g.name,
-            g.rho
-        );
-        let test_diff = max_abs_diff(&model, &g.test, &g.decision_test);
-        assert!(
-            test_diff < 1e-9,
-            "{}: decision_test off by {test_diff}",
-            g.name
-        );
+        assert_same_solution(&model, &g, g.rho, &g.decision_test, "");
 
         // The same holds for the tight solution, with its own parameters.
         let tight = BatchOcsvmConfig {
@@ -264,27 +253,13 @@ fn default_tolerance_follows_libsvm_step_by_step() {
             ..g.config(g.tight_tol)
         };
         let model = BatchOcsvm::fit(&g.train, g.dim, &tight).expect("the fit succeeds");
-        let rho = model.rho().expect("fitted");
-        assert!(
-            (rho - g.tight_rho).abs() < 1e-9,
-            "{}: tight rho {rho} vs {}",
-            g.name,
-            g.tight_rho
-        );
-        let test_diff = max_abs_diff(&model, &g.test, &g.tight_decision_test);
-        assert!(
-            test_diff < 1e-9,
-            "{}: tight decision_test off by {test_diff}",
-            g.name
-        );
+        assert_same_solution(&model, &g, g.tight_rho, &g.tight_decision_test, "tight ");
     }
 }
 
 #[test]
 fn tight_tolerance_matches_the_tight_solution() {
-    let Some(files) = vector_files() else { return };
-    for path in files {
-        let g = read_golden(&path);
+    for g in goldens() {
         for shrinking in [true, false] {
             let config = BatchOcsvmConfig {
                 shrinking,
@@ -313,9 +288,7 @@ fn tight_tolerance_matches_the_tight_solution() {
 fn a_small_cache_changes_speed_not_the_solution() {
     // A cache far smaller than the kernel matrix forces evictions and recomputed rows; the
     // solution must not move by a bit.
-    let Some(files) = vector_files() else { return };
-    for path in files {
-        let g = read_golden(&path);
+    for g in goldens() {
         let roomy = BatchOcsvm::fit(&g.train, g.dim, &g.config(g.tol)).expect("fit");
         let tight = BatchOcsvm::fit(
             &g.train,
@@ -333,9 +306,7 @@ fn a_small_cache_changes_speed_not_the_solution() {
 
 #[test]
 fn snapshot_restore_gives_identical_scores() {
-    let Some(files) = vector_files() else { return };
-    for path in files {
-        let g = read_golden(&path);
+    for g in goldens() {
         let model = BatchOcsvm::fit(&g.train, g.dim, &g.config(g.tol)).expect("fit");
         let mut restored = BatchOcsvm::new(g.dim, &BatchOcsvmConfig::default()).expect("new");
         restored.restore(&model.snapshot()).expect("restore");
