@@ -1,0 +1,125 @@
+//! Vigil's own flat JSON: the store form of an alert, with the password redacted.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+use vigil_sensors::{EventKind, Label, Origin, Sensor, Transport};
+
+use super::{EncodeOptions, Rfc3339Micros, append_or_restore, json_error};
+use crate::{Alert, AlertError, AlertState, FeatureContribution, Severity};
+
+/// Appends `alert` as one line of Vigil's flat JSON: the fields of [`Alert`] under their own
+/// names (`id`, `event_time`, `severity`, `score`, `detector`, `explanation`, `src_ip`...),
+/// with times as fixed-width RFC 3339 UTC and the password left out unless
+/// `redact_credentials` is off. With redaction off it reads back as the same [`Alert`].
+///
+/// # Errors
+/// The alert fails [`Alert::validate`], or a time has a year outside 0..=9999.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use vigil_alert::{Alert, EncodeOptions, Severity, encode_json};
+/// # use vigil_sensors::{Event, EventKind, Origin, Sensor};
+/// # let origin = Origin { source: Arc::from("cowrie.json"), offset: 0, round: 0 };
+/// let mut event = Event::new(chrono::DateTime::UNIX_EPOCH, Sensor::Cowrie, Arc::from("hp-1"),
+///                            EventKind::LoginFailed, origin);
+/// event.password = Some("hunter2".into());
+/// let alert = Alert::new(&event, "brute_force", 0.99, Severity::Red, "x".into())?;
+/// let mut line = Vec::new();
+/// encode_json(&alert, &EncodeOptions::default(), &mut line)?;
+/// let text = String::from_utf8(line).unwrap();
+/// assert!(text.contains(r#""detector":"brute_force""#));
+/// assert!(!text.contains("hunter2"));
+/// # Ok::<(), vigil_alert::AlertError>(())
+/// ```
+pub fn encode_json(
+    alert: &Alert,
+    options: &EncodeOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), AlertError> {
+    let view = FlatView::of(alert, options)?;
+    append_or_restore(out, |out| {
+        serde_json::to_writer(&mut *out, &view).map_err(|e| json_error(&alert.id, &e))?;
+        out.push(b'\n');
+        Ok(())
+    })
+}
+
+impl<'a> FlatView<'a> {
+    /// The view of a validated alert.
+    pub(super) fn of(
+        alert: &'a Alert,
+        options: &EncodeOptions,
+    ) -> Result<FlatView<'a>, AlertError> {
+        alert.validate()?;
+        Ok(FlatView {
+            id: &alert.id,
+            event_time: Rfc3339Micros::new(alert.event_time)?,
+            first_seen: Rfc3339Micros::new(alert.first_seen)?,
+            last_seen: Rfc3339Micros::new(alert.last_seen)?,
+            count: alert.count,
+            severity: alert.severity,
+            score: alert.score,
+            detector: &alert.detector,
+            champion: alert.champion.as_deref(),
+            explanation: &alert.explanation,
+            top_features: &alert.top_features,
+            state: alert.state,
+            sensor: alert.sensor,
+            sensor_id: &alert.sensor_id,
+            kind: alert.kind,
+            src_ip: alert.src_ip,
+            src_port: alert.src_port,
+            dst_ip: alert.dst_ip,
+            dst_port: alert.dst_port,
+            transport: alert.transport,
+            app_proto: alert.app_proto.as_deref(),
+            username: alert.username.as_deref(),
+            password: options.password(alert),
+            label: alert.label.as_ref(),
+            origin: &alert.origin,
+        })
+    }
+}
+
+/// [`Alert`] field for field, borrowed, in the same order and with the same names, so the line
+/// reads back as an `Alert`. A test checks that the two stay in step.
+#[derive(Serialize)]
+pub(super) struct FlatView<'a> {
+    id: &'a str,
+    event_time: Rfc3339Micros,
+    first_seen: Rfc3339Micros,
+    last_seen: Rfc3339Micros,
+    count: u64,
+    severity: Severity,
+    score: f64,
+    detector: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    champion: Option<&'a str>,
+    explanation: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    top_features: &'a [FeatureContribution],
+    state: AlertState,
+    sensor: Sensor,
+    sensor_id: &'a str,
+    kind: EventKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dst_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dst_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transport: Option<Transport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_proto: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<&'a Label>,
+    origin: &'a Origin,
+}
