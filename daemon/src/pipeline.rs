@@ -18,7 +18,7 @@ use vigil_detectors::rules::{RuleHit, RuleSet};
 use vigil_features::{Extracted, FeatureExtractor};
 use vigil_sensors::Event;
 
-use crate::alert::{Alert, Severity};
+use crate::alert::{Alert, EncodeOptions, Severity, SeverityThresholds, encode_json};
 use crate::config::SeverityConfig;
 use crate::input::{Produced, Producer, Tally};
 use crate::stats::{DetectorCounts, PipelineStats};
@@ -433,7 +433,8 @@ pub enum AlertSink {
 
 /// The alert actor: severity, stable ids, outputs, counts.
 pub struct AlertActor {
-    severity: SeverityConfig,
+    severity: SeverityThresholds,
+    encode: EncodeOptions,
     sink: AlertSink,
     stats: PipelineStats,
     sources_open: usize,
@@ -462,11 +463,13 @@ impl AlertActor {
         match &mut self.sink {
             AlertSink::Ndjson(writer) => {
                 self.line.clear();
-                if serde_json::to_writer(&mut self.line, alert).is_ok() {
-                    self.line.push(b'\n');
-                    if let Err(error) = writer.write_all(&self.line) {
-                        tracing::error!("cannot write alert {}: {error}", alert.id);
+                match encode_json(alert, &self.encode, &mut self.line) {
+                    Ok(()) => {
+                        if let Err(error) = writer.write_all(&self.line) {
+                            tracing::error!("cannot write alert {}: {error}", alert.id);
+                        }
                     }
+                    Err(error) => tracing::error!("cannot encode an alert: {error}"),
                 }
             }
             AlertSink::Human => {
@@ -500,13 +503,19 @@ impl Handler<ScoredBatch> for AlertActor {
                 continue;
             }
             let event = &batch.events[*index];
-            let alert = Alert::new(
+            let alert = match Alert::new(
                 event,
                 hit.rule,
                 hit.strength,
                 severity,
                 hit.explanation.clone(),
-            );
+            ) {
+                Ok(alert) => alert,
+                Err(error) => {
+                    tracing::error!("rule {} raised no alert: {error}", hit.rule);
+                    continue;
+                }
+            };
             self.emit(&alert);
             alerted[*index] = true;
             match severity {
@@ -598,12 +607,13 @@ impl Pipeline {
         let alert_arbiter = Arbiter::new();
         let alert_stats = stats.clone();
         let sources_open = sources.len();
-        let severity = stages.severity;
+        let severity = SeverityThresholds::from(&stages.severity);
         let sink = stages.sink;
         let alerts = AlertActor::start_in_arbiter(&alert_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             AlertActor {
                 severity,
+                encode: EncodeOptions::default(),
                 sink,
                 stats: alert_stats,
                 sources_open,
