@@ -1,0 +1,238 @@
+//! The models the pool holds: one enum over the three kinds, with their calibrators.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use vigil_detectors::calibration::{Calibrator, CalibratorConfig};
+use vigil_detectors::hst::{HalfSpaceTrees, HstConfig};
+use vigil_detectors::ocsvm::{BatchOcsvmConfig, OnlineOcsvm, OnlineOcsvmConfig, ScaledBatchOcsvm};
+use vigil_detectors::{Detector, DetectorError};
+
+use crate::{ModelKind, PoolError};
+
+/// One model instance of the pool: its kind and a number unique within the pool (and its
+/// snapshots), written `hst#2`.
+///
+/// Serialised as that string, so drift events read well in JSON.
+///
+/// ```
+/// use vigil_pool::{ModelKind, ModelRef};
+/// let model = ModelRef { kind: ModelKind::OnlineOcsvm, id: 7 };
+/// assert_eq!(model.to_string(), "online-ocsvm#7");
+/// assert_eq!("online-ocsvm#7".parse::<ModelRef>(), Ok(model));
+/// assert!("svm#1".parse::<ModelRef>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct ModelRef {
+    /// The kind of model.
+    pub kind: ModelKind,
+    /// Its number: models are numbered from 1 in the order the pool creates them.
+    pub id: u64,
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.kind, self.id)
+    }
+}
+
+impl From<ModelRef> for String {
+    fn from(model: ModelRef) -> String {
+        model.to_string()
+    }
+}
+
+impl FromStr for ModelRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ModelRef, String> {
+        let (name, id) = s
+            .split_once('#')
+            .ok_or_else(|| format!("model {s:?} is not written kind#id"))?;
+        let kind = ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| format!("model {s:?}: unknown kind {name:?}"))?;
+        let id = id
+            .parse()
+            .map_err(|_| format!("model {s:?}: {id:?} is not a model number"))?;
+        Ok(ModelRef { kind, id })
+    }
+}
+
+impl TryFrom<String> for ModelRef {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<ModelRef, String> {
+        s.parse()
+    }
+}
+
+/// A model of one of the three kinds.
+#[derive(Debug, Clone)]
+pub(crate) enum Model {
+    Ocsvm(ScaledBatchOcsvm),
+    Hst(HalfSpaceTrees),
+    OnlineOcsvm(OnlineOcsvm),
+}
+
+/// The parameters a fresh model of one kind is built with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ModelParams {
+    Ocsvm(BatchOcsvmConfig),
+    Hst(HstConfig),
+    OnlineOcsvm(OnlineOcsvmConfig),
+}
+
+impl ModelParams {
+    /// The parameters of `kind` from the pool's config, with the model's own seed.
+    pub(crate) fn for_kind(config: &crate::PoolConfig, kind: ModelKind, seed: u64) -> ModelParams {
+        match kind {
+            ModelKind::Ocsvm => ModelParams::Ocsvm(config.ocsvm),
+            ModelKind::Hst => ModelParams::Hst(HstConfig {
+                seed,
+                ..config.hst.clone()
+            }),
+            ModelKind::OnlineOcsvm => ModelParams::OnlineOcsvm(OnlineOcsvmConfig {
+                seed,
+                ..config.online_ocsvm
+            }),
+        }
+    }
+}
+
+impl Model {
+    /// A fresh model; the batch OCSVM is unfitted.
+    pub(crate) fn new(dim: usize, params: &ModelParams) -> Result<Model, DetectorError> {
+        Ok(match params {
+            ModelParams::Ocsvm(c) => Model::Ocsvm(ScaledBatchOcsvm::new(dim, c)?),
+            ModelParams::Hst(c) => Model::Hst(HalfSpaceTrees::new(dim, c.clone())?),
+            ModelParams::OnlineOcsvm(c) => Model::OnlineOcsvm(OnlineOcsvm::new(dim, *c)?),
+        })
+    }
+
+    /// An empty model of `kind` to restore a snapshot into (the snapshot carries the
+    /// parameters).
+    pub(crate) fn blank(dim: usize, kind: ModelKind) -> Result<Model, DetectorError> {
+        let params = match kind {
+            ModelKind::Ocsvm => ModelParams::Ocsvm(BatchOcsvmConfig::default()),
+            ModelKind::Hst => ModelParams::Hst(HstConfig::default()),
+            ModelKind::OnlineOcsvm => ModelParams::OnlineOcsvm(OnlineOcsvmConfig::default()),
+        };
+        Model::new(dim, &params)
+    }
+
+    pub(crate) fn detector(&self) -> &dyn Detector {
+        match self {
+            Model::Ocsvm(m) => m,
+            Model::Hst(m) => m,
+            Model::OnlineOcsvm(m) => m,
+        }
+    }
+
+    pub(crate) fn detector_mut(&mut self) -> &mut dyn Detector {
+        match self {
+            Model::Ocsvm(m) => m,
+            Model::Hst(m) => m,
+            Model::OnlineOcsvm(m) => m,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> ModelKind {
+        match self {
+            Model::Ocsvm(_) => ModelKind::Ocsvm,
+            Model::Hst(_) => ModelKind::Hst,
+            Model::OnlineOcsvm(_) => ModelKind::OnlineOcsvm,
+        }
+    }
+
+    /// Whether it learns event by event; the batch OCSVM only learns by a fit.
+    pub(crate) fn learns_online(&self) -> bool {
+        !self.kind().is_batch()
+    }
+}
+
+/// A model with its calibrator: what a fit produces, what the retired pool keeps.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub(crate) model_ref: ModelRef,
+    pub(crate) model: Model,
+    pub(crate) calibrator: Calibrator,
+}
+
+impl Member {
+    /// Raw and calibrated score of `x` (already checked).
+    pub(crate) fn score(&self, x: &[f64]) -> Result<(f64, f64), PoolError> {
+        let raw = self
+            .model
+            .detector()
+            .score_one(x)
+            .map_err(|source| PoolError::Model {
+                model: self.model_ref.to_string(),
+                source,
+            })?;
+        Ok((raw, self.calibrator.calibrate(raw)))
+    }
+
+    /// Learns `x` (already checked); a no-op for the batch OCSVM.
+    pub(crate) fn learn(&mut self, x: &[f64]) -> Result<(), PoolError> {
+        if !self.model.learns_online() {
+            return Ok(());
+        }
+        self.model
+            .detector_mut()
+            .learn_one(x)
+            .map_err(|source| PoolError::Model {
+                model: self.model_ref.to_string(),
+                source,
+            })
+    }
+}
+
+/// A seed for model `id` derived from `base` (SplitMix64), so that models of one pool draw
+/// unrelated random streams and the same pool always draws the same ones.
+pub(crate) fn derive_seed(base: u64, id: u64) -> u64 {
+    let mut z = base ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The calibrator configuration of model `id`.
+pub(crate) fn calibrator_config(base: &CalibratorConfig, id: u64) -> CalibratorConfig {
+    CalibratorConfig {
+        seed: derive_seed(base.seed, id),
+        ..*base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_refs_serialise_as_strings() {
+        let model = ModelRef {
+            kind: ModelKind::Hst,
+            id: 12,
+        };
+        let json = serde_json::to_string(&model).unwrap_or_default();
+        assert_eq!(json, "\"hst#12\"");
+        let back: Result<ModelRef, _> = serde_json::from_str(&json);
+        assert_eq!(back.ok(), Some(model));
+        for bad in ["\"hst\"", "\"hst#x\"", "\"tree#1\""] {
+            assert!(serde_json::from_str::<ModelRef>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn derived_seeds_differ_by_id_and_base() {
+        let a = derive_seed(0, 1);
+        assert_ne!(a, derive_seed(0, 2));
+        assert_ne!(a, derive_seed(1, 1));
+        assert_eq!(a, derive_seed(0, 1));
+    }
+}
