@@ -18,9 +18,9 @@ use crate::{ModelKind, PoolConfig, PoolError};
 /// ([`Pool::events_dropped`]). Decisions are rare, so only a caller that never drains hits it.
 pub const MAX_PENDING_EVENTS: usize = 10_000;
 
-/// Fewest recent events challengers are compared on after a drift (when the post-drift
-/// window is shorter, and the history holds them).
-pub const MIN_COMPARE_EVENTS: usize = 64;
+/// Fewest events the estimated change point leaves on either side of it, and so the fewest
+/// events challengers are compared on after a drift (when the history holds them).
+pub const MIN_COMPARE_EVENTS: usize = 16;
 
 /// Score of the pool while no model can score yet (only the baseline configured, and not
 /// fitted): the calibrators' "no evidence" value, below any sensible alert threshold.
@@ -165,8 +165,8 @@ pub struct Pool {
     pub(crate) dim: usize,
     pub(crate) slots: Vec<Slot>,
     pub(crate) champion: Option<ModelRef>,
-    /// True while the champion only stands in for the baseline, which takes over when it is
-    /// first fitted. Any other change of champion clears it.
+    /// True until the baseline's first fit takes effect: the online models only stand in for
+    /// it, whichever of them leads, and the baseline takes over when it is fitted.
     pub(crate) stand_in: bool,
     pub(crate) retired: VecDeque<Retired>,
     pub(crate) history: History,
@@ -582,10 +582,17 @@ impl Pool {
             let (Some(active), Some(value)) = (slot.active.as_mut(), value) else {
                 continue;
             };
-            let before = (active.adwin.estimation(), active.adwin.width());
+            let (before_mean, before_width) = (active.adwin.estimation(), active.adwin.width());
             let detected = active.adwin.update(*value);
             if detected && Some(active.member.model_ref) == champion {
-                champion_drift = Some(before);
+                // The values the cut dropped: the champion's record before the change.
+                let (after_mean, after_width) = (active.adwin.estimation(), active.adwin.width());
+                let dropped = (before_width + 1).saturating_sub(after_width);
+                if dropped > 0 {
+                    let total =
+                        before_mean * before_width as f64 + value - after_mean * after_width as f64;
+                    champion_drift = Some(((total / dropped as f64).clamp(0.0, 1.0), dropped));
+                }
             }
         }
         if let (Some(before), Some(champion)) = (champion_drift, champion) {
@@ -655,7 +662,6 @@ impl Pool {
     fn set_champion(&mut self, model: ModelRef, seq: u64, reason: String) {
         let before = self.champion;
         self.champion = Some(model);
-        self.stand_in = false;
         self.record(seq, DriftKind::ChampionChanged, model, reason, before);
     }
 
@@ -683,10 +689,13 @@ impl Pool {
     }
 
     /// The champion's ADWIN saw its errors (or scores) rise. Everyone is compared on the
-    /// recent window (the post-drift window, at least [`MIN_COMPARE_EVENTS`], at most
-    /// `recent_window_events`): the best challenger, or a retired model, takes the lead if it
-    /// does at least as well as the champion there, and a fresh model of the champion's kind
-    /// is trained on the post-drift window (unless a retired model of that kind came back).
+    /// events since the change: ADWIN's window after its cut (at most `recent_window_events`
+    /// of it) still holds some events from before the change, so the change point is
+    /// estimated inside it as the split where the champion's values rise most. The best
+    /// challenger, or a retired model, takes the lead if it does at least as well as the
+    /// champion there, and a fresh model of the champion's kind is trained on the post-drift
+    /// window, unless a retired model of that kind does as well as the champion did before
+    /// the drift (a regime that came back).
     fn on_champion_drift(
         &mut self,
         champion: ModelRef,
@@ -708,12 +717,26 @@ impl Pool {
             "champion {champion}'s {what} rose from {:.4} over {} values to {after_est:.4} over the last {after_width} (ADWIN)",
             before.0, before.1
         );
-        let n = after_width
+        // How well a retired model must do on the recent window to be the answer to the
+        // drift (a regime that came back) rather than a stopgap: as well as the champion did
+        // before the drift, within two standard errors of that rate and switch_margin.
+        let recurring_bar = |count: usize| {
+            let p = before.0;
+            p + self.config.switch_margin + 2.0 * (p * (1.0 - p) / count.max(1) as f64).sqrt()
+        };
+        let span = after_width
             .max(MIN_COMPARE_EVENTS)
             .min(self.config.recent_window_events)
             .min(self.history.len());
-        let start = self.history.len() - n;
-        let use_errors = (start..self.history.len()).any(|i| self.history.label(i).is_some());
+        let span_start = self.history.len() - span;
+        let use_errors = (span_start..self.history.len()).any(|i| self.history.label(i).is_some());
+        let start = self.change_point(cs, span_start, use_errors);
+        let n = self.history.len() - start;
+        let since = if start < self.history.len() {
+            self.history.seq(start)
+        } else {
+            seq
+        };
         let metric_name = if use_errors {
             "error rate"
         } else {
@@ -757,22 +780,30 @@ impl Pool {
         let best_name = best.as_ref().map(|(c, _, _)| self.candidate_ref(c));
         let outcome = match (&best, best_name) {
             (Some((Candidate::Active(_), m, count)), Some(model)) if wins => format!(
-                "challenger {model} leads: its {metric_name} on the last {n} events was {m:.4} over {count} events, the champion's {champion_text}"
+                "challenger {model} leads: its {metric_name} on the {n} events since the estimated change at event {since} was {m:.4} over {count} events, the champion's {champion_text}"
             ),
             (Some((Candidate::Retired(_), m, count)), Some(model)) if wins => format!(
-                "retired {model} comes back: its {metric_name} on the last {n} events was {m:.4} over {count} events, the champion's {champion_text}"
+                "retired {model} comes back: its {metric_name} on the {n} events since the estimated change at event {since} was {m:.4} over {count} events, the champion's {champion_text}"
             ),
             (Some((_, m, _)), Some(model)) => format!(
-                "no model did as well on the last {n} events (best: {model} with {metric_name} {m:.4}, the champion's {champion_text}), so {champion} keeps the lead"
+                "no model did as well on the {n} events since the estimated change at event {since} (best: {model} with {metric_name} {m:.4}, the champion's {champion_text}), so {champion} keeps the lead"
             ),
             _ => format!("no other model to compare, so {champion} keeps the lead"),
         };
+        let recurring = wins
+            && matches!(&best, Some((Candidate::Retired(r), m, count))
+                if self.retired[*r].member.model_ref.kind == champion.kind
+                    && *m <= recurring_bar(*count));
+        // Restoring a model of the champion's kind cancels the refits of its slot.
         let restores_same_kind = wins
             && matches!(&best, Some((Candidate::Retired(r), _, _))
                 if self.retired[*r].member.model_ref.kind == champion.kind);
-        let refit_pending = self.refit_pending(champion.kind);
-        let plan = if restores_same_kind {
-            format!("no fresh {} is needed", champion.kind)
+        let refit_pending = self.refit_pending(champion.kind) && !restores_same_kind;
+        let plan = if recurring {
+            format!(
+                "no fresh {} is needed: the returning model does as well as {champion} did before the drift",
+                champion.kind
+            )
         } else if refit_pending {
             format!("a fresh {} is already on its way", champion.kind)
         } else {
@@ -801,10 +832,59 @@ impl Pool {
                 None => {}
             }
         }
-        if !restores_same_kind && !refit_pending {
+        // A stopgap of the champion's kind is replaced by a fresh model like any drifted
+        // champion.
+        if !recurring && !refit_pending {
             self.schedule_retrain(champion.kind, after_width, seq);
         }
         Ok(())
+    }
+
+    /// Estimated change point in the history from `span_start`: the first event after the
+    /// split, with at least [`MIN_COMPARE_EVENTS`] valued events on each side, where the mean
+    /// of slot `s`'s values (errors, or calibrated scores) rises most. Without room for such
+    /// a split, `span_start`.
+    fn change_point(&self, s: usize, span_start: usize, use_errors: bool) -> usize {
+        let Some(active) = self.slots[s].active.as_ref() else {
+            return span_start;
+        };
+        let id = active.member.model_ref.id;
+        let threshold = self.config.alert_threshold;
+        let mut valued: Vec<(usize, f64)> = Vec::new();
+        for i in span_start..self.history.len() {
+            let recorded = self.history.scores(i)[s];
+            if recorded.model != id {
+                continue;
+            }
+            let value = if use_errors {
+                match self.history.label(i) {
+                    Some(anomalous) => {
+                        f64::from(u8::from((recorded.calibrated >= threshold) != anomalous))
+                    }
+                    None => continue,
+                }
+            } else {
+                recorded.calibrated
+            };
+            valued.push((i, value));
+        }
+        let m = valued.len();
+        if m < 2 * MIN_COMPARE_EVENTS {
+            return span_start;
+        }
+        let total: f64 = valued.iter().map(|(_, v)| v).sum();
+        let mut before = 0.0;
+        let mut best: Option<(f64, usize)> = None;
+        for (k, (_, v)) in valued.iter().enumerate().take(m - MIN_COMPARE_EVENTS) {
+            if k >= MIN_COMPARE_EVENTS {
+                let rise = (total - before) / (m - k) as f64 - before / k as f64;
+                if best.is_none_or(|(b, _)| rise > b) {
+                    best = Some((rise, k));
+                }
+            }
+            before += v;
+        }
+        best.map_or(span_start, |(_, k)| valued[k].0)
     }
 
     fn candidate_ref(&self, candidate: &Candidate) -> ModelRef {
@@ -889,7 +969,6 @@ impl Pool {
         self.cancel_refits(model.kind);
         let before = self.champion;
         self.champion = Some(model);
-        self.stand_in = false;
         self.record(
             seq,
             DriftKind::Restored,
@@ -1090,14 +1169,17 @@ impl Pool {
             }
             self.retire(old.member, seq, format!("replaced by the fresh {model}"));
         }
-        if self.stand_in && model.kind.is_batch() && self.champion != Some(model) {
-            let reason = match self.champion {
-                Some(stand_in) => format!(
-                    "the baseline {model} takes over from {stand_in}, which led until the baseline was fitted"
-                ),
-                None => format!("the baseline {model} is the first model able to score"),
-            };
-            self.set_champion(model, seq, reason);
+        if self.stand_in && model.kind.is_batch() {
+            self.stand_in = false;
+            if self.champion != Some(model) {
+                let reason = match self.champion {
+                    Some(stand_in) => format!(
+                        "the baseline {model} takes over from {stand_in}, which stood in for it until it was fitted"
+                    ),
+                    None => format!("the baseline {model} is the first model able to score"),
+                };
+                self.set_champion(model, seq, reason);
+            }
         } else if self.champion.is_none() {
             self.set_champion(
                 model,
