@@ -1399,3 +1399,64 @@ pub struct FitStatus {
     /// Whether its result is installed.
     pub installed: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_fit_is_recorded_when_due_and_the_baseline_collects_again() {
+        let config = PoolConfig {
+            models: vec![ModelKind::Ocsvm, ModelKind::Hst],
+            baseline_train_events: 20,
+            swap_after_events: 5,
+            min_drift_rise: 0.99,
+            ..PoolConfig::default()
+        };
+        let mut pool = Pool::new(1, config).unwrap_or_else(|e| panic!("{e}"));
+        let mut seq = 0u64;
+        let job = loop {
+            let x = [(seq % 3) as f64];
+            pool.score(&x, seq).unwrap_or_else(|e| panic!("{e}"));
+            pool.learn(&x, false).unwrap_or_else(|e| panic!("{e}"));
+            seq += 1;
+            if let Some(job) = pool.fit_job() {
+                break job;
+            }
+        };
+        let failure = vigil_detectors::DetectorError::NotFitted {
+            detector: "ocsvm".into(),
+        };
+        pool.install(FitDone {
+            job: job.id(),
+            outcome: Err(failure),
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        // Nothing happens before the due event.
+        while seq < job.due_seq() {
+            pool.score(&[0.0], seq).unwrap_or_else(|e| panic!("{e}"));
+            pool.learn(&[0.0], false).unwrap_or_else(|e| panic!("{e}"));
+            seq += 1;
+        }
+        assert!(pool.drain_events().is_empty());
+        let scored = pool.score(&[0.0], seq).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scored.champion.map(|m| m.kind), Some(ModelKind::Hst));
+        let events = pool.drain_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, DriftKind::FitFailed);
+        assert_eq!(events[0].seq, job.due_seq());
+        assert!(
+            events[0].reason.contains("not fitted yet"),
+            "{}",
+            events[0].reason
+        );
+        assert!(events[0].reason.contains("collects a new training window"));
+        let status = pool.status();
+        assert!(status.fits.is_empty());
+        assert_eq!(status.collecting.len(), 1);
+        assert_eq!(
+            (status.collecting[0].rows, status.collecting[0].target),
+            (0, 20)
+        );
+    }
+}
