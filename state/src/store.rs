@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
 use sled::{IVec, Tree};
 
+use crate::alerts::finish;
 use crate::error::{EngineError, StateError};
 use crate::keys::hex;
 
@@ -136,11 +137,19 @@ impl Store {
             Some(stored) => check_version(&path, &stored)?,
             None => {
                 ensure_empty(&path, &db)?;
-                meta.insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes()[..])
-                    .and_then(|_| meta.insert(META_ALERT_COUNT, &0u64.to_be_bytes()[..]))
-                    .and_then(|_| meta.insert(META_LAST_POSITION, &0u64.to_be_bytes()[..]))
-                    .and_then(|_| db.flush())
-                    .map_err(|source| open_error(&path, source))?;
+                // One transaction, so a crash during the first start leaves either a
+                // complete meta tree or an empty database that the next start initialises.
+                let initialised = (&meta,).transaction(|(meta,)| {
+                    meta.insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes()[..])?;
+                    meta.insert(META_ALERT_COUNT, &0u64.to_be_bytes()[..])?;
+                    meta.insert(META_LAST_POSITION, &0u64.to_be_bytes()[..])?;
+                    Ok::<(), TxError>(())
+                });
+                finish("initialising the database", initialised).and_then(|()| {
+                    db.flush()
+                        .map(|_| ())
+                        .map_err(|source| open_error(&path, source))
+                })?;
             }
         }
 
@@ -351,4 +360,31 @@ pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), StateErro
 /// Copies an engine value out, so no engine type crosses the API.
 pub(crate) fn owned(value: IVec) -> Vec<u8> {
     value.to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + Clone>() {}
+        shared::<Store>();
+    }
+
+    #[test]
+    fn names_are_checked_for_length_and_emptiness() {
+        assert!(check_name("output", "ndjson").is_ok());
+        assert!(check_name("output", &"n".repeat(MAX_NAME_BYTES)).is_ok());
+        let too_long = check_name("output", &"n".repeat(MAX_NAME_BYTES + 1));
+        assert!(matches!(
+            too_long,
+            Err(StateError::InvalidName { what: "output", .. })
+        ));
+        let message = check_name("suppression", "").map_err(|e| e.to_string());
+        assert_eq!(
+            message,
+            Err("invalid suppression name \"\": it is empty".to_owned())
+        );
+    }
 }
