@@ -68,6 +68,28 @@ impl fmt::Display for ModelKind {
     }
 }
 
+/// Which events' scores enter a model's reference (its calibrator's reservoir).
+///
+/// Feedback decides for the events it names, under either policy: an event reported normal
+/// enters, one reported anomalous stays out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferencePolicy {
+    /// Only events that were not alerted on (DESIGN section 5). A burst of attacks cannot
+    /// move the reference. Without feedback the champion's reference ratchets: its alerts
+    /// are the top of its own reference distribution, so each turnover of the reservoir
+    /// (`capacity / refresh_rate` offered scores) cuts the reference at a lower point and
+    /// the champion alerts on a larger share (5 %, then about 10 %, 14 %, ... at threshold
+    /// 0.95) until a drift replaces it.
+    #[default]
+    NotAlerted,
+    /// Also alerted events whose raw score is not above the highest reference score: they
+    /// look like the normal tail, not like something new. Only scores beyond the whole
+    /// reference stay out, so a burst of attacks that score beyond normal traffic still
+    /// cannot move it, and the alert rate on normal traffic stays at 1 - threshold.
+    WithinReference,
+}
+
 /// Parameters of a [`Pool`](crate::Pool). [`Default`] gives the documented defaults; check a
 /// hand-made one with [`validate`](Self::validate) (the pool does it too).
 ///
@@ -126,6 +148,15 @@ pub struct PoolConfig {
     /// on it, in [0, 1): over a long window ADWIN also detects changes of a tenth of a point,
     /// which are no reason to retrain. Default 0.01.
     pub min_drift_rise: f64,
+    /// Reference scores a model's calibrator must hold before its calibrated score means
+    /// anything: until then it is [`NO_MODEL_SCORE`](crate::NO_MODEL_SCORE) (0.5, below any
+    /// sensible alert threshold), so that a reference of a few early scores cannot make every
+    /// event look anomalous and, alerted on, keep itself from ever growing. At most
+    /// `calibration.capacity`. Default 100.
+    pub min_reference_scores: usize,
+    /// Which events' scores enter the references. Default
+    /// [`ReferencePolicy::NotAlerted`].
+    pub reference: ReferencePolicy,
     /// Calibrators' reservoir: capacity, refresh rate, seed (each model's calibrator draws
     /// from a seed derived from this one and the model's id).
     pub calibration: CalibratorConfig,
@@ -157,6 +188,8 @@ impl Default for PoolConfig {
             min_evidence: 200,
             switch_margin: 0.02,
             min_drift_rise: 0.01,
+            min_reference_scores: 100,
+            reference: ReferencePolicy::NotAlerted,
             calibration: CalibratorConfig::default(),
             adwin: AdwinParams {
                 mode: AdwinMode::Shrinking,
@@ -271,6 +304,13 @@ impl PoolConfig {
                 "calibration.refresh_rate",
                 "must lie in (0, 1]",
                 rate,
+            ));
+        }
+        if self.min_reference_scores > capacity {
+            return Err(invalid(
+                "min_reference_scores",
+                "must be at most calibration.capacity",
+                self.min_reference_scores,
             ));
         }
         self.adwin.validate().map_err(|e| nested("adwin", e))?;
@@ -437,6 +477,13 @@ mod tests {
                     ..d()
                 },
                 "calibration.refresh_rate",
+            ),
+            (
+                PoolConfig {
+                    min_reference_scores: 10_001,
+                    ..d()
+                },
+                "min_reference_scores",
             ),
             (
                 PoolConfig {

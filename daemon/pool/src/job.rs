@@ -173,7 +173,7 @@ impl FitJob {
     ///
     /// The batch OCSVM is fitted on the rows, then each row's score is offered to the
     /// calibrator. An online model goes through the rows in order as it would have live:
-    /// score, offer the score if the row counts as normal, learn.
+    /// score, offer the score if the row counts as normal and the model is warm, learn.
     pub fn run(&self) -> FitDone {
         FitDone {
             job: self.id,
@@ -193,13 +193,12 @@ impl FitJob {
                 }
             }
         } else {
-            let detector = model.detector_mut();
             for (row, normal) in self.rows.chunks_exact(dim).zip(&self.normal) {
-                let raw = detector.score_one(row)?;
-                if *normal {
+                let raw = model.detector().score_one(row)?;
+                if *normal && model.is_warm() {
                     calibrator.offer_reference(raw);
                 }
-                detector.learn_one(row)?;
+                model.detector_mut().learn_one(row)?;
             }
         }
         Ok(Member {

@@ -32,7 +32,7 @@ mod model;
 mod pool;
 mod snapshot;
 
-pub use config::{ModelKind, PoolConfig};
+pub use config::{ModelKind, PoolConfig, ReferencePolicy};
 pub use error::PoolError;
 pub use event::{DriftEvent, DriftKind};
 pub use feedback::{LabelFeedback, LabelFeedbackConfig};

@@ -410,7 +410,7 @@ impl Pool {
         for (s, slot) in self.slots.iter().enumerate() {
             scores[s] = SlotScore::default();
             if let Some(active) = &slot.active {
-                let (raw, calibrated) = active.member.score(x)?;
+                let (raw, calibrated) = active.member.score(x, self.config.min_reference_scores)?;
                 scores[s] = SlotScore {
                     model: active.member.model_ref.id,
                     raw,
@@ -491,6 +491,11 @@ impl Pool {
         self.history.set_alerted(i, alerted);
         self.awaiting_learn = false;
         let normal = self.history.normal(i) == Some(true);
+        // Under `WithinReference`, an alerted event without feedback still enters the
+        // reference of each model that finds it within its reference.
+        let tail_candidate = self.config.reference == crate::ReferencePolicy::WithinReference
+            && alerted
+            && self.history.label(i).is_none();
         for s in 0..self.slots.len() {
             let recorded = self.history.scores(i)[s];
             let Some(active) = self.slots[s].active.as_mut() else {
@@ -499,8 +504,8 @@ impl Pool {
             if recorded.model != active.member.model_ref.id {
                 continue;
             }
-            if normal {
-                active.member.calibrator.offer_reference(recorded.raw);
+            if normal || (tail_candidate && active.member.within_reference(recorded.raw)) {
+                active.member.offer(recorded.raw);
             }
             active.member.learn(x)?;
         }
@@ -563,7 +568,7 @@ impl Pool {
                 continue;
             };
             if false_positive && let Some(active) = self.slots[s].active.as_mut() {
-                active.member.calibrator.offer_reference(recorded.raw);
+                active.member.offer(recorded.raw);
             }
             let error = (recorded.calibrated >= threshold) != anomalous;
             *value = Some(f64::from(u8::from(error)));
@@ -937,7 +942,8 @@ impl Pool {
             if use_errors && label.is_none() {
                 continue;
             }
-            let (_, calibrated) = member.score(self.history.row(i))?;
+            let (_, calibrated) =
+                member.score(self.history.row(i), self.config.min_reference_scores)?;
             sum += match label {
                 Some(anomalous) if use_errors => {
                     f64::from(u8::from((calibrated >= threshold) != anomalous))
@@ -1196,9 +1202,9 @@ impl Pool {
         let from = self.history.first_after(fit_start_seq);
         for i in from..self.history.len() {
             let row = self.history.row(i);
-            let (raw, _) = member.score(row)?;
+            let (raw, _) = member.score(row, self.config.min_reference_scores)?;
             if self.history.normal(i) == Some(true) {
-                member.calibrator.offer_reference(raw);
+                member.offer(raw);
             }
             member.learn(row)?;
         }

@@ -62,6 +62,11 @@ fn config_fields(dim: usize, config: &PoolConfig) -> Vec<(&'static str, String)>
         ("min_evidence", config.min_evidence.to_string()),
         ("switch_margin", format!("{:?}", config.switch_margin)),
         ("min_drift_rise", format!("{:?}", config.min_drift_rise)),
+        (
+            "min_reference_scores",
+            config.min_reference_scores.to_string(),
+        ),
+        ("reference", format!("{:?}", config.reference)),
         ("calibration", format!("{:?}", config.calibration)),
         ("adwin", format!("{:?}", config.adwin)),
         ("ocsvm", format!("{:?}", config.ocsvm)),

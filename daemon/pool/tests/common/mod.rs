@@ -144,6 +144,7 @@ pub fn small_config(models: &[ModelKind]) -> PoolConfig {
         recent_window_events: 300,
         feedback_window_events: 2_000,
         min_evidence: 100,
+        min_reference_scores: 100,
         calibration: vigil_detectors::calibration::CalibratorConfig {
             capacity: 1_000,
             refresh_rate: 0.5,
