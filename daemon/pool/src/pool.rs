@@ -134,7 +134,7 @@ pub(crate) struct Retired {
 /// Decisions are drained with [`drain_events`](Self::drain_events).
 ///
 /// ```
-/// use vigil_pool::{ModelKind, Pool, PoolConfig, PoolError};
+/// use vigil_pool::{DriftKind, ModelKind, Pool, PoolConfig, PoolError};
 /// let config = PoolConfig {
 ///     models: vec![ModelKind::Ocsvm, ModelKind::Hst],
 ///     baseline_train_events: 200,
@@ -154,9 +154,14 @@ pub(crate) struct Retired {
 ///     pool.learn(&x, scored.calibrated >= 0.95)?;
 ///     pool.feedback(seq, false)?;
 /// }
+/// // The baseline was fitted on the first 200 events and took effect 50 events later,
+/// // taking over from Half-Space Trees, which stood in for it.
 /// let events = pool.drain_events();
-/// assert!(events.iter().any(|e| e.kind == vigil_pool::DriftKind::BaselineFitted));
-/// assert_eq!(pool.champion().map(|m| m.kind), Some(ModelKind::Ocsvm));
+/// let fitted = events.iter().find(|e| e.kind == DriftKind::BaselineFitted).expect("fitted");
+/// assert_eq!(fitted.seq, 199 + 50);
+/// let takeover = events.iter().find(|e| e.kind == DriftKind::ChampionChanged).expect("takeover");
+/// assert_eq!(takeover.champion_after, Some(fitted.model));
+/// assert_eq!(pool.active_models().len(), 2);
 /// # Ok::<(), PoolError>(())
 /// ```
 #[derive(Debug, Clone)]
