@@ -33,6 +33,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::DetectorError;
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::{invalid_parameter, snapshot_error};
 
 /// Name used in errors.
 const NAME: &str = "calibrator";
@@ -66,25 +67,22 @@ impl Default for CalibratorConfig {
 impl CalibratorConfig {
     fn validate(&self) -> Result<(), DetectorError> {
         if self.capacity == 0 {
-            return Err(invalid("capacity", "must be at least 1", self.capacity));
+            return Err(invalid_parameter(
+                NAME,
+                "capacity",
+                "must be at least 1",
+                self.capacity,
+            ));
         }
         if !(self.refresh_rate > 0.0 && self.refresh_rate <= 1.0) {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "refresh_rate",
                 "must be in (0, 1]",
                 self.refresh_rate,
             ));
         }
         Ok(())
-    }
-}
-
-fn invalid(name: &'static str, requirement: &'static str, value: impl ToString) -> DetectorError {
-    DetectorError::InvalidParameter {
-        detector: NAME.to_string(),
-        name,
-        requirement,
-        value: value.to_string(),
     }
 }
 
@@ -248,10 +246,6 @@ impl Calibrator {
     /// [`DetectorError::Snapshot`] for another kind of snapshot, another version, a corrupt or
     /// cut-short one; the calibrator is left unchanged.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
-        let corrupt = |reason: String| DetectorError::Snapshot {
-            detector: NAME.to_string(),
-            reason,
-        };
         let mut r = SnapshotReader::new(NAME, bytes, TAG, VERSION)?;
         let capacity = r.u64()?;
         let refresh_rate = r.f64()?;
@@ -262,36 +256,50 @@ impl Calibrator {
         let ring = r.f64s()?;
         r.end()?;
         let capacity = usize::try_from(capacity)
-            .map_err(|_| corrupt(format!("capacity {capacity} is too large")))?;
+            .map_err(|_| snapshot_error(NAME, format!("capacity {capacity} is too large")))?;
         let config = CalibratorConfig {
             capacity,
             refresh_rate,
             seed,
         };
-        config.validate().map_err(|e| corrupt(e.to_string()))?;
+        config
+            .validate()
+            .map_err(|e| snapshot_error(NAME, e.to_string()))?;
         if ring.len() > capacity {
-            return Err(corrupt(format!(
-                "{} reference scores exceed the capacity {capacity}",
-                ring.len()
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!(
+                    "{} reference scores exceed the capacity {capacity}",
+                    ring.len()
+                ),
+            ));
         }
         if let Some(bad) = ring.iter().find(|v| !v.is_finite()) {
-            return Err(corrupt(format!("reference score {bad} is not finite")));
+            return Err(snapshot_error(
+                NAME,
+                format!("reference score {bad} is not finite"),
+            ));
         }
         let oldest = usize::try_from(oldest)
             .ok()
             .filter(|&o| o < ring.len().max(1))
             .ok_or_else(|| {
-                corrupt(format!(
-                    "oldest index {oldest} is outside the {} reference scores",
-                    ring.len()
-                ))
+                snapshot_error(
+                    NAME,
+                    format!(
+                        "oldest index {oldest} is outside the {} reference scores",
+                        ring.len()
+                    ),
+                )
             })?;
         if (offered as u128) < ring.len() as u128 {
-            return Err(corrupt(format!(
-                "{offered} offered scores cannot have filled {} places",
-                ring.len()
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!(
+                    "{offered} offered scores cannot have filled {} places",
+                    ring.len()
+                ),
+            ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_word_pos(word_pos);

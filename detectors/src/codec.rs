@@ -161,6 +161,18 @@ impl<'a> SnapshotReader<'a> {
         Ok(n)
     }
 
+    /// Reads a flag written as the `u64` 0 or 1; `what` names it in the error.
+    ///
+    /// # Errors
+    /// When the snapshot is cut short, or the value is neither 0 nor 1.
+    pub(crate) fn flag(&mut self, what: &str) -> Result<bool, DetectorError> {
+        match self.u64()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(self.error(format!("{what} flag is {other}, not 0 or 1"))),
+        }
+    }
+
     /// Reads a length-prefixed list of `f64`.
     ///
     /// # Errors

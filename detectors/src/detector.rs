@@ -194,6 +194,55 @@ pub fn check_input(name: &str, dim: usize, x: &[f64]) -> Result<(), DetectorErro
     Ok(())
 }
 
+/// Checks a batch and each of its rows, and writes `score(row)` for each row into `out`, in
+/// order: what every model's `score_many` and `score_learn_many` do around their own per-row
+/// step. `score` sees only checked rows.
+///
+/// # Errors
+/// [`DetectorError::DimensionMismatch`] when `xs` does not hold `out.len()` rows of `dim`
+/// values (nothing is scored), or the first row's error from [`check_input`] (the rows before
+/// it have been scored).
+// Always inlined: it is the per-row loop of the models' batch calls, and the model's step
+// must be inlined into it as into the loop each model once wrote by hand.
+#[inline(always)]
+pub(crate) fn score_checked_rows(
+    name: &str,
+    dim: usize,
+    xs: &[f64],
+    out: &mut [f64],
+    mut score: impl FnMut(&[f64]) -> f64,
+) -> Result<(), DetectorError> {
+    check_batch(name, dim, xs, out.len())?;
+    for (x, slot) in xs.chunks_exact(dim.max(1)).zip(out.iter_mut()) {
+        check_input(name, dim, x)?;
+        *slot = score(x);
+    }
+    Ok(())
+}
+
+/// A [`DetectorError::InvalidParameter`] for `detector`.
+pub(crate) fn invalid_parameter(
+    detector: &str,
+    name: &'static str,
+    requirement: &'static str,
+    value: impl std::fmt::Display,
+) -> DetectorError {
+    DetectorError::InvalidParameter {
+        detector: detector.to_string(),
+        name,
+        requirement,
+        value: value.to_string(),
+    }
+}
+
+/// A [`DetectorError::Snapshot`] for `detector`.
+pub(crate) fn snapshot_error(detector: &str, reason: impl Into<String>) -> DetectorError {
+    DetectorError::Snapshot {
+        detector: detector.to_string(),
+        reason: reason.into(),
+    }
+}
+
 /// A change detector over a stream of numbers (an error stream, or scores).
 ///
 /// ```

@@ -49,8 +49,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::{invalid_parameter, score_checked_rows, snapshot_error};
 use crate::scale::MinMaxScaler;
-use crate::{Detector, DetectorError, check_batch, check_input};
+use crate::{Detector, DetectorError, check_input};
 
 /// The detector's name, as [`Detector::name`] reports it and errors name it.
 pub const NAME: &str = "hst";
@@ -492,33 +493,33 @@ impl HalfSpaceTrees {
 
 /// Checks `config` for `dim` features and returns the limits the trees split.
 fn validate(dim: usize, config: &HstConfig) -> Result<Vec<(f64, f64)>, DetectorError> {
-    let invalid = |name: &'static str, requirement: &'static str, value: String| {
-        DetectorError::InvalidParameter {
-            detector: NAME.to_string(),
-            name,
-            requirement,
-            value,
-        }
-    };
     if dim == 0 {
-        return Err(invalid("dim", "must be at least 1", dim.to_string()));
+        return Err(invalid_parameter(
+            NAME,
+            "dim",
+            "must be at least 1",
+            dim.to_string(),
+        ));
     }
     if config.n_trees == 0 {
-        return Err(invalid(
+        return Err(invalid_parameter(
+            NAME,
             "n_trees",
             "must be at least 1",
             config.n_trees.to_string(),
         ));
     }
     if !(1..=20).contains(&config.height) {
-        return Err(invalid(
+        return Err(invalid_parameter(
+            NAME,
             "height",
             "must be from 1 to 20",
             config.height.to_string(),
         ));
     }
     if config.window_size == 0 {
-        return Err(invalid(
+        return Err(invalid_parameter(
+            NAME,
             "window_size",
             "must be at least 1",
             config.window_size.to_string(),
@@ -527,7 +528,8 @@ fn validate(dim: usize, config: &HstConfig) -> Result<Vec<(f64, f64)>, DetectorE
     let nodes =
         (config.n_trees as u64).saturating_mul(Forest::nodes_per_tree(config.height) as u64);
     if nodes > MAX_NODES {
-        return Err(invalid(
+        return Err(invalid_parameter(
+            NAME,
             "n_trees",
             "times the nodes per tree (2^(height+1) - 1) must be at most 16,777,216",
             format!(
@@ -540,7 +542,8 @@ fn validate(dim: usize, config: &HstConfig) -> Result<Vec<(f64, f64)>, DetectorE
         None => Ok(vec![(0.0, 1.0); dim]),
         Some(limits) => {
             if limits.len() != dim {
-                return Err(invalid(
+                return Err(invalid_parameter(
+                    NAME,
                     "limits",
                     "must hold one (low, high) per feature",
                     format!("{} ranges for {dim} features", limits.len()),
@@ -551,7 +554,8 @@ fn validate(dim: usize, config: &HstConfig) -> Result<Vec<(f64, f64)>, DetectorE
                     !(low.is_finite() && high.is_finite() && low < high && (high - low).is_finite())
                 })
             {
-                return Err(invalid(
+                return Err(invalid_parameter(
+                    NAME,
                     "limits",
                     "must be finite with low < high",
                     format!("({low}, {high}) for feature {index}"),
@@ -597,22 +601,15 @@ impl Detector for HalfSpaceTrees {
     }
 
     fn score_many(&self, xs: &[f64], out: &mut [f64]) -> Result<(), DetectorError> {
-        check_batch(NAME, self.dim, xs, out.len())?;
         let mut buffer = vec![0.0; self.dim];
-        for (x, score) in xs.chunks_exact(self.dim).zip(out.iter_mut()) {
-            check_input(NAME, self.dim, x)?;
-            *score = self.score_checked(x, &mut buffer);
-        }
-        Ok(())
+        score_checked_rows(NAME, self.dim, xs, out, |x| {
+            self.score_checked(x, &mut buffer)
+        })
     }
 
     fn score_learn_many(&mut self, xs: &[f64], out: &mut [f64]) -> Result<(), DetectorError> {
-        check_batch(NAME, self.dim, xs, out.len())?;
-        for (x, score) in xs.chunks_exact(self.dim).zip(out.iter_mut()) {
-            check_input(NAME, self.dim, x)?;
-            *score = self.score_learn_checked(x);
-        }
-        Ok(())
+        let dim = self.dim;
+        score_checked_rows(NAME, dim, xs, out, |x| self.score_learn_checked(x))
     }
 
     /// Parameters, trees, both mass profiles, the window position and the scaler.
@@ -656,26 +653,25 @@ impl Detector for HalfSpaceTrees {
     /// parameters, trees and masses replace this detector's.
     fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
         let mut r = SnapshotReader::new(NAME, bytes, SNAPSHOT_TAG, SNAPSHOT_VERSION)?;
-        let corrupt = |reason: String| DetectorError::Snapshot {
-            detector: NAME.to_string(),
-            reason,
-        };
         let dim = r.u64()?;
         if dim != self.dim as u64 {
-            return Err(corrupt(format!(
-                "it is over {dim} features, this detector over {}",
-                self.dim
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!("it is over {dim} features, this detector over {}", self.dim),
+            ));
         }
         let n_trees = r.u64()?;
         let height = r.u64()?;
         let window_size = r.u64()?;
         let seed = r.u64()?;
-        let scale = read_flag(&mut r, "scale")?;
-        let limits = if read_flag(&mut r, "limits")? {
+        let scale = r.flag("scale")?;
+        let limits = if r.flag("limits")? {
             let flat = r.f64s()?;
             if flat.len() % 2 != 0 {
-                return Err(corrupt(format!("{} limit values, not pairs", flat.len())));
+                return Err(snapshot_error(
+                    NAME,
+                    format!("{} limit values, not pairs", flat.len()),
+                ));
             }
             Some(
                 flat.chunks_exact(2)
@@ -687,34 +683,41 @@ impl Detector for HalfSpaceTrees {
         };
         let config = HstConfig {
             n_trees: usize::try_from(n_trees)
-                .map_err(|_| corrupt(format!("n_trees {n_trees} is too large")))?,
+                .map_err(|_| snapshot_error(NAME, format!("n_trees {n_trees} is too large")))?,
             height: u32::try_from(height)
-                .map_err(|_| corrupt(format!("height {height} is too large")))?,
-            window_size: u32::try_from(window_size)
-                .map_err(|_| corrupt(format!("window_size {window_size} is too large")))?,
+                .map_err(|_| snapshot_error(NAME, format!("height {height} is too large")))?,
+            window_size: u32::try_from(window_size).map_err(|_| {
+                snapshot_error(NAME, format!("window_size {window_size} is too large"))
+            })?,
             limits,
             scale,
             seed,
         };
-        validate(self.dim, &config).map_err(|error| corrupt(error.to_string()))?;
+        validate(self.dim, &config).map_err(|error| snapshot_error(NAME, error.to_string()))?;
 
         let features = r.u64s()?;
         let thresholds = r.f64s()?;
         let splits_len = config.n_trees * Forest::splits_per_tree(config.height);
         if features.len() != splits_len || thresholds.len() != splits_len {
-            return Err(corrupt(format!(
-                "{} split features and {} thresholds, expected {splits_len}",
-                features.len(),
-                thresholds.len()
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!(
+                    "{} split features and {} thresholds, expected {splits_len}",
+                    features.len(),
+                    thresholds.len()
+                ),
+            ));
         }
         let mut splits = Vec::with_capacity(splits_len);
         for (feature, threshold) in features.into_iter().zip(thresholds) {
             if feature >= self.dim as u64 || !threshold.is_finite() {
-                return Err(corrupt(format!(
-                    "split on feature {feature} at {threshold} is not a split of {} features",
-                    self.dim
-                )));
+                return Err(snapshot_error(
+                    NAME,
+                    format!(
+                        "split on feature {feature} at {threshold} is not a split of {} features",
+                        self.dim
+                    ),
+                ));
             }
             splits.push(Split {
                 threshold,
@@ -726,26 +729,32 @@ impl Detector for HalfSpaceTrees {
         let latest = r.u64s()?;
         let reference = r.u64s()?;
         let counter = r.u64()?;
-        let first_window = read_flag(&mut r, "first_window")?;
+        let first_window = r.flag("first_window")?;
         let nodes = forest.latest.len();
         if latest.len() != nodes || reference.len() != nodes {
-            return Err(corrupt(format!(
-                "{} latest and {} reference masses, expected {nodes}",
-                latest.len(),
-                reference.len()
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!(
+                    "{} latest and {} reference masses, expected {nodes}",
+                    latest.len(),
+                    reference.len()
+                ),
+            ));
         }
         let window = u64::from(config.window_size);
         if counter >= window {
-            return Err(corrupt(format!(
-                "window position {counter} is not below window_size {window}"
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!("window position {counter} is not below window_size {window}"),
+            ));
         }
         for (slot, mass) in forest.latest.iter_mut().zip(&latest) {
-            *slot = mass_within(*mass, counter, "latest").map_err(corrupt)?;
+            *slot = mass_within(*mass, counter, "latest")
+                .map_err(|reason| snapshot_error(NAME, reason))?;
         }
         for (slot, mass) in forest.reference.iter_mut().zip(&reference) {
-            *slot = mass_within(*mass, window, "reference").map_err(corrupt)?;
+            *slot = mass_within(*mass, window, "reference")
+                .map_err(|reason| snapshot_error(NAME, reason))?;
         }
         forest.counter = counter as u32;
         forest.first_window = first_window;
@@ -759,17 +768,6 @@ impl Detector for HalfSpaceTrees {
         r.end()?;
         *self = HalfSpaceTrees::assemble(self.dim, config, forest, scaler);
         Ok(())
-    }
-}
-
-fn read_flag(r: &mut SnapshotReader<'_>, what: &str) -> Result<bool, DetectorError> {
-    match r.u64()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(DetectorError::Snapshot {
-            detector: NAME.to_string(),
-            reason: format!("{what} flag is {other}, not 0 or 1"),
-        }),
     }
 }
 

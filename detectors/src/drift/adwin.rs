@@ -1,7 +1,8 @@
 //! ADWIN: adaptive windowing over an exponential histogram, as River computes it.
 
-use super::{invalid_parameter, read_flag, read_usize, snapshot_error};
+use super::read_usize;
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::{invalid_parameter, snapshot_error};
 use crate::{DetectorError, DriftDetector, check_input};
 
 const NAME: &str = "adwin";
@@ -597,7 +598,7 @@ impl Adwin {
         let total = r.f64()?;
         let m2 = r.f64()?;
         let until_check = r.u64()?;
-        let detected = read_flag(&mut r, NAME, "detected")?;
+        let detected = r.flag("detected")?;
         let detections = r.u64()?;
         let counts = r.u64s()?;
         let totals = r.f64s()?;

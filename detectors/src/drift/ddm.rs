@@ -1,8 +1,8 @@
 //! DDM, the drift detection method of Gama et al. (2004), as River's `drift.binary.DDM`
 //! computes it.
 
-use super::{invalid_parameter, read_flag, snapshot_error};
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::{invalid_parameter, snapshot_error};
 use crate::{DetectorError, DriftDetector, check_input};
 
 const NAME: &str = "ddm";
@@ -263,8 +263,8 @@ impl Ddm {
             p_min: r.f64()?,
             s_min: r.f64()?,
             ps_min: r.f64()?,
-            warning: read_flag(&mut r, NAME, "warning")?,
-            detected: read_flag(&mut r, NAME, "detected")?,
+            warning: r.flag("warning")?,
+            detected: r.flag("detected")?,
             detections: r.u64()?,
         };
         r.end()?;

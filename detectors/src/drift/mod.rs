@@ -12,7 +12,7 @@
 //!   (River's `drift.binary.DDM`), with a warning zone.
 //!
 //! Each detector refuses a NaN or infinite value: the inherent `try_update` returns
-//! [`DetectorError::NonFinite`](crate::DetectorError::NonFinite) and leaves the detector
+//! [`DetectorError::NonFinite`] and leaves the detector
 //! unchanged, and the trait's `update` skips such a value (returns `false`, changes nothing),
 //! so one bad reading can neither poison the statistics nor raise an alarm.
 //!
@@ -48,45 +48,7 @@ pub use page_hinkley::{PageHinkley, PageHinkleyMode, PageHinkleyParams};
 
 use crate::DetectorError;
 use crate::codec::SnapshotReader;
-
-/// An [`DetectorError::InvalidParameter`] for `detector`.
-fn invalid_parameter(
-    detector: &str,
-    name: &'static str,
-    requirement: &'static str,
-    value: impl std::fmt::Display,
-) -> DetectorError {
-    DetectorError::InvalidParameter {
-        detector: detector.to_string(),
-        name,
-        requirement,
-        value: value.to_string(),
-    }
-}
-
-/// A [`DetectorError::Snapshot`] for `detector`.
-fn snapshot_error(detector: &str, reason: impl Into<String>) -> DetectorError {
-    DetectorError::Snapshot {
-        detector: detector.to_string(),
-        reason: reason.into(),
-    }
-}
-
-/// Reads a flag written as the `u64` 0 or 1.
-fn read_flag(
-    r: &mut SnapshotReader<'_>,
-    detector: &str,
-    what: &str,
-) -> Result<bool, DetectorError> {
-    match r.u64()? {
-        0 => Ok(false),
-        1 => Ok(true),
-        other => Err(snapshot_error(
-            detector,
-            format!("{what} flag is {other}, not 0 or 1"),
-        )),
-    }
-}
+use crate::detector::snapshot_error;
 
 /// Reads a `u64` that must fit a `usize`.
 fn read_usize(

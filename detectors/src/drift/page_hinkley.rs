@@ -1,7 +1,7 @@
 //! Page-Hinkley test, as River's `drift.PageHinkley` computes it.
 
-use super::{invalid_parameter, read_flag, snapshot_error};
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::{invalid_parameter, snapshot_error};
 use crate::{DetectorError, DriftDetector, check_input};
 
 const NAME: &str = "page-hinkley";
@@ -330,7 +330,7 @@ impl PageHinkley {
             sum_decrease: r.f64()?,
             min_increase: r.f64()?,
             max_decrease: r.f64()?,
-            detected: read_flag(&mut r, NAME, "detected")?,
+            detected: r.flag("detected")?,
             detections: r.u64()?,
         };
         r.end()?;

@@ -48,6 +48,7 @@ mod tests;
 pub use scaled::{BatchStandardScaler, ScaledBatchOcsvm};
 
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::{invalid_parameter, snapshot_error};
 use crate::{Detector, DetectorError, check_input};
 use solver::{SolveParams, solve_one_class};
 
@@ -107,15 +108,6 @@ impl Default for BatchOcsvmConfig {
     }
 }
 
-fn invalid(name: &'static str, requirement: &'static str, value: String) -> DetectorError {
-    DetectorError::InvalidParameter {
-        detector: NAME.to_string(),
-        name,
-        requirement,
-        value,
-    }
-}
-
 impl BatchOcsvmConfig {
     /// Checks every parameter.
     ///
@@ -130,36 +122,45 @@ impl BatchOcsvmConfig {
     /// [`DetectorError::InvalidParameter`] naming the first bad parameter and its value.
     pub fn validate(&self) -> Result<(), DetectorError> {
         if !(self.nu > 0.0 && self.nu <= 1.0) {
-            return Err(invalid("nu", "must be in (0, 1]", self.nu.to_string()));
+            return Err(invalid_parameter(
+                NAME,
+                "nu",
+                "must be in (0, 1]",
+                self.nu.to_string(),
+            ));
         }
         if let Gamma::Value(gamma) = self.gamma
             && !(gamma > 0.0 && gamma.is_finite())
         {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "gamma",
                 "must be a positive finite number",
                 gamma.to_string(),
             ));
         }
         if !(self.tol > 0.0 && self.tol.is_finite()) {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "tol",
                 "must be a positive finite number",
                 self.tol.to_string(),
             ));
         }
         if !(self.cache_mb > 0.0 && self.cache_mb.is_finite()) {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "cache_mb",
                 "must be a positive finite number",
                 self.cache_mb.to_string(),
             ));
         }
         if self.max_iter == Some(0) {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "max_iter",
                 "must be at least 1 when set",
-                "0".into(),
+                "0",
             ));
         }
         Ok(())
@@ -265,10 +266,11 @@ fn pairwise_sum(values: &[f64], term: &dyn Fn(f64) -> f64) -> f64 {
 /// value finite. Returns the number of rows.
 fn check_rows(rows: &[f64], dim: usize) -> Result<usize, DetectorError> {
     if dim == 0 {
-        return Err(invalid("dim", "must be at least 1", "0".into()));
+        return Err(invalid_parameter(NAME, "dim", "must be at least 1", "0"));
     }
     if rows.is_empty() || !rows.len().is_multiple_of(dim) {
-        return Err(invalid(
+        return Err(invalid_parameter(
+            NAME,
             "rows",
             "must hold one or more whole rows of dim values",
             format!("{} values for dim {dim}", rows.len()),
@@ -289,7 +291,7 @@ impl BatchOcsvm {
     pub fn new(dim: usize, config: &BatchOcsvmConfig) -> Result<BatchOcsvm, DetectorError> {
         config.validate()?;
         if dim == 0 {
-            return Err(invalid("dim", "must be at least 1", "0".into()));
+            return Err(invalid_parameter(NAME, "dim", "must be at least 1", "0"));
         }
         Ok(BatchOcsvm {
             dim,
@@ -334,7 +336,8 @@ impl BatchOcsvm {
         };
         if !(gamma > 0.0 && gamma.is_finite()) {
             // Only reachable with "scale" on values so large that their variance overflows.
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "gamma",
                 "must resolve to a positive finite number (\"scale\" on this data)",
                 gamma.to_string(),
@@ -467,20 +470,17 @@ impl BatchOcsvm {
 
     /// Reads a state written by [`write`](Self::write) for a model of `dim` features.
     fn read(r: &mut SnapshotReader<'_>, dim: usize) -> Result<BatchOcsvm, DetectorError> {
-        let corrupt = |reason: String| DetectorError::Snapshot {
-            detector: NAME.to_string(),
-            reason,
-        };
         let got_dim = r.u64()?;
         if got_dim != dim as u64 {
-            return Err(corrupt(format!(
-                "a model of {got_dim} features, expected {dim}"
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!("a model of {got_dim} features, expected {dim}"),
+            ));
         }
         let config = read_config(r)?;
         config
             .validate()
-            .map_err(|e| corrupt(format!("invalid parameters: {e}")))?;
+            .map_err(|e| snapshot_error(NAME, format!("invalid parameters: {e}")))?;
         let fitted = match r.u64()? {
             0 => None,
             1 => {
@@ -496,12 +496,15 @@ impl BatchOcsvm {
                 if support_vectors.len() != dual_coef.len() * dim
                     || indices.len() != dual_coef.len()
                 {
-                    return Err(corrupt(format!(
-                        "{} coefficients, {} support-vector values and {} indices do not agree for dim {dim}",
-                        dual_coef.len(),
-                        support_vectors.len(),
-                        indices.len()
-                    )));
+                    return Err(snapshot_error(
+                        NAME,
+                        format!(
+                            "{} coefficients, {} support-vector values and {} indices do not agree for dim {dim}",
+                            dual_coef.len(),
+                            support_vectors.len(),
+                            indices.len()
+                        ),
+                    ));
                 }
                 if !(gamma > 0.0 && gamma.is_finite() && rho.is_finite())
                     || dual_coef
@@ -509,18 +512,23 @@ impl BatchOcsvm {
                         .chain(&support_vectors)
                         .any(|v| !v.is_finite())
                 {
-                    return Err(corrupt("a non-finite or non-positive model value".into()));
+                    return Err(snapshot_error(
+                        NAME,
+                        "a non-finite or non-positive model value",
+                    ));
                 }
-                let n_train = usize::try_from(n_train)
-                    .map_err(|_| corrupt(format!("{n_train} training rows is too many")))?;
+                let n_train = usize::try_from(n_train).map_err(|_| {
+                    snapshot_error(NAME, format!("{n_train} training rows is too many"))
+                })?;
                 let support_indices = indices
                     .iter()
                     .map(|i| usize::try_from(*i).ok().filter(|i| *i < n_train))
                     .collect::<Option<Vec<usize>>>()
                     .ok_or_else(|| {
-                        corrupt(format!(
-                            "a support index beyond the {n_train} training rows"
-                        ))
+                        snapshot_error(
+                            NAME,
+                            format!("a support index beyond the {n_train} training rows"),
+                        )
                     })?;
                 Some(Fitted {
                     gamma,
@@ -536,7 +544,12 @@ impl BatchOcsvm {
                     },
                 })
             }
-            other => return Err(corrupt(format!("fitted flag {other} is neither 0 nor 1"))),
+            other => {
+                return Err(snapshot_error(
+                    NAME,
+                    format!("fitted flag {other} is neither 0 nor 1"),
+                ));
+            }
         };
         Ok(BatchOcsvm {
             dim,

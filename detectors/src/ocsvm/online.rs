@@ -26,8 +26,9 @@
 mod rff;
 
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::{invalid_parameter, score_checked_rows, snapshot_error};
 use crate::scale::StandardScaler;
-use crate::{Detector, DetectorError, check_batch, check_input};
+use crate::{Detector, DetectorError, check_input};
 use rff::RandomFourierFeatures;
 
 /// The name the detector reports (and puts in its errors).
@@ -106,15 +107,6 @@ impl Default for OnlineOcsvmConfig {
     }
 }
 
-fn invalid(name: &'static str, requirement: &'static str, value: String) -> DetectorError {
-    DetectorError::InvalidParameter {
-        detector: NAME.to_string(),
-        name,
-        requirement,
-        value,
-    }
-}
-
 impl OnlineOcsvmConfig {
     /// Checks every parameter for a model of `dim` features.
     ///
@@ -122,22 +114,34 @@ impl OnlineOcsvmConfig {
     /// [`DetectorError::InvalidParameter`] naming the first bad value.
     pub fn validate(&self, dim: usize) -> Result<(), DetectorError> {
         if dim == 0 {
-            return Err(invalid("dim", "must be at least 1", dim.to_string()));
+            return Err(invalid_parameter(
+                NAME,
+                "dim",
+                "must be at least 1",
+                dim.to_string(),
+            ));
         }
         if !(self.nu > 0.0 && self.nu <= 1.0) {
-            return Err(invalid("nu", "must be in (0, 1]", self.nu.to_string()));
+            return Err(invalid_parameter(
+                NAME,
+                "nu",
+                "must be in (0, 1]",
+                self.nu.to_string(),
+            ));
         }
         if let Some(gamma) = self.gamma
             && !(gamma > 0.0 && gamma.is_finite())
         {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "gamma",
                 "must be finite and greater than 0",
                 gamma.to_string(),
             ));
         }
         if !(1..=MAX_COMPONENTS).contains(&self.n_components) {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "n_components",
                 "must be between 1 and 65536",
                 self.n_components.to_string(),
@@ -148,7 +152,8 @@ impl OnlineOcsvmConfig {
             LearningRate::InvScaling { eta0, power_t } => {
                 check_eta0(eta0)?;
                 if !(power_t >= 0.0 && power_t.is_finite()) {
-                    return Err(invalid(
+                    return Err(invalid_parameter(
+                        NAME,
                         "power_t",
                         "must be finite and at least 0",
                         power_t.to_string(),
@@ -158,7 +163,8 @@ impl OnlineOcsvmConfig {
             LearningRate::Constant { eta0 } => check_eta0(eta0)?,
         }
         if self.average == Some(0) {
-            return Err(invalid(
+            return Err(invalid_parameter(
+                NAME,
                 "average",
                 "must be at least 1 (None turns averaging off)",
                 "0".to_string(),
@@ -172,7 +178,8 @@ fn check_eta0(eta0: f64) -> Result<(), DetectorError> {
     if eta0 > 0.0 && eta0.is_finite() {
         Ok(())
     } else {
-        Err(invalid(
+        Err(invalid_parameter(
+            NAME,
             "eta0",
             "must be finite and greater than 0",
             eta0.to_string(),
@@ -357,11 +364,19 @@ impl OnlineOcsvm {
     /// Scores `x`, already checked, with the scratch buffers.
     fn score_checked(&mut self, x: &[f64]) -> f64 {
         let mut scratch = std::mem::take(&mut self.scratch);
-        self.scaler.transform(x, &mut scratch.scaled);
-        self.features.map(&scratch.scaled, &mut scratch.mapped);
-        let score = self.score_mapped(&scratch.mapped);
+        let score = self.score_into(x, &mut scratch.scaled, &mut scratch.mapped);
         self.scratch = scratch;
         score
+    }
+
+    /// Scores `x`, already checked: standardised with the statistics as they are into
+    /// `scaled` (`dim` values), mapped to the random features into `mapped`
+    /// (`n_components`), then `rho - <w, phi>`.
+    #[inline]
+    fn score_into(&self, x: &[f64], scaled: &mut [f64], mapped: &mut [f64]) -> f64 {
+        self.scaler.transform(x, scaled);
+        self.features.map(scaled, mapped);
+        self.score_mapped(mapped)
     }
 }
 
@@ -404,32 +419,24 @@ impl Detector for OnlineOcsvm {
         check_input(NAME, self.dim, x)?;
         let mut scaled = vec![0.0; self.dim];
         let mut mapped = vec![0.0; self.config.n_components];
-        self.scaler.transform(x, &mut scaled);
-        self.features.map(&scaled, &mut mapped);
-        Ok(self.score_mapped(&mapped))
+        Ok(self.score_into(x, &mut scaled, &mut mapped))
     }
 
     fn score_many(&self, xs: &[f64], out: &mut [f64]) -> Result<(), DetectorError> {
-        check_batch(NAME, self.dim, xs, out.len())?;
         let mut scaled = vec![0.0; self.dim];
         let mut mapped = vec![0.0; self.config.n_components];
-        for (x, score) in xs.chunks_exact(self.dim).zip(out.iter_mut()) {
-            check_input(NAME, self.dim, x)?;
-            self.scaler.transform(x, &mut scaled);
-            self.features.map(&scaled, &mut mapped);
-            *score = self.score_mapped(&mapped);
-        }
-        Ok(())
+        score_checked_rows(NAME, self.dim, xs, out, |x| {
+            self.score_into(x, &mut scaled, &mut mapped)
+        })
     }
 
     fn score_learn_many(&mut self, xs: &[f64], out: &mut [f64]) -> Result<(), DetectorError> {
-        check_batch(NAME, self.dim, xs, out.len())?;
-        for (x, score) in xs.chunks_exact(self.dim).zip(out.iter_mut()) {
-            check_input(NAME, self.dim, x)?;
-            *score = self.score_checked(x);
+        let dim = self.dim;
+        score_checked_rows(NAME, dim, xs, out, |x| {
+            let score = self.score_checked(x);
             self.learn_checked(x);
-        }
-        Ok(())
+            score
+        })
     }
 
     fn snapshot(&self) -> Vec<u8> {
@@ -475,20 +482,16 @@ impl Detector for OnlineOcsvm {
     fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
         let restored = read_snapshot(bytes)?;
         if restored.dim != self.dim {
-            return Err(snapshot_error(format!(
-                "it holds a model of {} features, this one takes {}",
-                restored.dim, self.dim
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!(
+                    "it holds a model of {} features, this one takes {}",
+                    restored.dim, self.dim
+                ),
+            ));
         }
         *self = restored;
         Ok(())
-    }
-}
-
-fn snapshot_error(reason: String) -> DetectorError {
-    DetectorError::Snapshot {
-        detector: NAME.to_string(),
-        reason,
     }
 }
 
@@ -501,7 +504,12 @@ fn read_snapshot(bytes: &[u8]) -> Result<OnlineOcsvm, DetectorError> {
     let gamma = match r.u64()? {
         0 => None,
         1 => Some(r.f64()?),
-        other => return Err(snapshot_error(format!("unknown gamma marker {other}"))),
+        other => {
+            return Err(snapshot_error(
+                NAME,
+                format!("unknown gamma marker {other}"),
+            ));
+        }
     };
     let n_components = read_usize(&mut r, "n_components")?;
     let learning_rate = match r.u64()? {
@@ -512,9 +520,10 @@ fn read_snapshot(bytes: &[u8]) -> Result<OnlineOcsvm, DetectorError> {
         },
         2 => LearningRate::Constant { eta0: r.f64()? },
         other => {
-            return Err(snapshot_error(format!(
-                "unknown learning-rate kind {other}"
-            )));
+            return Err(snapshot_error(
+                NAME,
+                format!("unknown learning-rate kind {other}"),
+            ));
         }
     };
     let average = match r.u64()? {
@@ -532,21 +541,25 @@ fn read_snapshot(bytes: &[u8]) -> Result<OnlineOcsvm, DetectorError> {
     };
     config
         .validate(dim)
-        .map_err(|e| snapshot_error(format!("it holds invalid parameters: {e}")))?;
+        .map_err(|e| snapshot_error(NAME, format!("it holds invalid parameters: {e}")))?;
     let gamma = r.f64()?;
     if !(gamma > 0.0 && gamma.is_finite()) {
-        return Err(snapshot_error(format!(
-            "kernel width {gamma} is not a positive number"
-        )));
+        return Err(snapshot_error(
+            NAME,
+            format!("kernel width {gamma} is not a positive number"),
+        ));
     }
     let frequencies = r.f64s()?;
     let phases = r.f64s()?;
     if phases.len() != n_components || Some(frequencies.len()) != dim.checked_mul(n_components) {
-        return Err(snapshot_error(format!(
-            "{} phases and {} frequencies do not make {n_components} features of {dim} inputs",
-            phases.len(),
-            frequencies.len()
-        )));
+        return Err(snapshot_error(
+            NAME,
+            format!(
+                "{} phases and {} frequencies do not make {n_components} features of {dim} inputs",
+                phases.len(),
+                frequencies.len()
+            ),
+        ));
     }
     let features = RandomFourierFeatures::from_parts(dim, frequencies, phases);
     let mut model = OnlineOcsvm::from_parts(dim, config, gamma, features);
@@ -562,7 +575,7 @@ fn read_snapshot(bytes: &[u8]) -> Result<OnlineOcsvm, DetectorError> {
 
 fn read_usize(r: &mut SnapshotReader<'_>, what: &str) -> Result<usize, DetectorError> {
     let value = r.u64()?;
-    usize::try_from(value).map_err(|_| snapshot_error(format!("{what} {value} is too large")))
+    usize::try_from(value).map_err(|_| snapshot_error(NAME, format!("{what} {value} is too large")))
 }
 
 fn read_vector(
@@ -572,10 +585,10 @@ fn read_vector(
 ) -> Result<Vec<f64>, DetectorError> {
     let values = r.f64s()?;
     if values.len() != len {
-        return Err(snapshot_error(format!(
-            "{} {what}, expected {len}",
-            values.len()
-        )));
+        return Err(snapshot_error(
+            NAME,
+            format!("{} {what}, expected {len}", values.len()),
+        ));
     }
     Ok(values)
 }

@@ -3,6 +3,7 @@
 
 use super::{BatchOcsvm, BatchOcsvmConfig, FitSummary, NAME, check_rows};
 use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::snapshot_error;
 use crate::{Detector, DetectorError, check_input};
 
 /// Snapshot tag of [`ScaledBatchOcsvm`].
@@ -258,10 +259,6 @@ impl Detector for ScaledBatchOcsvm {
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
         let dim = self.model.dim;
-        let corrupt = |reason: String| DetectorError::Snapshot {
-            detector: NAME.to_string(),
-            reason,
-        };
         let mut r = SnapshotReader::new(NAME, bytes, TAG, VERSION)?;
         let scaler = match r.u64()? {
             0 => None,
@@ -269,24 +266,35 @@ impl Detector for ScaledBatchOcsvm {
                 let mean = r.f64s()?;
                 let scale = r.f64s()?;
                 if mean.len() != dim || scale.len() != dim {
-                    return Err(corrupt(format!(
-                        "a scaler of {} features, expected {dim}",
-                        mean.len()
-                    )));
+                    return Err(snapshot_error(
+                        NAME,
+                        format!("a scaler of {} features, expected {dim}", mean.len()),
+                    ));
                 }
                 if mean.iter().any(|v| !v.is_finite())
                     || scale.iter().any(|v| !(v.is_finite() && *v > 0.0))
                 {
-                    return Err(corrupt("a non-finite mean or a non-positive scale".into()));
+                    return Err(snapshot_error(
+                        NAME,
+                        "a non-finite mean or a non-positive scale",
+                    ));
                 }
                 Some(BatchStandardScaler { mean, scale })
             }
-            other => return Err(corrupt(format!("scaler flag {other} is neither 0 nor 1"))),
+            other => {
+                return Err(snapshot_error(
+                    NAME,
+                    format!("scaler flag {other} is neither 0 nor 1"),
+                ));
+            }
         };
         let model = BatchOcsvm::read(&mut r, dim)?;
         r.end()?;
         if scaler.is_some() != model.is_fitted() {
-            return Err(corrupt("scaler and model disagree on being fitted".into()));
+            return Err(snapshot_error(
+                NAME,
+                "scaler and model disagree on being fitted",
+            ));
         }
         self.scaler = scaler;
         self.model = model;

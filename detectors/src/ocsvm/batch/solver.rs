@@ -358,25 +358,11 @@ impl Solver {
             }
             let delta = (self.g[i] - self.g[j]) / quad_coef;
             let sum = self.alpha[i] + self.alpha[j];
-            let (mut a_i, mut a_j) = (self.alpha[i] - delta, self.alpha[j] + delta);
-            if sum > 1.0 {
-                if a_i > 1.0 {
-                    a_i = 1.0;
-                    a_j = sum - 1.0;
-                }
-            } else if a_j < 0.0 {
-                a_j = 0.0;
-                a_i = sum;
-            }
-            if sum > 1.0 {
-                if a_j > 1.0 {
-                    a_j = 1.0;
-                    a_i = sum - 1.0;
-                }
-            } else if a_i < 0.0 {
-                a_i = 0.0;
-                a_j = sum;
-            }
+            let (a_i, a_j) = (self.alpha[i] - delta, self.alpha[j] + delta);
+            // Back into the box [0, 1]^2 along a_i + a_j = sum, as libsvm does: against i's
+            // upper or j's lower bound first, then against j's upper or i's lower bound.
+            let (a_i, a_j) = clip_to_box(sum, a_i, a_j);
+            let (a_j, a_i) = clip_to_box(sum, a_j, a_i);
             self.alpha[i] = a_i;
             self.alpha[j] = a_j;
         }
@@ -409,6 +395,20 @@ impl Solver {
             }
         }
     }
+}
+
+/// Moves `(a, b)` along `a + b = sum` onto the box edge it crossed: `a` down to 1 when the
+/// pair sums past 1, else `b` up to 0. The other two edges are the same call with the pair
+/// swapped.
+fn clip_to_box(sum: f64, a: f64, b: f64) -> (f64, f64) {
+    if sum > 1.0 {
+        if a > 1.0 {
+            return (1.0, sum - 1.0);
+        }
+    } else if b < 0.0 {
+        return (sum, 0.0);
+    }
+    (a, b)
 }
 
 /// Solves the nu-one-class dual on `l = x.len() / dim` rows of `x` (row-major), libsvm's way.
