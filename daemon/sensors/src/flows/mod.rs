@@ -48,7 +48,7 @@ mod value;
 
 use std::sync::Arc;
 
-use crate::event::{Event, Sensor};
+use crate::event::{Event, Sensor, Transport};
 use crate::intern::Interner;
 
 pub(crate) use engine::RowCounter;
@@ -92,6 +92,29 @@ pub fn categorical_values(event: &Event) -> Option<[&str; 3]> {
     let mut parts = event.raw_kind.as_deref()?.split(CATEGORICAL_SEPARATOR);
     let values = [parts.next()?, parts.next()?, parts.next()?];
     parts.next().is_none().then_some(values)
+}
+
+/// What the three categorical columns of a UNSW-NB15 or NSL-KDD row (protocol, service and
+/// a third: state or flag) set in its event.
+#[derive(Debug, Default)]
+struct Categoricals {
+    services: Interner,
+    kinds: CategoricalKinds,
+}
+
+impl Categoricals {
+    /// Sets `transport` from the protocol, `app_proto` from the service in lower case
+    /// (unless it is empty or the dataset's `no_service` marker) and `raw_kind` from all
+    /// three values.
+    #[inline]
+    fn fill(&mut self, values: [&str; 3], no_service: Option<&str>, event: &mut Event) {
+        let [protocol, service, _] = values;
+        event.transport = Some(Transport::parse(protocol));
+        if !service.is_empty() && Some(service) != no_service {
+            event.app_proto = Some(self.services.get_lowercase(service));
+        }
+        event.raw_kind = Some(self.kinds.get(values));
+    }
 }
 
 /// Interned `raw_kind` strings made of three categorical values.

@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use crate::event::{Event, Label, Sensor, Transport};
+use crate::event::{Event, Label, Sensor};
 use crate::format::{Format, ParseOptions, delegate_record_parser};
 use crate::intern::Interner;
 
-use super::CategoricalKinds;
+use super::Categoricals;
 use super::csv::Cells;
 use super::engine::{FlowCsv, RowCounter, RowSchema};
 use super::error::RowError;
@@ -185,8 +185,7 @@ impl NslKddParser {
                     kdd_cup,
                     raw: Vec::with_capacity(numeric.len()),
                     classes: Interner::default(),
-                    services: Interner::default(),
-                    kinds: CategoricalKinds::default(),
+                    categoricals: Categoricals::default(),
                 },
                 opts,
                 rows,
@@ -206,8 +205,7 @@ struct NslKddRows {
     /// Parsed numeric cells of the current row, before [`value::finite_feature`].
     raw: Vec<f64>,
     classes: Interner,
-    services: Interner,
-    kinds: CategoricalKinds,
+    categoricals: Categoricals,
 }
 
 impl NslKddRows {
@@ -272,13 +270,12 @@ impl RowSchema for NslKddRows {
             anomalous: !class.eq_ignore_ascii_case(NORMAL_CLASS),
         });
 
-        let protocol = cells.get(PROTOCOL_TYPE);
-        let service = cells.get(SERVICE);
-        event.transport = Some(Transport::parse(protocol));
-        if !service.is_empty() {
-            event.app_proto = Some(self.services.get_lowercase(service));
-        }
-        event.raw_kind = Some(self.kinds.get([protocol, service, cells.get(FLAG)]));
+        let categorical = [
+            cells.get(PROTOCOL_TYPE),
+            cells.get(SERVICE),
+            cells.get(FLAG),
+        ];
+        self.categoricals.fill(categorical, None, event);
         event.numeric = numbers.features();
         Ok(())
     }

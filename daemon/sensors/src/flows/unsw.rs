@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::event::{Event, Label, Sensor, Transport};
+use crate::event::{Event, Label, Sensor};
 use crate::format::{Format, ParseOptions, delegate_record_parser};
 use crate::intern::Interner;
 
@@ -12,7 +12,7 @@ use super::engine::{FlowCsv, RowCounter, RowSchema};
 use super::error::RowError;
 use super::header::{Columns, index_of, shared_names};
 use super::value::{self, IN_SECONDS, Numbers};
-use super::{CategoricalKinds, NO_SERVICE};
+use super::{Categoricals, NO_SERVICE};
 
 /// The numeric feature columns, in the order of the published files; the order of
 /// [`Event::numeric`] whatever the column order of the input.
@@ -86,7 +86,7 @@ const NORMAL_CLASS: &str = "Normal";
 ///
 /// | event field | from |
 /// |---|---|
-/// | `transport` | `proto` (tcp, udp, otherwise other; see [`Transport::parse`]) |
+/// | `transport` | `proto` (tcp, udp, otherwise other; see [`Transport::parse`](crate::Transport::parse)) |
 /// | `app_proto` | `service`, lower case; none for `-` |
 /// | `raw_kind` | `proto`, `service` and `state`, see [`categorical_values`](super::categorical_values) |
 /// | `duration_secs` | `dur` |
@@ -134,8 +134,7 @@ impl UnswParser {
                     numeric_columns: shared_names(&NUMERIC),
                     raw: Vec::with_capacity(NUMERIC.len()),
                     classes: Interner::default(),
-                    services: Interner::default(),
-                    kinds: CategoricalKinds::default(),
+                    categoricals: Categoricals::default(),
                 },
                 opts,
                 rows,
@@ -151,8 +150,7 @@ struct UnswRows {
     /// Parsed numeric cells of the current row, before [`value::finite_feature`].
     raw: Vec<f64>,
     classes: Interner,
-    services: Interner,
-    kinds: CategoricalKinds,
+    categoricals: Categoricals,
 }
 
 impl RowSchema for UnswRows {
@@ -201,14 +199,12 @@ impl RowSchema for UnswRows {
             anomalous,
         });
 
-        let proto = columns.other(cells, PROTO);
-        let service = columns.other(cells, SERVICE);
-        let state = columns.other(cells, STATE);
-        event.transport = Some(Transport::parse(proto));
-        if !service.is_empty() && service != NO_SERVICE {
-            event.app_proto = Some(self.services.get_lowercase(service));
-        }
-        event.raw_kind = Some(self.kinds.get([proto, service, state]));
+        let categorical = [
+            columns.other(cells, PROTO),
+            columns.other(cells, SERVICE),
+            columns.other(cells, STATE),
+        ];
+        self.categoricals.fill(categorical, Some(NO_SERVICE), event);
         event.numeric = numbers.features();
         Ok(())
     }
