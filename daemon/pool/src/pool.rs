@@ -826,7 +826,7 @@ impl Pool {
             seq,
             DriftKind::DriftDetected,
             champion,
-            format!("{drift}; {outcome}; {plan}"),
+            format!("{drift}; {outcome}; {plan}; every model's record restarts"),
             self.champion,
         );
         if wins {
@@ -846,6 +846,15 @@ impl Pool {
         // champion.
         if !recurring && !refit_pending {
             self.schedule_retrain(champion.kind, after_width, seq);
+        }
+        // The stream changed: every model's record from before says little about after.
+        // Restarting them all lets the models be compared between drifts on what they did
+        // since, once each has `min_evidence` values again.
+        let fresh = self.new_adwin();
+        for slot in &mut self.slots {
+            if let Some(active) = slot.active.as_mut() {
+                active.adwin = fresh.clone();
+            }
         }
         Ok(())
     }
