@@ -51,6 +51,9 @@ pub enum EvalDetector {
     Ocsvm,
     /// The behaviour rules over Vigil's windowed features (score: strongest hit, 0 without).
     Rules,
+    /// The detector pool (OCSVM baseline, Half-Space Trees, online OCSVM): the champion's
+    /// calibrated score, with each label revealed as feedback right after its score.
+    Pool,
 }
 
 impl EvalDetector {
@@ -60,6 +63,7 @@ impl EvalDetector {
             EvalDetector::OnlineOcsvm => "online-ocsvm",
             EvalDetector::Ocsvm => "ocsvm",
             EvalDetector::Rules => "rules",
+            EvalDetector::Pool => "pool",
         }
     }
 }
@@ -365,6 +369,12 @@ pub struct EvalSummary {
     pub rows_rejected: BTreeMap<&'static str, u64>,
     /// Peak resident set size of the process.
     pub peak_rss_bytes: u64,
+    /// `--detector pool`: how many decisions the pool recorded (first seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_event_count: Option<usize>,
+    /// `--detector pool`: the decisions, in order (first seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift_events: Option<Vec<vigil_pool::DriftEvent>>,
 }
 
 /// Runs the evaluation.
@@ -396,8 +406,12 @@ pub fn evaluate(
     let mut scored_total = 0usize;
     let mut rows_scored = data.len();
     let mut params = serde_json::Value::Null;
+    let mut drift_events = None;
     for seed in 0..options.seeds {
-        let run = run_seed(&data, config, options, seed)?;
+        let mut run = run_seed(&data, config, options, seed)?;
+        if drift_events.is_none() {
+            drift_events = run.drift_events.take();
+        }
         model_time += run.model_time;
         fit_time += run.fit_time;
         scored_total += run.scores.len();
@@ -446,6 +460,8 @@ pub fn evaluate(
         per_seed,
         rows_rejected: data.rejected.clone(),
         peak_rss_bytes: crate::stats::peak_rss_bytes(),
+        drift_event_count: drift_events.as_ref().map(Vec::len),
+        drift_events,
     })
 }
 
@@ -456,6 +472,7 @@ struct Run {
     model_time: Duration,
     fit_time: Duration,
     params: serde_json::Value,
+    drift_events: Option<Vec<vigil_pool::DriftEvent>>,
 }
 
 fn run_seed(
@@ -467,6 +484,7 @@ fn run_seed(
     match options.detector {
         EvalDetector::Rules => run_rules(data, config),
         EvalDetector::Ocsvm => run_batch_ocsvm(data, options.train_rows),
+        EvalDetector::Pool => run_pool(data, seed),
         online => {
             let (mut detector, params) = online_detector(online, data.dim(), seed)?;
             let mut scores = vec![0.0; data.len()];
@@ -486,6 +504,7 @@ fn run_seed(
                 model_time,
                 fit_time: Duration::ZERO,
                 params,
+                drift_events: None,
             })
         }
     }
@@ -571,6 +590,7 @@ fn run_batch_ocsvm(data: &Dataset, train_rows: usize) -> anyhow::Result<Run> {
         scores,
         model_time,
         fit_time,
+        drift_events: None,
         params: serde_json::json!({
             "nu": config.nu,
             "gamma": model.model().gamma(),
@@ -580,6 +600,64 @@ fn run_batch_ocsvm(data: &Dataset, train_rows: usize) -> anyhow::Result<Run> {
             "iterations": summary.map(|s| s.iterations),
             "scaler": "standard (fitted on the training rows)",
         }),
+    })
+}
+
+/// The detector pool, prequential: score each row, reveal its label as feedback, learn it
+/// (alerted when the pool's score reaches the alert threshold). Fits run inline when the
+/// pool waits for them; their time counts as fit time.
+fn run_pool(data: &Dataset, seed: u64) -> anyhow::Result<Run> {
+    use vigil_pool::{LabelFeedback, LabelFeedbackConfig, Pool, PoolConfig, PoolError};
+    let pool_config = PoolConfig {
+        seed,
+        ..PoolConfig::default()
+    };
+    let feedback_config = LabelFeedbackConfig::default();
+    let mut pool = Pool::new(data.dim(), pool_config.clone())?;
+    let mut feedback = LabelFeedback::new(feedback_config)?;
+    let mut released = Vec::new();
+    let mut scores = Vec::with_capacity(data.len());
+    let mut fit_time = Duration::ZERO;
+    let started = Instant::now();
+    for (i, &anomalous) in data.labels.iter().enumerate() {
+        let x = data.row(i);
+        let seq = i as u64;
+        let scored = match pool.score(x, seq) {
+            Err(PoolError::WaitingForFit { .. }) => {
+                let fit_started = Instant::now();
+                pool.run_pending_fits()?;
+                fit_time += fit_started.elapsed();
+                pool.score(x, seq)?
+            }
+            other => other?,
+        };
+        scores.push(scored.calibrated);
+        released.clear();
+        feedback.release(seq, anomalous, &mut released);
+        for &(labelled, label) in &released {
+            pool.feedback(labelled, label)?;
+        }
+        pool.learn(x, scored.calibrated >= pool_config.alert_threshold)?;
+    }
+    let model_time = started.elapsed().saturating_sub(fit_time);
+    let status = pool.status();
+    Ok(Run {
+        rows: (0..data.len()).collect(),
+        scores,
+        model_time,
+        fit_time,
+        params: serde_json::json!({
+            "models": pool_config.models,
+            "alert_threshold": pool_config.alert_threshold,
+            "baseline_train_events": pool_config.baseline_train_events,
+            "swap_after_events": pool_config.swap_after_events,
+            "feedback_fraction": feedback_config.fraction,
+            "feedback_delay_events": feedback_config.delay_events,
+            "final_champion": status.champion,
+            "final_models": status.models,
+            "retired": status.retired,
+        }),
+        drift_events: Some(pool.drain_events()),
     })
 }
 
@@ -604,6 +682,7 @@ fn run_rules(data: &Dataset, config: &Config) -> anyhow::Result<Run> {
         scores,
         model_time: started.elapsed(),
         fit_time: Duration::ZERO,
+        drift_events: None,
         params: serde_json::json!({
             "brute_force_min_failed_logins": config.rules.brute_force.min_failed_logins,
             "port_scan_min_distinct_ports": config.rules.port_scan.min_distinct_ports,
