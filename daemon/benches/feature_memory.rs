@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil::config::Config;
 use vigil::input::{Produced, Producer, Tally};
-use vigil::pipeline::{AlertSink, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
+use vigil::pipeline::{Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
 use vigil::stats::peak_rss_bytes;
 use vigil_detectors::rules::RuleSet;
 use vigil_features::FeatureExtractor;
@@ -81,11 +81,17 @@ fn main() {
     let extractor = FeatureExtractor::new(config.feature_config().expect("valid features"))
         .expect("valid features");
     let rules = RuleSet::new(&config.rule_set_config().expect("valid rules")).expect("valid rules");
+    // The alert stage commits to a store; this bench measures the feature stage's memory, so
+    // a temporary one does (distinct sources raise no alerts).
+    let state_dir = tempfile::tempdir().expect("temporary state directory");
+    let store = vigil_state::Store::open(state_dir.path(), &vigil_state::StoreOptions::default())
+        .expect("state store opens");
     let stages = StageSettings {
         extractor,
         rules,
         severity: config.severity.clone(),
-        sink: AlertSink::Discard,
+        store,
+        cooldown_secs: config.alerts.cooldown_secs,
         mailbox_batches: config.pipeline.mailbox_batches,
     };
     let producer = DistinctSources {

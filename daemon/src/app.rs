@@ -1,8 +1,6 @@
 //! The commands: wiring config, sources and the pipeline together.
 
-use std::fs::OpenOptions;
-use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,13 +8,19 @@ use anyhow::{Context as _, anyhow, bail};
 use vigil_detectors::rules::RuleSet;
 use vigil_features::FeatureExtractor;
 use vigil_sensors::{Format, ParseOptions};
+use vigil_state::{Store, StoreOptions};
 use vigil_tail::TailOptions;
 
+use crate::alert::{EncodeOptions, LineFormat};
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::input::{DemoProducer, LineProducer, RejectionLog};
-use crate::pipeline::{AlertSink, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
+use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs};
+use crate::pipeline::{Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
 use crate::stats::Summary;
+
+/// How often `vigil run` applies retention.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// How often rejection log lines are summarised.
 const REJECTION_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -45,16 +49,100 @@ fn init_logging(level: &str) {
 }
 
 /// Builds the stages; fails (naming the field) before anything starts.
-fn stage_settings(config: &Config, sink: AlertSink) -> anyhow::Result<StageSettings> {
+fn stage_settings(config: &Config, store: Store) -> anyhow::Result<StageSettings> {
     let extractor = FeatureExtractor::new(config.feature_config()?)?;
     let rules = RuleSet::new(&config.rule_set_config()?)?;
     Ok(StageSettings {
         extractor,
         rules,
         severity: config.severity.clone(),
-        sink,
+        store,
+        cooldown_secs: config.alerts.cooldown_secs,
         mailbox_batches: config.pipeline.mailbox_batches,
     })
+}
+
+/// The state store: in `dir`, or in a temporary directory removed when the returned guard
+/// drops (replay and demo without a state directory take the same path as `vigil run`).
+struct StateHandle {
+    store: Store,
+    _temporary: Option<tempfile::TempDir>,
+}
+
+fn open_state(config: &Config, dir: Option<&Path>) -> anyhow::Result<StateHandle> {
+    let options = StoreOptions {
+        flush_every_ms: Some(config.state.flush_every_millis),
+        ..StoreOptions::default()
+    };
+    let (path, temporary) = match dir {
+        Some(dir) => (dir.to_path_buf(), None),
+        None => {
+            let temporary = tempfile::Builder::new()
+                .prefix("vigil-state-")
+                .tempdir()
+                .context("cannot create a temporary state directory")?;
+            (temporary.path().to_path_buf(), Some(temporary))
+        }
+    };
+    let store = Store::open(&path, &options)
+        .with_context(|| format!("cannot open the state database in {}", path.display()))?;
+    Ok(StateHandle {
+        store,
+        _temporary: temporary,
+    })
+}
+
+fn encode_options(config: &Config) -> EncodeOptions {
+    EncodeOptions {
+        redact_credentials: config.outputs.redact_credentials,
+        ..EncodeOptions::default()
+    }
+}
+
+/// The `[outputs.ecs]` and `[outputs.cef]` files of the configuration.
+fn siem_outputs(config: &Config, truncate: bool) -> Vec<OutputSpec> {
+    let mut specs = Vec::new();
+    for (name, format, output) in [
+        ("ecs", LineFormat::Ecs, &config.outputs.ecs),
+        ("cef", LineFormat::Cef, &config.outputs.cef),
+    ] {
+        if let Some(output) = output {
+            specs.push(OutputSpec {
+                name: name.to_string(),
+                encoding: OutputEncoding::Line(format),
+                target: OutputTarget::File {
+                    path: output.path.clone(),
+                    max_bytes: Some(output.max_bytes),
+                    keep_files: output.keep_files,
+                    truncate,
+                },
+                options: encode_options(config),
+            });
+        }
+    }
+    specs
+}
+
+fn flat_json_file(config: &Config, name: &str, path: PathBuf, truncate: bool) -> OutputSpec {
+    OutputSpec {
+        name: name.to_string(),
+        encoding: OutputEncoding::Line(LineFormat::Json),
+        target: OutputTarget::File {
+            path,
+            max_bytes: None,
+            keep_files: 0,
+            truncate,
+        },
+        options: encode_options(config),
+    }
+}
+
+/// Lets the outputs catch up (bounded by `grace`) and writes the store to disk.
+fn finish_outputs(outputs: Outputs, store: &Store, grace: Duration) -> anyhow::Result<()> {
+    outputs.finish(grace);
+    store
+        .flush()
+        .with_context(|| format!("cannot write the state database {}", store.path().display()))
 }
 
 fn parse_options(
@@ -180,15 +268,21 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         }
         inputs.push(text);
     }
-    let sink = match &args.alerts_out {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create --alerts-out file {}", path.display()))?;
-            AlertSink::Ndjson(Box::new(BufWriter::new(file)))
-        }
-        None => AlertSink::Ndjson(Box::new(std::io::stderr())),
-    };
-    let stages = stage_settings(&config, sink)?;
+    let state = open_state(&config, args.state_dir.as_deref())?;
+    // Over a fresh store the files start empty, as a replay's output always did; over a
+    // kept one they continue from their acknowledged length.
+    let truncate = args.state_dir.is_none();
+    let mut specs = siem_outputs(&config, truncate);
+    specs.push(match &args.alerts_out {
+        Some(path) => flat_json_file(&config, "alerts_out", path.clone(), truncate),
+        None => OutputSpec {
+            name: "stderr".to_string(),
+            encoding: OutputEncoding::Line(LineFormat::Json),
+            target: OutputTarget::Stderr,
+            options: encode_options(&config),
+        },
+    });
+    let stages = stage_settings(&config, state.store.clone())?;
     let parser = vigil_sensors::parser_for(
         format,
         parse_options(
@@ -212,7 +306,8 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     );
     let settings = source_settings(&config, "replay", pacing, Duration::from_millis(50));
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
-    let summary = actix::System::new().block_on(async move {
+    let outputs = Outputs::start(&state.store, specs)?;
+    let (summary, interrupted) = actix::System::new().block_on(async move {
         let pipeline = Pipeline::start(
             stages,
             vec![SourceSpec {
@@ -221,8 +316,12 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             }],
         );
         let ready = Instant::now();
-        run_pipeline(pipeline, grace, process_start, ready).await.0
+        run_pipeline(pipeline, grace, process_start, ready).await
     });
+    // Every committed alert reaches the outputs before the summary: a finished replay's
+    // output files are complete. Only an interrupted one is bounded by the grace period.
+    let wait = if interrupted { grace } else { Duration::MAX };
+    finish_outputs(outputs, &state.store, wait)?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
@@ -241,7 +340,17 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
         bail!("--duration must be a positive number of seconds, got {duration}");
     }
     let generator = vigil_demo::DemoGenerator::new(config.demo_config(args.seed)?)?;
-    let stages = stage_settings(&config, AlertSink::Human)?;
+    let state = open_state(&config, None)?;
+    let outputs = Outputs::start(
+        &state.store,
+        vec![OutputSpec {
+            name: "console".to_string(),
+            encoding: OutputEncoding::Human,
+            target: OutputTarget::Stdout,
+            options: encode_options(&config),
+        }],
+    )?;
+    let stages = stage_settings(&config, state.store.clone())?;
     let mut settings = source_settings(
         &config,
         "demo",
@@ -291,6 +400,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
         ticker.abort();
         summary
     });
+    finish_outputs(outputs, &state.store, grace)?;
     eprintln!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
@@ -350,37 +460,55 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             config_path.display()
         );
     }
-    let sink = match &config.outputs.alerts_ndjson {
-        Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| {
-                    format!(
-                        "config field `outputs.alerts_ndjson`: cannot open {}",
-                        path.display()
-                    )
-                })?;
-            AlertSink::Ndjson(Box::new(BufWriter::new(file)))
-        }
-        None => AlertSink::Human,
-    };
-    let stages = stage_settings(&config, sink)?;
+    let state = open_state(&config, Some(&config.state.dir))?;
+    apply_retention(&config, &state.store);
+    let mut specs = siem_outputs(&config, false);
+    if let Some(path) = &config.outputs.alerts_ndjson {
+        specs.push(flat_json_file(
+            &config,
+            "alerts_ndjson",
+            path.clone(),
+            false,
+        ));
+    }
+    if specs.is_empty() {
+        specs.push(OutputSpec {
+            name: "console".to_string(),
+            encoding: OutputEncoding::Human,
+            target: OutputTarget::Stdout,
+            options: encode_options(&config),
+        });
+    }
+    let stages = stage_settings(&config, state.store.clone())?;
     let mut sources = Vec::new();
     for (name, source) in &config.sources {
         sources.push(source_spec(&config, name, source)?);
     }
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
+    let outputs = Outputs::start(&state.store, specs)?;
+    let retention_config = config.clone();
+    let retention_store = state.store.clone();
     let (summary, _) = actix::System::new().block_on(async move {
         let pipeline = Pipeline::start(stages, sources);
         let ready = Instant::now();
         tracing::info!(
             sources = config.sources.len(),
+            state = %config.state.dir.display(),
             "vigil running; SIGINT or SIGTERM stops it"
         );
-        run_pipeline(pipeline, grace, process_start, ready).await
+        let retention = actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(RETENTION_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                apply_retention(&retention_config, &retention_store);
+            }
+        });
+        let result = run_pipeline(pipeline, grace, process_start, ready).await;
+        retention.abort();
+        result
     });
+    finish_outputs(outputs, &state.store, grace)?;
     tracing::info!(
         events = summary.counts.events_parsed,
         red = summary.counts.alerts.red,
@@ -390,10 +518,28 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Removes alerts beyond `state.retention_max_alerts` and older than
+/// `state.retention_max_age_days` (by the wall clock); logs failures, never stops the run.
+fn apply_retention(config: &Config, store: &Store) {
+    let st = &config.state;
+    let max_alerts = (st.retention_max_alerts > 0).then_some(st.retention_max_alerts);
+    let max_age = (st.retention_max_age_days > 0)
+        .then(|| Duration::from_secs(st.retention_max_age_days.saturating_mul(86_400)));
+    if max_alerts.is_none() && max_age.is_none() {
+        return;
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    match store.apply_retention(max_alerts, max_age, now) {
+        Ok(report) => tracing::debug!(?report, "retention applied"),
+        Err(error) => tracing::error!("retention failed: {error}"),
+    }
+}
+
 /// `vigil check-config`.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    stage_settings(&config, AlertSink::Discard)?;
+    FeatureExtractor::new(config.feature_config()?)?;
+    RuleSet::new(&config.rule_set_config()?)?;
     println!(
         "{}: valid ({} source{})",
         path.display(),

@@ -76,6 +76,10 @@ pub struct ReplayArgs {
     /// Write alerts to this file as NDJSON (default: stderr).
     #[arg(long)]
     pub alerts_out: Option<PathBuf>,
+    /// Keep the state database (alerts, output cursors) in this directory; without it the
+    /// replay uses a temporary one, removed at exit.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
     /// The sensor_id carried by every event.
     #[arg(long, default_value = "replay")]
     pub sensor_id: String,

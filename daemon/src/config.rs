@@ -69,6 +69,10 @@ pub struct Config {
     pub sources: BTreeMap<String, SourceConfig>,
     /// Where alerts go.
     pub outputs: OutputsConfig,
+    /// The state database (alerts, output cursors).
+    pub state: StateConfig,
+    /// Alert aggregation.
+    pub alerts: AlertsConfig,
     /// The synthetic traffic `vigil demo` runs.
     pub demo: DemoSection,
     /// Logging.
@@ -406,12 +410,93 @@ fn relabel(e: ConfigError, field: &str) -> ConfigError {
     }
 }
 
-/// Where alerts go.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Where alerts go. Every output follows the store's outbox with its own cursor.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputsConfig {
-    /// Append every alert as one JSON line to this file (besides the store).
+    /// Append every alert as one flat JSON line to this file (besides the store).
     pub alerts_ndjson: Option<PathBuf>,
+    /// Leave honeypot passwords out of every output (they stay in the store).
+    pub redact_credentials: bool,
+    /// Elastic Common Schema NDJSON output.
+    pub ecs: Option<FileOutputConfig>,
+    /// ArcSight CEF output.
+    pub cef: Option<FileOutputConfig>,
+}
+
+impl Default for OutputsConfig {
+    fn default() -> OutputsConfig {
+        OutputsConfig {
+            alerts_ndjson: None,
+            redact_credentials: true,
+            ecs: None,
+            cef: None,
+        }
+    }
+}
+
+/// A file output with size-based rotation: `path` is renamed to `path.1`, `path.1` to
+/// `path.2` and so on up to `keep_files`, when the next line would take it past `max_bytes`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOutputConfig {
+    /// The file written to.
+    pub path: PathBuf,
+    /// Rotate before the file grows past this many bytes.
+    #[serde(default = "default_output_max_bytes")]
+    pub max_bytes: u64,
+    /// Rotated files kept (`path.1` ... `path.N`); 0 cuts the file back to empty instead.
+    #[serde(default = "default_output_keep_files")]
+    pub keep_files: u32,
+}
+
+fn default_output_max_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+fn default_output_keep_files() -> u32 {
+    5
+}
+
+/// The state database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Directory of the database (`vigil run`).
+    pub dir: PathBuf,
+    /// How often buffered writes reach disk, in milliseconds: a crash loses at most this
+    /// much of the newest alerts, which a restart derives again.
+    pub flush_every_millis: u64,
+    /// Keep at most this many alerts (0: no limit).
+    pub retention_max_alerts: u64,
+    /// Remove alerts older than this many days of event time (0: no limit).
+    pub retention_max_age_days: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> StateConfig {
+        StateConfig {
+            dir: PathBuf::from("/var/lib/vigil"),
+            flush_every_millis: 500,
+            retention_max_alerts: 1_000_000,
+            retention_max_age_days: 90,
+        }
+    }
+}
+
+/// Alert aggregation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Repeats from one source and detector within this many seconds of event time are
+    /// counted into the open alert (0: no aggregation).
+    pub cooldown_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> AlertsConfig {
+        AlertsConfig { cooldown_secs: 300 }
+    }
 }
 
 /// The synthetic traffic `vigil demo` runs.
@@ -678,6 +763,44 @@ impl Config {
 
         self.demo_config(None)?;
 
+        let st = &self.state;
+        if st.dir.as_os_str().is_empty() {
+            return Err(invalid("state.dir", "must not be empty"));
+        }
+        if !(1..=60_000).contains(&st.flush_every_millis) {
+            return Err(invalid(
+                "state.flush_every_millis",
+                format!("must be between 1 and 60000, got {}", st.flush_every_millis),
+            ));
+        }
+        if self.alerts.cooldown_secs > 30 * 86_400 {
+            return Err(invalid(
+                "alerts.cooldown_secs",
+                format!(
+                    "must be at most 2592000 (30 days), got {}",
+                    self.alerts.cooldown_secs
+                ),
+            ));
+        }
+        for (name, output) in [("ecs", &self.outputs.ecs), ("cef", &self.outputs.cef)] {
+            let Some(output) = output else { continue };
+            if output.path.as_os_str().is_empty() {
+                return Err(invalid(format!("outputs.{name}.path"), "must not be empty"));
+            }
+            if output.max_bytes < 4096 {
+                return Err(invalid(
+                    format!("outputs.{name}.max_bytes"),
+                    format!("must be at least 4096, got {}", output.max_bytes),
+                ));
+            }
+            if output.keep_files > 1000 {
+                return Err(invalid(
+                    format!("outputs.{name}.keep_files"),
+                    format!("must be at most 1000, got {}", output.keep_files),
+                ));
+            }
+        }
+
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(invalid(
                 "log.level",
@@ -714,6 +837,24 @@ mod tests {
         );
         assert_eq!(config.severity.red, code.severity.red);
         assert_eq!(config.demo.seed, code.demo.seed);
+        assert_eq!(config.state.dir, code.state.dir);
+        assert_eq!(
+            config.state.flush_every_millis,
+            code.state.flush_every_millis
+        );
+        assert_eq!(
+            config.state.retention_max_alerts,
+            code.state.retention_max_alerts
+        );
+        assert_eq!(
+            config.state.retention_max_age_days,
+            code.state.retention_max_age_days
+        );
+        assert_eq!(config.alerts.cooldown_secs, code.alerts.cooldown_secs);
+        assert_eq!(
+            config.outputs.redact_credentials,
+            code.outputs.redact_credentials
+        );
     }
 
     #[test]
@@ -737,5 +878,14 @@ mod tests {
             Config::from_toml("[sources.hp]\ntype = \"file\"\npath = \"x\"\nformat = \"syslog\"\n")
                 .unwrap_err();
         assert!(err.to_string().contains("sources.hp.format"), "{err}");
+        let err = Config::from_toml("[outputs.cef]\npath = \"x\"\nmax_bytes = 10\n").unwrap_err();
+        assert!(err.to_string().contains("outputs.cef.max_bytes"), "{err}");
+        let err = Config::from_toml("[state]\nflush_every_millis = 0\n").unwrap_err();
+        assert!(
+            err.to_string().contains("state.flush_every_millis"),
+            "{err}"
+        );
+        let err = Config::from_toml("[outputs.ecs]\nmax_bytes = 100000\n").unwrap_err();
+        assert!(err.to_string().contains("path"), "{err}");
     }
 }

@@ -1,7 +1,7 @@
 //! Vigil: real-time anomaly detection for honeypot and network security telemetry.
 //!
 //! This crate is the daemon: configuration, the actix actor pipeline (sources → features →
-//! detector pool → alerts), and the commands of the `vigil` binary. Parsing, features,
+//! detector pool → alerts → state store, with outputs following the store's outbox), and the commands of the `vigil` binary. Parsing, features,
 //! detectors and line reading live in their own crates; see `ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -12,5 +12,6 @@ pub mod cli;
 pub mod config;
 pub mod eval;
 pub mod input;
+pub mod outputs;
 pub mod pipeline;
 pub mod stats;

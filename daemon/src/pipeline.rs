@@ -1,4 +1,5 @@
-//! The actor pipeline: sources → features → detector pool → alerts.
+//! The actor pipeline: sources → features → detector pool → alerts → store (outputs follow
+//! its outbox, see [`crate::outputs`]).
 //!
 //! Each stage is an actix actor on its own arbiter (thread). Messages carry batches of up
 //! to `pipeline.batch_max_events` events. Mailboxes are bounded (`pipeline.mailbox_batches`)
@@ -7,7 +8,7 @@
 //! dropped. Each stage forwards inside an [`AtomicResponse`], so it handles one batch at a
 //! time and batches stay in order end to end.
 
-use std::io::Write;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,7 +19,11 @@ use vigil_detectors::rules::{RuleHit, RuleSet};
 use vigil_features::{Extracted, FeatureExtractor};
 use vigil_sensors::Event;
 
-use crate::alert::{Alert, EncodeOptions, Severity, SeverityThresholds, encode_json};
+use vigil_state::{AlertId, AlertUpdate, Commit, NewAlert, Store};
+
+use crate::alert::{
+    Aggregation, Alert, Cooldowns, EncodeOptions, Severity, SeverityThresholds, encode_json,
+};
 use crate::config::SeverityConfig;
 use crate::input::{Produced, Producer, Tally};
 use crate::stats::{DetectorCounts, PipelineStats};
@@ -421,72 +426,169 @@ impl Handler<SourceDone> for PoolActor {
     }
 }
 
-/// Where alerts are written.
-pub enum AlertSink {
-    /// One JSON object per line to a writer (a file, or stderr).
-    Ndjson(Box<dyn Write + Send>),
-    /// One human-readable line per alert on stdout (`vigil demo`).
-    Human,
-    /// Nowhere (counted only).
-    Discard,
-}
-
-/// The alert actor: severity, stable ids, outputs, counts.
+/// The alert actor: severity, stable ids, aggregation of repeats, the store, counts.
+///
+/// Each scored batch's new alerts and updated repeats go to the [`Store`] in one commit;
+/// only what the store took is counted. Outputs follow the store's outbox on their own
+/// threads, so they never slow this stage.
 pub struct AlertActor {
     severity: SeverityThresholds,
-    encode: EncodeOptions,
-    sink: AlertSink,
+    store: Store,
+    cooldowns: Cooldowns,
+    /// Every alert whose cooldown may still be open, by id, as last stored.
+    open: HashMap<String, Alert>,
+    /// Encoding of the stored form: credentials kept (outputs redact them).
+    store_encoding: EncodeOptions,
     stats: PipelineStats,
     sources_open: usize,
     done: Option<oneshot::Sender<()>>,
-    line: Vec<u8>,
 }
 
 impl Actor for AlertActor {
     type Context = Context<Self>;
+}
 
-    fn stopped(&mut self, _: &mut Context<Self>) {
-        self.flush_sink();
-    }
+/// What one batch raised, before it is committed.
+#[derive(Default)]
+struct BatchAlerts {
+    /// Ids of new alerts, in raise order.
+    new: Vec<String>,
+    /// Ids of stored alerts that took a repeat.
+    updated: Vec<String>,
+    /// Repeats folded into an open alert.
+    aggregated: u64,
 }
 
 impl AlertActor {
-    fn flush_sink(&mut self) {
-        if let AlertSink::Ndjson(writer) = &mut self.sink
-            && let Err(error) = writer.flush()
-        {
-            tracing::error!("cannot write alerts: {error}");
+    /// The open alert `id`, from memory or, after a restart, from the store.
+    fn open_alert(&mut self, id: &str) -> Option<&mut Alert> {
+        if !self.open.contains_key(id) {
+            let stored_id: AlertId = id.parse().ok()?;
+            let stored = self.store.get_alert(stored_id).ok()??;
+            let alert: Alert = serde_json::from_slice(&stored.bytes).ok()?;
+            self.open.insert(id.to_string(), alert);
+        }
+        self.open.get_mut(id)
+    }
+
+    fn raise(&mut self, alert: Alert, batch: &mut BatchAlerts) {
+        let open_id = match self.cooldowns.offer(&alert) {
+            Aggregation::New => None,
+            Aggregation::Repeat { open_id } => Some(open_id.to_string()),
+        };
+        let Some(open_id) = open_id else {
+            batch.new.push(alert.id.clone());
+            self.open.insert(alert.id.clone(), alert);
+            return;
+        };
+        let (time, score, severity) = (alert.event_time, alert.score, alert.severity);
+        match self.open_alert(&open_id) {
+            Some(open) => {
+                if let Err(error) = open.record_repeat(time, score, severity) {
+                    tracing::error!("repeat of alert {open_id} not counted: {error}");
+                    return;
+                }
+                batch.aggregated += 1;
+                if !batch.new.contains(&open_id) && !batch.updated.contains(&open_id) {
+                    batch.updated.push(open_id);
+                }
+            }
+            // Removed by retention: the repeat stands for itself.
+            None => {
+                batch.new.push(alert.id.clone());
+                self.open.insert(alert.id.clone(), alert);
+            }
         }
     }
 
-    fn emit(&mut self, alert: &Alert) {
-        match &mut self.sink {
-            AlertSink::Ndjson(writer) => {
-                self.line.clear();
-                match encode_json(alert, &self.encode, &mut self.line) {
-                    Ok(()) => {
-                        if let Err(error) = writer.write_all(&self.line) {
-                            tracing::error!("cannot write alert {}: {error}", alert.id);
-                        }
-                    }
-                    Err(error) => tracing::error!("cannot encode an alert: {error}"),
-                }
+    fn stored_form(&self, id: &str) -> Option<(AlertId, &Alert, Vec<u8>)> {
+        let alert = self.open.get(id)?;
+        let stored_id: AlertId = match id.parse() {
+            Ok(stored_id) => stored_id,
+            Err(error) => {
+                tracing::error!("alert id {id} is not 16 hex digits: {error}");
+                return None;
             }
-            AlertSink::Human => {
-                let mut stdout = std::io::stdout().lock();
-                let _ = writeln!(
-                    stdout,
-                    "{:<6} {} {:<13} {}  (score {:.3}, id {})",
-                    alert.severity.as_str().to_uppercase(),
-                    alert.event_time.format("%Y-%m-%d %H:%M:%S"),
-                    alert.detector,
-                    alert.explanation,
-                    alert.score,
-                    alert.id
-                );
+        };
+        let mut bytes = Vec::with_capacity(512);
+        match encode_json(alert, &self.store_encoding, &mut bytes) {
+            Ok(()) => Some((stored_id, alert, bytes)),
+            Err(error) => {
+                tracing::error!("cannot serialise alert {id}: {error}");
+                None
             }
-            AlertSink::Discard => {}
         }
+    }
+
+    /// Commits the batch's alerts in one transaction; returns the new alerts the store took.
+    fn commit(&mut self, batch: &BatchAlerts) -> Vec<(Severity, String)> {
+        let mut new_alerts = Vec::with_capacity(batch.new.len());
+        let mut meta = HashMap::with_capacity(batch.new.len());
+        for id in &batch.new {
+            if let Some((stored_id, alert, bytes)) = self.stored_form(id) {
+                meta.insert(stored_id, (alert.severity, alert.detector.clone()));
+                new_alerts.push(NewAlert {
+                    id: stored_id,
+                    event_time_micros: alert.event_time.timestamp_micros(),
+                    src_ip: alert.src_ip,
+                    bytes,
+                });
+            }
+        }
+        let mut updates = Vec::with_capacity(batch.updated.len());
+        for id in &batch.updated {
+            if let Some((stored_id, _, bytes)) = self.stored_form(id) {
+                updates.push(AlertUpdate {
+                    id: stored_id,
+                    bytes,
+                });
+            }
+        }
+        if new_alerts.is_empty() && updates.is_empty() {
+            return Vec::new();
+        }
+        let commit = Commit {
+            new_alerts: &new_alerts,
+            alert_updates: &updates,
+            ..Commit::default()
+        };
+        match self.store.commit(&commit) {
+            Ok(outcome) => {
+                if !outcome.duplicates.is_empty() {
+                    tracing::debug!(
+                        duplicates = outcome.duplicates.len(),
+                        "alerts already stored (events read again after a restart)"
+                    );
+                }
+                outcome
+                    .inserted
+                    .iter()
+                    .filter_map(|id| meta.remove(id))
+                    .collect()
+            }
+            Err(error) => {
+                tracing::error!(
+                    "cannot store {} alerts and {} repeats: {error}",
+                    new_alerts.len(),
+                    updates.len()
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Forgets alerts whose cooldown has closed, keeping memory bounded.
+    fn forget_closed(&mut self) {
+        if self.open.len() <= 2 * self.cooldowns.len() + 1024 {
+            return;
+        }
+        let still_open: std::collections::HashSet<&str> = self
+            .cooldowns
+            .open_alerts()
+            .into_iter()
+            .map(|open| open.id.as_str())
+            .collect();
+        self.open.retain(|id, _| still_open.contains(id.as_str()));
     }
 }
 
@@ -495,8 +597,7 @@ impl Handler<ScoredBatch> for AlertActor {
 
     fn handle(&mut self, batch: ScoredBatch, _: &mut Context<Self>) {
         let mut alerted = vec![false; batch.events.len()];
-        let mut per_detector: Vec<(&'static str, u64)> = Vec::new();
-        let (mut red, mut orange) = (0, 0);
+        let mut raised = BatchAlerts::default();
         for (index, hit) in &batch.hits {
             let severity = Severity::of(hit.strength, &self.severity);
             if severity == Severity::Green {
@@ -516,19 +617,22 @@ impl Handler<ScoredBatch> for AlertActor {
                     continue;
                 }
             };
-            self.emit(&alert);
             alerted[*index] = true;
+            self.raise(alert, &mut raised);
+        }
+        let stored = self.commit(&raised);
+        self.forget_closed();
+        let (mut red, mut orange) = (0, 0);
+        let mut per_detector: Vec<(String, u64)> = Vec::new();
+        for (severity, detector) in stored {
             match severity {
                 Severity::Red => red += 1,
                 _ => orange += 1,
             }
-            match per_detector.iter_mut().find(|(name, _)| *name == hit.rule) {
+            match per_detector.iter_mut().find(|(name, _)| *name == detector) {
                 Some((_, n)) => *n += 1,
-                None => per_detector.push((hit.rule, 1)),
+                None => per_detector.push((detector, 1)),
             }
-        }
-        if red + orange > 0 {
-            self.flush_sink();
         }
         let now = Instant::now();
         let latency = now.saturating_duration_since(batch.read_at).as_micros();
@@ -538,9 +642,9 @@ impl Handler<ScoredBatch> for AlertActor {
         c.counts.alerts.red += red;
         c.counts.alerts.orange += orange;
         c.counts.alerts.green += alerted.iter().filter(|a| !**a).count() as u64;
+        c.counts.alerts_aggregated += raised.aggregated;
         for (name, alerts) in per_detector {
-            let counts: &mut DetectorCounts =
-                c.counts.by_detector.entry(name.to_string()).or_default();
+            let counts: &mut DetectorCounts = c.counts.by_detector.entry(name).or_default();
             counts.alerts += alerts;
         }
         c.events_decided += n;
@@ -556,7 +660,6 @@ impl Handler<SourceDone> for AlertActor {
         tracing::debug!(source = %done.source, "source drained");
         self.sources_open = self.sources_open.saturating_sub(1);
         if self.sources_open == 0 {
-            self.flush_sink();
             if let Some(tx) = self.done.take() {
                 let _ = tx.send(());
             }
@@ -589,8 +692,10 @@ pub struct StageSettings {
     pub rules: RuleSet,
     /// Severity thresholds.
     pub severity: SeverityConfig,
-    /// Where alerts go.
-    pub sink: AlertSink,
+    /// Where alerts are committed; outputs follow its outbox.
+    pub store: Store,
+    /// Repeats from one source and detector within this many seconds are aggregated.
+    pub cooldown_secs: u64,
     /// Mailbox capacity of each stage, in batches.
     pub mailbox_batches: usize,
 }
@@ -608,17 +713,22 @@ impl Pipeline {
         let alert_stats = stats.clone();
         let sources_open = sources.len();
         let severity = SeverityThresholds::from(&stages.severity);
-        let sink = stages.sink;
+        let store = stages.store;
+        let cooldown_secs = stages.cooldown_secs;
         let alerts = AlertActor::start_in_arbiter(&alert_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             AlertActor {
                 severity,
-                encode: EncodeOptions::default(),
-                sink,
+                store,
+                cooldowns: Cooldowns::new(cooldown_secs),
+                open: HashMap::new(),
+                store_encoding: EncodeOptions {
+                    redact_credentials: false,
+                    ..EncodeOptions::default()
+                },
                 stats: alert_stats,
                 sources_open,
                 done: Some(tx),
-                line: Vec::with_capacity(1024),
             }
         });
         arbiters.push(alert_arbiter);

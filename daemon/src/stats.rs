@@ -22,9 +22,9 @@ pub struct DetectorCounts {
 /// Alert counts by severity.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct AlertCounts {
-    /// RED alerts raised.
+    /// New RED alerts stored.
     pub red: u64,
-    /// ORANGE alerts raised.
+    /// New ORANGE alerts stored.
     pub orange: u64,
     /// Events scored below ORANGE by every detector (counted, not alerted).
     pub green: u64,
@@ -51,6 +51,9 @@ pub struct Counts {
     pub by_detector: BTreeMap<String, DetectorCounts>,
     /// Alerts by severity; `green` counts events scored below ORANGE.
     pub alerts: AlertCounts,
+    /// Alerts folded into an open alert of the same source and detector within the cooldown
+    /// (counted in that alert's `count`, not in `alerts`).
+    pub alerts_aggregated: u64,
     /// Sources with window state (at the end, in a summary).
     pub sources_tracked: u64,
     /// Sources evicted from window state.

@@ -28,6 +28,8 @@ fn start(dir: &Path) -> (Child, std::path::PathBuf, std::path::PathBuf) {
 shutdown_grace_secs = 5
 [rules.brute_force]
 min_failed_logins = 5
+[state]
+dir = "{}"
 [outputs]
 alerts_ndjson = "{}"
 [sources.honeypot]
@@ -36,6 +38,7 @@ path = "{}"
 format = "cowrie"
 poll_millis = 20
 "#,
+            dir.join("state").display(),
             alerts.display(),
             log.display()
         ),
