@@ -7,7 +7,11 @@ use vigil_alert::{Alert, EncodeOptions, Severity, encode_cef, encode_json};
 use vigil_sensors::{Event, EventKind, Origin, Sensor, Transport};
 
 fn documented_alert() -> Alert {
-    let at = |m, s| Utc.with_ymd_and_hms(2026, 3, 1, 10, m, s).single().expect("valid");
+    let at = |m, s| {
+        Utc.with_ymd_and_hms(2026, 3, 1, 10, m, s)
+            .single()
+            .expect("valid")
+    };
     let origin = Origin {
         source: Arc::from("/var/log/cowrie/cowrie.json"),
         offset: 4096,
