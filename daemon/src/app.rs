@@ -306,7 +306,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     );
     let settings = source_settings(&config, "replay", pacing, Duration::from_millis(50));
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
-    let outputs = Outputs::start(&state.store, specs)?;
+    let outputs = Outputs::open(&state.store, specs)?;
     let (summary, interrupted) = actix::System::new().block_on(async move {
         let pipeline = Pipeline::start(
             stages,
@@ -318,8 +318,11 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         let ready = Instant::now();
         run_pipeline(pipeline, grace, process_start, ready).await
     });
-    // Every committed alert reaches the outputs before the summary: a finished replay's
-    // output files are complete. Only an interrupted one is bounded by the grace period.
+    // A replay's outputs deliver once the pipeline has drained, so they carry every alert in
+    // its final form (aggregated repeats included) whatever the speed and batching: the
+    // files are byte-identical across replays. Every committed alert reaches them before the
+    // summary; only an interrupted replay is bounded by the grace period.
+    let outputs = outputs.start()?;
     let wait = if interrupted { grace } else { Duration::MAX };
     finish_outputs(outputs, &state.store, wait)?;
     println!("{}", serde_json::to_string(&summary)?);

@@ -108,34 +108,19 @@ impl Outputs {
     /// Opens every output (cutting files back to their acknowledged length) and starts one
     /// thread per output. Fails, naming the output and the file, before any thread starts.
     pub fn start(store: &Store, specs: Vec<OutputSpec>) -> Result<Outputs, OutputError> {
+        Outputs::open(store, specs)?.start()
+    }
+
+    /// Opens every output without starting it: a command can refuse a bad output before it
+    /// reads anything, and start delivering later ([`OpenOutputs::start`]).
+    pub fn open(store: &Store, specs: Vec<OutputSpec>) -> Result<OpenOutputs, OutputError> {
         let mut writers = Vec::new();
         for spec in specs {
             writers.push(OutputWriter::open(store, spec)?);
         }
-        let draining = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        for mut writer in writers {
-            let store = store.clone();
-            let flags = (draining.clone(), stop.clone());
-            let name = writer.spec.name.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("output-{name}"))
-                .spawn(move || writer.run(&store, &flags.0, &flags.1))
-                .map_err(|source| OutputError::Io {
-                    name: name.clone(),
-                    action: "cannot start a thread for",
-                    path: PathBuf::new(),
-                    source,
-                })?;
-            threads.push((name, handle));
-        }
-        Ok(Outputs {
+        Ok(OpenOutputs {
             store: store.clone(),
-            names: threads.iter().map(|(name, _)| name.clone()).collect(),
-            draining,
-            stop,
-            threads,
+            writers,
         })
     }
 
@@ -168,6 +153,44 @@ impl Outputs {
             );
         }
         caught_up
+    }
+}
+
+/// Outputs opened but not yet delivering.
+pub struct OpenOutputs {
+    store: Store,
+    writers: Vec<OutputWriter>,
+}
+
+impl OpenOutputs {
+    /// Starts one thread per output.
+    pub fn start(self) -> Result<Outputs, OutputError> {
+        let store = &self.store;
+        let draining = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for mut writer in self.writers {
+            let store = store.clone();
+            let flags = (draining.clone(), stop.clone());
+            let name = writer.spec.name.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("output-{name}"))
+                .spawn(move || writer.run(&store, &flags.0, &flags.1))
+                .map_err(|source| OutputError::Io {
+                    name: name.clone(),
+                    action: "cannot start a thread for",
+                    path: PathBuf::new(),
+                    source,
+                })?;
+            threads.push((name, handle));
+        }
+        Ok(Outputs {
+            store: store.clone(),
+            names: threads.iter().map(|(name, _)| name.clone()).collect(),
+            draining,
+            stop,
+            threads,
+        })
     }
 }
 
@@ -480,5 +503,189 @@ impl OutputWriter {
             regular: true,
         };
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_alert::{Severity, encode_json};
+    use vigil_sensors::{Event, EventKind, Origin, Sensor};
+    use vigil_state::{AlertId, NewAlert, StoreOptions};
+
+    /// Commits `count` alerts with ids `first..first+count`, stored as the daemon stores them.
+    fn commit_alerts(store: &Store, first: u64, count: u64) {
+        let keep = EncodeOptions {
+            redact_credentials: false,
+            ..EncodeOptions::default()
+        };
+        for offset in first..first + count {
+            let origin = Origin {
+                source: Arc::from("cowrie.json"),
+                offset,
+                round: 0,
+            };
+            let mut event = Event::new(
+                chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(offset as i64),
+                Sensor::Cowrie,
+                Arc::from("hp-1"),
+                EventKind::LoginFailed,
+                origin,
+            );
+            event.src_ip = Some("203.0.113.7".parse().expect("address"));
+            event.password = Some("hunter2".into());
+            let mut alert = Alert::new(&event, "brute_force", 0.99, Severity::Red, "x".into())
+                .expect("valid alert");
+            alert.id = format!("{offset:016x}");
+            let mut bytes = Vec::new();
+            encode_json(&alert, &keep, &mut bytes).expect("encodes");
+            store
+                .commit_alerts(&[NewAlert {
+                    id: AlertId::new(offset),
+                    event_time_micros: alert.event_time.timestamp_micros(),
+                    src_ip: alert.src_ip,
+                    bytes,
+                }])
+                .expect("commits");
+        }
+    }
+
+    fn file_spec(path: &Path, max_bytes: Option<u64>, keep_files: u32) -> OutputSpec {
+        OutputSpec {
+            name: "ecs".to_string(),
+            encoding: OutputEncoding::Line(LineFormat::Ecs),
+            target: OutputTarget::File {
+                path: path.to_path_buf(),
+                max_bytes,
+                keep_files,
+                truncate: false,
+            },
+            options: EncodeOptions::default(),
+        }
+    }
+
+    fn numbered(path: &Path, n: u32) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{n}"));
+        PathBuf::from(name)
+    }
+
+    /// Ids of the lines in `files`, in order, checking each line is whole ECS JSON.
+    fn ids_in(files: &[PathBuf]) -> Vec<u64> {
+        let mut ids = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            assert!(text.is_empty() || text.ends_with('\n'));
+            for line in text.lines() {
+                let doc: serde_json::Value = serde_json::from_str(line).expect("ECS line");
+                let id = doc["event"]["id"].as_str().expect("event.id");
+                ids.push(u64::from_str_radix(id, 16).expect("hex id"));
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn rotates_by_size_and_keeps_every_line_whole_and_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("state"), &StoreOptions::default()).expect("store");
+        let path = dir.path().join("alerts.ecs");
+        commit_alerts(&store, 1, 200);
+        let outputs =
+            Outputs::start(&store, vec![file_spec(&path, Some(16 * 1024), 50)]).expect("starts");
+        assert!(outputs.finish(Duration::MAX));
+        let rotated: Vec<PathBuf> = (1..=50)
+            .rev()
+            .map(|n| numbered(&path, n))
+            .filter(|p| p.exists())
+            .collect();
+        assert!(
+            rotated.len() >= 2,
+            "200 ECS lines exceed 16 KiB several times"
+        );
+        for file in rotated.iter().chain([&path]) {
+            let len = std::fs::metadata(file).expect("metadata").len();
+            assert!(len <= 16 * 1024, "{} is {len} bytes", file.display());
+        }
+        let mut files = rotated;
+        files.push(path.clone());
+        assert_eq!(ids_in(&files), (1..=200).collect::<Vec<_>>());
+        let text = std::fs::read_to_string(&path).expect("output");
+        assert!(!text.contains("hunter2"), "credentials are redacted");
+    }
+
+    #[test]
+    fn keeps_only_keep_files_rotated_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("state"), &StoreOptions::default()).expect("store");
+        let path = dir.path().join("alerts.ecs");
+        commit_alerts(&store, 1, 200);
+        let outputs =
+            Outputs::start(&store, vec![file_spec(&path, Some(8 * 1024), 2)]).expect("starts");
+        assert!(outputs.finish(Duration::MAX));
+        assert!(numbered(&path, 2).exists());
+        assert!(!numbered(&path, 3).exists());
+        let files = [numbered(&path, 2), numbered(&path, 1), path.clone()];
+        let ids = ids_in(&files);
+        // The newest lines survive, contiguous and in order, ending with the last alert.
+        assert_eq!(ids.last(), Some(&200));
+        assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    }
+
+    #[test]
+    fn restart_cuts_unacknowledged_lines_and_delivers_each_alert_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("alerts.ecs");
+        {
+            let store =
+                Store::open(dir.path().join("state"), &StoreOptions::default()).expect("store");
+            commit_alerts(&store, 1, 10);
+            let outputs = Outputs::start(&store, vec![file_spec(&path, None, 0)]).expect("starts");
+            assert!(outputs.finish(Duration::MAX));
+            store.flush().expect("flush");
+        }
+        // A crashed run wrote a line and a half after its last acknowledgement.
+        let acknowledged = std::fs::metadata(&path).expect("metadata").len();
+        let mut file = OpenOptions::new().append(true).open(&path).expect("open");
+        file.write_all(b"{\"event\":{\"id\":\"000000000000000b\"}}\n{\"trunc")
+            .expect("write");
+        drop(file);
+        let store = Store::open(dir.path().join("state"), &StoreOptions::default()).expect("store");
+        let outputs = Outputs::start(&store, vec![file_spec(&path, None, 0)]).expect("starts");
+        assert_eq!(
+            std::fs::metadata(&path).expect("metadata").len(),
+            acknowledged,
+            "cut back at start"
+        );
+        commit_alerts(&store, 11, 5);
+        assert!(outputs.finish(Duration::MAX));
+        assert_eq!(ids_in(&[path]), (1..=15).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn non_file_targets_and_dev_null_are_not_cut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path().join("state"), &StoreOptions::default()).expect("store");
+        commit_alerts(&store, 1, 3);
+        let dev_null = OutputSpec {
+            name: "null".to_string(),
+            encoding: OutputEncoding::Line(LineFormat::Json),
+            target: OutputTarget::File {
+                path: PathBuf::from("/dev/null"),
+                max_bytes: Some(4096),
+                keep_files: 3,
+                truncate: true,
+            },
+            options: EncodeOptions::default(),
+        };
+        let outputs = Outputs::start(&store, vec![dev_null]).expect("starts");
+        assert!(outputs.finish(Duration::MAX));
+        assert_eq!(
+            store
+                .outbox_cursor("null")
+                .expect("cursor")
+                .map(|c| c.position),
+            Some(3)
+        );
     }
 }

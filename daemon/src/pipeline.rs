@@ -659,10 +659,10 @@ impl Handler<SourceDone> for AlertActor {
     fn handle(&mut self, done: SourceDone, _: &mut Context<Self>) {
         tracing::debug!(source = %done.source, "source drained");
         self.sources_open = self.sources_open.saturating_sub(1);
-        if self.sources_open == 0 {
-            if let Some(tx) = self.done.take() {
-                let _ = tx.send(());
-            }
+        if self.sources_open == 0
+            && let Some(tx) = self.done.take()
+        {
+            let _ = tx.send(());
         }
     }
 }

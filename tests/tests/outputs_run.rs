@@ -483,3 +483,75 @@ fn strict_cef_parser_rejects_what_the_rules_forbid() {
     assert_eq!(parsed.extension["msg"], "a b\nc");
     assert_eq!(parsed.extension["suser"], "x");
 }
+
+/// Two brute-force episodes from one source within the cooldown make one alert with count 2;
+/// a replay's output carries it in that final form whatever the batching, so replays with
+/// one-event and thousand-event batches write the same bytes.
+#[test]
+fn replay_aggregates_repeats_and_writes_the_same_bytes_whatever_the_batching() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("cowrie.json");
+    let mut lines = Vec::new();
+    // Episode 1 at 10:00:00..05, quiet for more than the 30 s window, episode 2 at 10:01:00..05.
+    for second in (0..6).chain(60..66) {
+        lines.push(failed_login("203.0.113.9", second, &format!("s{second}")));
+    }
+    // Another source, one episode: a separate alert.
+    for second in 0..6 {
+        lines.push(failed_login(
+            "203.0.113.10",
+            200 + second,
+            &format!("t{second}"),
+        ));
+    }
+    std::fs::write(&log, lines.join("\n") + "\n").expect("write log");
+    let mut outputs = Vec::new();
+    for batch in [1, 1000] {
+        let config = dir.path().join(format!("vigil-{batch}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "[pipeline]\nbatch_max_events = {batch}\n[rules.brute_force]\nmin_failed_logins = 5\n[alerts]\ncooldown_secs = 300\n"
+            ),
+        )
+        .expect("write config");
+        let out = dir.path().join(format!("alerts-{batch}.ndjson"));
+        let output = Command::new(vigil_bin())
+            .args([
+                "replay",
+                "--config",
+                config.to_str().expect("utf-8 path"),
+                "--alerts-out",
+                out.to_str().expect("utf-8 path"),
+                log.to_str().expect("utf-8 path"),
+            ])
+            .output()
+            .expect("vigil runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let summary: Value = serde_json::from_slice(&output.stdout).expect("summary JSON");
+        assert_eq!(summary["alerts"]["orange"], 2, "{summary}");
+        assert_eq!(summary["alerts_aggregated"], 1, "{summary}");
+        assert_eq!(
+            summary["by_detector"]["brute_force"]["alerts"], 2,
+            "{summary}"
+        );
+        let text = std::fs::read_to_string(&out).expect("alerts written");
+        let docs: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        assert_eq!(docs.len(), 2, "{text}");
+        assert_eq!(docs[0]["src_ip"], "203.0.113.9");
+        assert_eq!(docs[0]["count"], 2);
+        assert_eq!(docs[0]["first_seen"], "2026-03-01T10:00:04.000000Z");
+        assert_eq!(docs[0]["last_seen"], "2026-03-01T10:01:04.000000Z");
+        assert_eq!(docs[1]["src_ip"], "203.0.113.10");
+        assert_eq!(docs[1]["count"], 1);
+        outputs.push(text);
+    }
+    assert_eq!(outputs[0], outputs[1], "batching changed the output");
+}
