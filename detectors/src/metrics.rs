@@ -446,18 +446,24 @@ mod tests {
         ap
     }
 
-    fn pseudo_random(seed: u64, n: usize, levels: u64) -> (Vec<f64>, Vec<bool>) {
+    /// A seeded linear congruential generator (Knuth's MMIX constants) returning the high
+    /// 31 bits of each state: reproducible test streams without a crate.
+    pub(super) fn lcg(seed: u64) -> impl FnMut() -> u64 {
         let mut state = seed;
-        let mut next = move || {
+        move || {
             state = state
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1_442_695_040_888_963_407);
             state >> 33
-        };
+        }
+    }
+
+    fn pseudo_random(seed: u64, n: usize, levels: u64) -> (Vec<f64>, Vec<bool>) {
+        let mut next = lcg(seed);
         let mut scores = Vec::with_capacity(n);
         let mut labels = Vec::with_capacity(n);
         for _ in 0..n {
-            let anomalous = next() % 5 == 0;
+            let anomalous = next().is_multiple_of(5);
             // Anomalies skew high; coarse levels force ties.
             let base = (next() % levels) as f64;
             scores.push(if anomalous { base + 2.0 } else { base });

@@ -185,16 +185,10 @@ mod tests {
     use super::*;
 
     fn stream(seed: u64, n: usize, levels: u64) -> Vec<(f64, bool)> {
-        let mut state = seed;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            state >> 33
-        };
+        let mut next = super::super::tests::lcg(seed);
         (0..n)
             .map(|_| {
-                let anomalous = next() % 7 == 0;
+                let anomalous = next().is_multiple_of(7);
                 let level = (next() % levels) as f64;
                 let score = if anomalous { level * 1.5 } else { level } - 3.0;
                 // Anomalies at zero score -0.0, normals 0.0: they must still tie.
