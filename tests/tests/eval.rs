@@ -4,24 +4,7 @@
 
 mod common;
 
-use vigil_tests::shared_file;
-
-fn eval(args: &[&str], rel: &str) -> Option<serde_json::Value> {
-    let path = shared_file(rel)?;
-    let mut all = vec!["eval"];
-    all.extend_from_slice(args);
-    let path = path.to_string_lossy().into_owned();
-    all.push(&path);
-    let output = common::vigil_ok(&all);
-    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
-    Some(serde_json::from_str(stdout.trim()).expect("one JSON object"))
-}
-
-fn number(summary: &serde_json::Value, key: &str) -> f64 {
-    summary[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("{key} in {summary}"))
-}
+use common::{eval, number};
 
 #[test]
 fn hst_on_odds_http_shuffled() {

@@ -59,3 +59,23 @@ pub fn count(summary: &serde_json::Value, pointer: &str) -> u64 {
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0)
 }
+
+/// Runs `vigil eval ARGS FILE` on the shared file `rel` and returns its JSON summary, or
+/// `None` when the shared data is missing (the test is then skipped; under `CI` it fails).
+pub fn eval(args: &[&str], rel: &str) -> Option<serde_json::Value> {
+    let path = vigil_tests::shared_file(rel)?;
+    let mut all = vec!["eval"];
+    all.extend_from_slice(args);
+    let path = path.to_string_lossy().into_owned();
+    all.push(&path);
+    let output = vigil_ok(&all);
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    Some(serde_json::from_str(stdout.trim()).expect("one JSON object"))
+}
+
+/// A number field of a summary; panics naming the key when it is missing.
+pub fn number(summary: &serde_json::Value, key: &str) -> f64 {
+    summary[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} in {summary}"))
+}
