@@ -186,6 +186,7 @@ pub fn load_dataset(
         }
     }
     producer.finish();
+    let numeric_names = producer.numeric_columns();
     events.truncate(limit);
     let labelled = events.iter().filter(|e| e.label.is_some()).count();
     if labelled == 0 {
@@ -203,7 +204,7 @@ pub fn load_dataset(
 
     let passthrough = events.first().is_some_and(|e| !e.numeric.is_empty());
     let (columns, rows) = if passthrough {
-        numeric_rows(&events, options.categorical, config)?
+        numeric_rows(&events, options.categorical, numeric_names)?
     } else {
         schema_rows(&events, config)?
     };
@@ -220,10 +221,16 @@ pub fn load_dataset(
 fn numeric_rows(
     events: &[Event],
     categorical: Categorical,
-    config: &Config,
+    names: Vec<String>,
 ) -> anyhow::Result<(Vec<String>, Vec<f64>)> {
     let dim = events[0].numeric.len();
-    let mut columns: Vec<String> = numeric_column_names(events, config)?;
+    // The names come from the parser that read the file; positional names only if it
+    // reports none that fit.
+    let mut columns: Vec<String> = if names.len() == dim {
+        names
+    } else {
+        (0..dim).map(|i| format!("f{i}")).collect()
+    };
     if let Some(bad) = events.iter().find(|e| e.numeric.len() != dim) {
         bail!(
             "row at offset {} has {} numeric values, the first row {dim}",
@@ -261,29 +268,6 @@ fn numeric_rows(
         }
     }
     Ok((columns, rows))
-}
-
-fn numeric_column_names(events: &[Event], config: &Config) -> anyhow::Result<Vec<String>> {
-    // The parser knows the names; a fresh parser of the same format reports them.
-    let format = match events[0].sensor {
-        vigil_sensors::Sensor::Unsw => Format::Unsw,
-        vigil_sensors::Sensor::Nslkdd => Format::Nslkdd,
-        vigil_sensors::Sensor::Cicids => Format::Cicids,
-        _ => Format::Csv,
-    };
-    let _ = config;
-    let dim = events[0].numeric.len();
-    let parser = vigil_sensors::parser_for(format, ParseOptions::new("eval"));
-    let names: Vec<String> = parser
-        .numeric_columns()
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    Ok(if names.len() == dim {
-        names
-    } else {
-        (0..dim).map(|i| format!("f{i}")).collect()
-    })
 }
 
 fn categorical_names(events: &[Event]) -> Vec<&'static str> {

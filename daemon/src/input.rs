@@ -211,6 +211,16 @@ impl LineProducer {
         }
     }
 
+    /// Names of the numeric columns the parser passes through (flow datasets), as known
+    /// after the inputs read so far: a CSV's own header names them.
+    pub fn numeric_columns(&self) -> Vec<String> {
+        self.parser
+            .numeric_columns()
+            .iter()
+            .map(|name| name.to_string())
+            .collect()
+    }
+
     /// Opens the next input (or starts the next round); false when everything was read.
     fn open_next(&mut self) -> bool {
         loop {
