@@ -112,6 +112,7 @@ fn bench_dim(c: &mut Criterion, dim: usize) {
 fn pool_throughput(c: &mut Criterion) {
     bench_dim(c, 3);
     bench_dim(c, 40);
+    bench_dim(c, 66);
 }
 
 criterion_group!(benches, pool_throughput);
