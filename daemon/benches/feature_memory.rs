@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil::config::Config;
 use vigil::input::{Produced, Producer, Tally};
-use vigil::pipeline::{Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
+use vigil::alert::SeverityThresholds;
+use vigil::detect::{Detect, DetectSettings};
+use vigil::pipeline::{AlertStage, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
 use vigil::stats::peak_rss_bytes;
 use vigil_detectors::rules::RuleSet;
 use vigil_features::FeatureExtractor;
@@ -86,13 +88,27 @@ fn main() {
     let state_dir = tempfile::tempdir().expect("temporary state directory");
     let store = vigil_state::Store::open(state_dir.path(), &vigil_state::StoreOptions::default())
         .expect("state store opens");
+    // The learned models stay off: this bench measures the feature stage's per-source state,
+    // and the pool's memory is bounded by its own windows whatever the number of sources.
+    let detect = Detect::new(DetectSettings {
+        dim: extractor.dim(),
+        feature_names: Vec::new().into(),
+        pool: None,
+        label_feedback: None,
+        rules,
+        severity: SeverityThresholds::from(&config.severity),
+        explain_top_features: 0,
+        score_log: None,
+    })
+    .expect("the rules-only detector stage starts");
     let stages = StageSettings {
         extractor,
-        rules,
-        severity: config.severity.clone(),
+        detect,
         store,
-        cooldown_secs: config.alerts.cooldown_secs,
+        alert_state: AlertStage::new(config.alerts.cooldown_secs),
         mailbox_batches: config.pipeline.mailbox_batches,
+        first_seq: 1,
+        checkpoints: None,
     };
     let producer = DistinctSources {
         next: 0,

@@ -11,12 +11,20 @@ use vigil_sensors::{Format, ParseOptions};
 use vigil_state::{Store, StoreOptions};
 use vigil_tail::TailOptions;
 
-use crate::alert::{EncodeOptions, LineFormat};
+use std::collections::BTreeMap;
+
+use vigil_tail::Position;
+
+use crate::alert::{EncodeOptions, LineFormat, SeverityThresholds};
+use crate::detect::{Detect, DetectSettings};
+use crate::input::decode_position;
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::input::{DemoProducer, LineProducer, RejectionLog};
 use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs};
-use crate::pipeline::{Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
+use crate::pipeline::{
+    AlertStage, CheckpointPolicy, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings,
+};
 use crate::stats::Summary;
 
 /// How often `vigil run` applies retention.
@@ -48,18 +56,129 @@ fn init_logging(level: &str) {
         .try_init();
 }
 
-/// Builds the stages; fails (naming the field) before anything starts.
-fn stage_settings(config: &Config, store: Store) -> anyhow::Result<StageSettings> {
-    let extractor = FeatureExtractor::new(config.feature_config()?)?;
+/// What differs between the commands when building the stages.
+struct StageOptions {
+    /// Labels stand in for feedback unless `feedback.from_labels` says otherwise.
+    labels_by_default: bool,
+    /// Every event's pool score is written here as NDJSON.
+    score_log: Option<PathBuf>,
+    /// Checkpoints taken, and the stored one restored (`vigil run`).
+    checkpoints: bool,
+}
+
+/// Builds the detector stage, fresh.
+fn detect_stage(
+    config: &Config,
+    extractor: &FeatureExtractor,
+    options: &StageOptions,
+) -> anyhow::Result<Detect> {
     let rules = RuleSet::new(&config.rule_set_config()?)?;
-    Ok(StageSettings {
-        extractor,
+    let pool = config.pool.enabled.then(|| config.pool_config()).transpose()?;
+    let score_log: Option<Box<dyn std::io::Write + Send>> = match &options.score_log {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open the score log {}", path.display()))?;
+            Some(Box::new(std::io::BufWriter::new(file)))
+        }
+        None => None,
+    };
+    let names: Vec<String> = extractor
+        .schema()
+        .names()
+        .iter()
+        .map(|name| name.to_string())
+        .collect();
+    Ok(Detect::new(DetectSettings {
+        dim: extractor.dim(),
+        feature_names: names.into(),
+        pool,
+        label_feedback: config.label_feedback(options.labels_by_default)?,
         rules,
-        severity: config.severity.clone(),
+        severity: SeverityThresholds::from(&config.severity),
+        explain_top_features: config.pool.explain_top_features,
+        score_log,
+    })?)
+}
+
+/// Builds the stages, restoring the stored checkpoint when asked; fails (naming the
+/// field) before anything starts. Returns the stages and the checkpoint's source positions.
+fn stage_settings(
+    config: &Config,
+    store: Store,
+    options: &StageOptions,
+) -> anyhow::Result<(StageSettings, BTreeMap<String, Position>)> {
+    let fresh_extractor = || -> anyhow::Result<FeatureExtractor> {
+        Ok(FeatureExtractor::new(config.feature_config()?)?)
+    };
+    let mut extractor = fresh_extractor()?;
+    let mut detect = detect_stage(config, &extractor, options)?;
+    let mut alert_state = AlertStage::new(config.alerts.cooldown_secs);
+    let mut first_seq = 1;
+    let mut positions = BTreeMap::new();
+    if options.checkpoints
+        && let Some(stored) = store.read_checkpoint().with_context(|| {
+            format!("cannot read the checkpoint in {}", store.path().display())
+        })?
+    {
+        let checkpoint = stored.checkpoint;
+        let restored = (|| -> Result<(AlertStage, BTreeMap<String, Position>), String> {
+            extractor
+                .restore(&checkpoint.features)
+                .map_err(|e| format!("feature windows: {e}"))?;
+            detect
+                .restore(&checkpoint.pool)
+                .map_err(|e| e.to_string())?;
+            let alerts = AlertStage::restore(&checkpoint.cooldowns)
+                .map_err(|e| format!("alert stage: {e}"))?;
+            let mut positions = BTreeMap::new();
+            for (name, bytes) in &checkpoint.sources {
+                positions.insert(
+                    name.clone(),
+                    decode_position(bytes).map_err(|e| format!("source {name}: {e}"))?,
+                );
+            }
+            Ok((alerts, positions))
+        })();
+        match restored {
+            Ok((alerts, restored_positions)) => {
+                let rewritten = alerts.rewrite_open_alerts(&store);
+                alert_state = alerts;
+                positions = restored_positions;
+                first_seq = checkpoint.sequence + 1;
+                tracing::info!(
+                    sequence = checkpoint.sequence,
+                    sources = positions.len(),
+                    open_alerts = rewritten,
+                    "resuming from the checkpoint"
+                );
+            }
+            Err(reason) => {
+                tracing::warn!(
+                    "the checkpoint cannot be used ({reason}); starting with fresh state from the configured start positions (alerts derived again are not stored twice)"
+                );
+                store
+                    .clear_checkpoint()
+                    .context("cannot clear the unusable checkpoint")?;
+                extractor = fresh_extractor()?;
+                detect = detect_stage(config, &extractor, options)?;
+            }
+        }
+    }
+    let settings = StageSettings {
+        extractor,
+        detect,
         store,
-        cooldown_secs: config.alerts.cooldown_secs,
+        alert_state,
         mailbox_batches: config.pipeline.mailbox_batches,
-    })
+        first_seq,
+        checkpoints: options.checkpoints.then(|| CheckpointPolicy {
+            every: Duration::from_secs(config.state.checkpoint_secs),
+        }),
+    };
+    Ok((settings, positions))
 }
 
 /// The state store: in `dir`, or in a temporary directory removed when the returned guard
@@ -282,7 +401,15 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             options: encode_options(&config),
         },
     });
-    let stages = stage_settings(&config, state.store.clone())?;
+    let (stages, _) = stage_settings(
+        &config,
+        state.store.clone(),
+        &StageOptions {
+            labels_by_default: false,
+            score_log: args.score_log.clone(),
+            checkpoints: false,
+        },
+    )?;
     let parser = vigil_sensors::parser_for(
         format,
         parse_options(
@@ -342,7 +469,14 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     {
         bail!("--duration must be a positive number of seconds, got {duration}");
     }
-    let generator = vigil_demo::DemoGenerator::new(config.demo_config(args.seed)?)?;
+    let mut demo_config = config.demo_config(args.seed)?;
+    if let Some(secs) = args.event_secs {
+        if !(secs.is_finite() && secs > 0.0) {
+            bail!("--event-secs must be a positive number of seconds, got {secs}");
+        }
+        demo_config.duration_secs = Some(secs);
+    }
+    let generator = vigil_demo::DemoGenerator::new(demo_config)?;
     let state = open_state(&config, None)?;
     let outputs = Outputs::start(
         &state.store,
@@ -353,7 +487,15 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             options: encode_options(&config),
         }],
     )?;
-    let stages = stage_settings(&config, state.store.clone())?;
+    let (stages, _) = stage_settings(
+        &config,
+        state.store.clone(),
+        &StageOptions {
+            labels_by_default: true,
+            score_log: config.outputs.scores_ndjson.clone(),
+            checkpoints: false,
+        },
+    )?;
     let mut settings = source_settings(
         &config,
         "demo",
@@ -408,7 +550,12 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn source_spec(config: &Config, name: &str, source: &SourceConfig) -> anyhow::Result<SourceSpec> {
+fn source_spec(
+    config: &Config,
+    name: &str,
+    source: &SourceConfig,
+    resume: Option<&Position>,
+) -> anyhow::Result<SourceSpec> {
     let format = source.parsed_format()?;
     let timezone = source.parsed_timezone()?;
     let sensor_id = source.sensor_id.clone().unwrap_or_else(|| name.to_string());
@@ -428,9 +575,20 @@ fn source_spec(config: &Config, name: &str, source: &SourceConfig) -> anyhow::Re
         (StartAt::End, SourceKind::File) => std::fs::metadata(&spec).map(|m| m.len()).unwrap_or(0),
         _ => 0,
     };
+    // A checkpoint's position wins over `start_at`: the source resumes where it stopped.
+    let (start_offset, start_path, start_identity) = match resume {
+        Some(position) if source.kind != SourceKind::Stdin => (
+            position.offset,
+            Some(PathBuf::from(&*position.path)),
+            position.identity,
+        ),
+        _ => (start_offset, None, None),
+    };
     let tail = TailOptions {
         follow: source.follow && source.kind != SourceKind::Stdin,
         start_offset,
+        start_path,
+        start_identity,
         max_line_bytes: source.max_line_bytes,
         rotate_wait: Duration::from_millis(source.rotate_wait_millis),
         ..TailOptions::default()
@@ -482,10 +640,18 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             options: encode_options(&config),
         });
     }
-    let stages = stage_settings(&config, state.store.clone())?;
+    let (stages, positions) = stage_settings(
+        &config,
+        state.store.clone(),
+        &StageOptions {
+            labels_by_default: false,
+            score_log: config.outputs.scores_ndjson.clone(),
+            checkpoints: true,
+        },
+    )?;
     let mut sources = Vec::new();
     for (name, source) in &config.sources {
-        sources.push(source_spec(&config, name, source)?);
+        sources.push(source_spec(&config, name, source, positions.get(name))?);
     }
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
     let outputs = Outputs::start(&state.store, specs)?;
@@ -541,8 +707,11 @@ fn apply_retention(config: &Config, store: &Store) {
 /// `vigil check-config`.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    FeatureExtractor::new(config.feature_config()?)?;
+    let extractor = FeatureExtractor::new(config.feature_config()?)?;
     RuleSet::new(&config.rule_set_config()?)?;
+    if config.pool.enabled {
+        vigil_pool::Pool::new(extractor.dim(), config.pool_config()?)?;
+    }
     println!(
         "{}: valid ({} source{})",
         path.display(),

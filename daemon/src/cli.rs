@@ -44,6 +44,9 @@ pub struct DemoArgs {
     /// Stop after this many wall-clock seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub duration: Option<f64>,
+    /// Generate this many seconds of event time, then drain and stop (default: endless).
+    #[arg(long)]
+    pub event_secs: Option<f64>,
     /// Event time runs this many times faster than the wall clock (default: `demo.time_acceleration`).
     #[arg(long)]
     pub acceleration: Option<f64>,
@@ -80,6 +83,10 @@ pub struct ReplayArgs {
     /// replay uses a temporary one, removed at exit.
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// Append every event's pool score (sequence number, origin, score, champion, label) to
+    /// this file as NDJSON.
+    #[arg(long)]
+    pub score_log: Option<PathBuf>,
     /// The sensor_id carried by every event.
     #[arg(long, default_value = "replay")]
     pub sensor_id: String,

@@ -73,6 +73,10 @@ pub struct Config {
     pub state: StateConfig,
     /// Alert aggregation.
     pub alerts: AlertsConfig,
+    /// The detector pool: its models, the baseline's lifecycle and drift handling.
+    pub pool: PoolSection,
+    /// Feedback that drives the pool's error streams.
+    pub feedback: FeedbackSection,
     /// The synthetic traffic `vigil demo` runs.
     pub demo: DemoSection,
     /// Logging.
@@ -422,6 +426,10 @@ pub struct OutputsConfig {
     pub ecs: Option<FileOutputConfig>,
     /// ArcSight CEF output.
     pub cef: Option<FileOutputConfig>,
+    /// Append every event's pool score (sequence number, origin, calibrated score,
+    /// champion, label) as one JSON line to this file: an audit trail of what the pool
+    /// saw. Large: one line per event.
+    pub scores_ndjson: Option<PathBuf>,
 }
 
 impl Default for OutputsConfig {
@@ -431,6 +439,7 @@ impl Default for OutputsConfig {
             redact_credentials: true,
             ecs: None,
             cef: None,
+            scores_ndjson: None,
         }
     }
 }
@@ -471,6 +480,9 @@ pub struct StateConfig {
     pub retention_max_alerts: u64,
     /// Remove alerts older than this many days of event time (0: no limit).
     pub retention_max_age_days: u64,
+    /// `vigil run` writes a checkpoint (source offsets, feature windows, pool, cooldowns)
+    /// this often, in seconds of wall time, and at shutdown; a restart resumes from it.
+    pub checkpoint_secs: u64,
 }
 
 impl Default for StateConfig {
@@ -480,6 +492,7 @@ impl Default for StateConfig {
             flush_every_millis: 500,
             retention_max_alerts: 1_000_000,
             retention_max_age_days: 90,
+            checkpoint_secs: 30,
         }
     }
 }
@@ -496,6 +509,82 @@ pub struct AlertsConfig {
 impl Default for AlertsConfig {
     fn default() -> AlertsConfig {
         AlertsConfig { cooldown_secs: 300 }
+    }
+}
+
+/// The detector pool (`[pool]`): which models run, how the baseline is trained and how
+/// drift is handled. See `docs/pool.md`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSection {
+    /// Whether the learned models run at all; without them only the behaviour rules alert.
+    pub enabled: bool,
+    /// The models, each at most once: `ocsvm` (the batch baseline), `hst`, `online-ocsvm`.
+    /// The first online one stands in until the baseline is fitted.
+    pub models: Vec<vigil_pool::ModelKind>,
+    /// Events that count as normal the baseline's first fit is trained on.
+    pub baseline_train_events: usize,
+    /// A background fit takes effect this many events after it started; intake waits if it
+    /// is late, so live runs and replays score alike.
+    pub swap_after_events: u64,
+    /// Retired models kept for recurring drift.
+    pub max_retired_models: usize,
+    /// Which events' scores enter the calibrators' reference: `not_alerted` (only events
+    /// not alerted on) or `within_reference` (also alerted events that score within the
+    /// reference; keeps the alert rate from creeping up over long runs without feedback).
+    pub reference: ReferenceSection,
+    /// Seed of everything random in the pool.
+    pub seed: u64,
+    /// Features named in an alert's explanation, most deviant first.
+    pub explain_top_features: usize,
+}
+
+/// Which events' scores enter the calibrators' reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceSection {
+    /// Only events that were not alerted on.
+    NotAlerted,
+    /// Also alerted events that score within the reference.
+    WithinReference,
+}
+
+impl Default for PoolSection {
+    fn default() -> PoolSection {
+        let d = vigil_pool::PoolConfig::default();
+        PoolSection {
+            enabled: true,
+            models: d.models,
+            baseline_train_events: d.baseline_train_events,
+            swap_after_events: d.swap_after_events,
+            max_retired_models: d.max_retired_models,
+            reference: ReferenceSection::WithinReference,
+            seed: d.seed,
+            explain_top_features: 3,
+        }
+    }
+}
+
+/// Feedback (`[feedback]`): ground-truth labels of the data standing in for an analyst.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedbackSection {
+    /// Reveal each labelled event's label to the pool after it is scored. Unset: on in
+    /// `vigil demo`, off in `vigil run` and `vigil replay`.
+    pub from_labels: Option<bool>,
+    /// Share of the labelled events whose label is revealed, in (0, 1].
+    pub fraction: f64,
+    /// Events scored between an event and the reveal of its label.
+    pub delay_events: u64,
+}
+
+impl Default for FeedbackSection {
+    fn default() -> FeedbackSection {
+        FeedbackSection {
+            from_labels: None,
+            fraction: 1.0,
+            delay_events: 0,
+        }
     }
 }
 
@@ -686,6 +775,65 @@ impl Config {
         Ok(config)
     }
 
+    /// The pool's settings, checked; the error names the field. `alert_threshold` is
+    /// `severity.orange`, so a model's verdict is what the alert decision would be.
+    pub fn pool_config(&self) -> Result<vigil_pool::PoolConfig, ConfigError> {
+        let p = &self.pool;
+        let config = vigil_pool::PoolConfig {
+            models: p.models.clone(),
+            alert_threshold: self.severity.orange,
+            baseline_train_events: p.baseline_train_events,
+            swap_after_events: p.swap_after_events,
+            max_retired_models: p.max_retired_models,
+            reference: match p.reference {
+                ReferenceSection::NotAlerted => vigil_pool::ReferencePolicy::NotAlerted,
+                ReferenceSection::WithinReference => vigil_pool::ReferencePolicy::WithinReference,
+            },
+            seed: p.seed,
+            ..vigil_pool::PoolConfig::default()
+        };
+        config.validate().map_err(|e| match e {
+            vigil_pool::PoolError::InvalidConfig {
+                field,
+                requirement,
+                value,
+            } => invalid(format!("pool.{field}"), format!("{requirement}, got {value}")),
+            other => invalid("pool", other.to_string()),
+        })?;
+        if p.models.is_empty() {
+            return Err(invalid("pool.models", "name at least one model"));
+        }
+        if p.explain_top_features > 16 {
+            return Err(invalid(
+                "pool.explain_top_features",
+                format!("must be at most 16, got {}", p.explain_top_features),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Label feedback settings, if labels stand in for an analyst; `default_on` is the
+    /// command's default when `feedback.from_labels` is unset.
+    pub fn label_feedback(
+        &self,
+        default_on: bool,
+    ) -> Result<Option<vigil_pool::LabelFeedbackConfig>, ConfigError> {
+        let f = &self.feedback;
+        if !(f.fraction > 0.0 && f.fraction <= 1.0) {
+            return Err(invalid(
+                "feedback.fraction",
+                format!("must be in (0, 1], got {}", f.fraction),
+            ));
+        }
+        Ok(f.from_labels
+            .unwrap_or(default_on)
+            .then_some(vigil_pool::LabelFeedbackConfig {
+                fraction: f.fraction,
+                delay_events: f.delay_events,
+                seed: self.pool.seed,
+            }))
+    }
+
     /// Event time of the first demo event.
     pub fn demo_start(&self) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
         parse_time("demo.start", &self.demo.start)
@@ -739,6 +887,11 @@ impl Config {
         // and a bad value there should be named as the rule's field.
         self.rule_set_config()?;
         self.feature_config()?;
+        self.pool_config()?;
+        self.label_feedback(false)?;
+        if self.state.checkpoint_secs == 0 {
+            return Err(invalid("state.checkpoint_secs", "must be at least 1"));
+        }
 
         let s = &self.severity;
         if !(s.orange > 0.0 && s.orange < 1.0) {
@@ -836,6 +989,10 @@ mod tests {
             code.rules.brute_force.min_failed_logins
         );
         assert_eq!(config.severity.red, code.severity.red);
+        assert_eq!(config.pool_config().ok(), code.pool_config().ok());
+        assert_eq!(config.pool.explain_top_features, code.pool.explain_top_features);
+        assert_eq!(config.label_feedback(true).ok(), code.label_feedback(true).ok());
+        assert_eq!(config.state.checkpoint_secs, code.state.checkpoint_secs);
         assert_eq!(config.demo.seed, code.demo.seed);
         assert_eq!(config.state.dir, code.state.dir);
         assert_eq!(

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use vigil_demo::DemoGenerator;
+use vigil_detectors::codec::{SnapshotReader, SnapshotWriter};
 use vigil_sensors::{Event, Record, RecordParser, RejectReason, Rejection};
 use vigil_tail::{LineBatch, LineSource, Position, ReadStatus, TailOptions};
 
@@ -354,4 +355,64 @@ impl Producer for DemoProducer {
     fn position(&self) -> Option<Position> {
         None
     }
+}
+
+const POSITION_TAG: [u8; 4] = *b"VGSP";
+const POSITION_VERSION: u16 = 1;
+
+/// A source's resume position as a checkpoint stores it: the path, the file's identity
+/// (device and inode, when known) and the offset after the last line read.
+///
+/// ```
+/// use std::sync::Arc;
+/// use vigil::input::{decode_position, encode_position};
+/// use vigil_tail::{FileIdentity, Position};
+/// let position = Position {
+///     path: Arc::from("/var/log/cowrie/cowrie.json"),
+///     identity: Some(FileIdentity { device: 2049, inode: 77 }),
+///     offset: 4_096,
+/// };
+/// assert_eq!(decode_position(&encode_position(&position))?, position);
+/// # Ok::<(), String>(())
+/// ```
+pub fn encode_position(position: &Position) -> Vec<u8> {
+    let mut w = SnapshotWriter::new(POSITION_TAG, POSITION_VERSION);
+    w.bytes(position.path.as_bytes());
+    match position.identity {
+        Some(identity) => {
+            w.u64(1);
+            w.u64(identity.device);
+            w.u64(identity.inode);
+        }
+        None => w.u64(0),
+    }
+    w.u64(position.offset);
+    w.finish()
+}
+
+/// Reads what [`encode_position`] wrote.
+///
+/// # Errors
+/// A message naming what is wrong with the bytes.
+pub fn decode_position(bytes: &[u8]) -> Result<Position, String> {
+    let fail = |e: vigil_detectors::DetectorError| e.to_string();
+    let mut r = SnapshotReader::new("source position", bytes, POSITION_TAG, POSITION_VERSION)
+        .map_err(fail)?;
+    let path = std::str::from_utf8(r.bytes().map_err(fail)?)
+        .map_err(|e| format!("source position: the path is not UTF-8: {e}"))?;
+    let path: Arc<str> = Arc::from(path);
+    let identity = match r.u64().map_err(fail)? {
+        0 => None,
+        _ => Some(vigil_tail::FileIdentity {
+            device: r.u64().map_err(fail)?,
+            inode: r.u64().map_err(fail)?,
+        }),
+    };
+    let offset = r.u64().map_err(fail)?;
+    r.end().map_err(fail)?;
+    Ok(Position {
+        path,
+        identity,
+        offset,
+    })
 }

@@ -1,6 +1,15 @@
 //! The actor pipeline: sources → features → detector pool → alerts → store (outputs follow
 //! its outbox, see [`crate::outputs`]).
 //!
+//! # Checkpoints
+//! A checkpoint is taken at an event boundary without stopping the stream: the feature
+//! stage, when one is due and every source's last batch ended where the source can resume,
+//! attaches to its next batch the sources' resume positions, the sequence number of the last
+//! event and its own windows; the detector stage adds its state after scoring that batch,
+//! and the alert stage adds its cooldowns and commits the whole checkpoint in the same
+//! transaction as the batch's alerts and drift events. Since every stage handles batches in
+//! order, each part describes the same point of the stream.
+//!
 //! Each stage is an actix actor on its own arbiter (thread). Messages carry batches of up
 //! to `pipeline.batch_max_events` events. Mailboxes are bounded (`pipeline.mailbox_batches`)
 //! and every hand-off is `send().await`, so a full stage makes the one before it wait:
@@ -15,27 +24,30 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
-use vigil_detectors::rules::{RuleHit, RuleSet};
 use vigil_features::{Extracted, FeatureExtractor};
 use vigil_sensors::Event;
 
-use vigil_state::{AlertId, AlertUpdate, Commit, NewAlert, Store};
+use vigil_state::{AlertId, AlertUpdate, Checkpoint, Commit, NewAlert, NewDriftEvent, Store};
 
-use crate::alert::{
-    Aggregation, Alert, Cooldowns, EncodeOptions, Severity, SeverityThresholds, encode_json,
-};
-use crate::config::SeverityConfig;
-use crate::input::{Produced, Producer, Tally};
-use crate::stats::{DetectorCounts, PipelineStats};
+use crate::alert::{Aggregation, Alert, Cooldowns, EncodeOptions, Severity, encode_json};
+use crate::detect::{Detect, Detected, POOL_DETECTOR};
+use crate::input::{Produced, Producer, Tally, encode_position};
+use crate::stats::{DetectorCounts, MAX_DRIFT_EVENTS_LISTED, PipelineStats};
+use vigil_detectors::codec::{SnapshotReader, SnapshotWriter};
 
 /// A batch of events from one source.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct EventBatch {
+    /// The source's name.
+    pub source: Arc<str>,
     /// The events, in the order they were read.
     pub events: Vec<Event>,
     /// When the first of them was read (for latency).
     pub read_at: Instant,
+    /// Where the source resumes after the last of them, when the batch ends where the
+    /// source can resume (see [`encode_position`]).
+    pub resume: Option<Vec<u8>>,
 }
 
 /// A source has sent its last batch.
@@ -44,6 +56,21 @@ pub struct EventBatch {
 pub struct SourceDone {
     /// The source's name.
     pub source: Arc<str>,
+    /// Where it would resume.
+    pub resume: Option<Vec<u8>>,
+}
+
+/// A checkpoint on its way through the stages; each fills in its part.
+#[derive(Debug, Default)]
+pub struct CheckpointDraft {
+    /// Sequence number of the last event covered (0: none).
+    pub sequence: u64,
+    /// Resume positions by source.
+    pub sources: Vec<(String, Vec<u8>)>,
+    /// The feature stage's windows.
+    pub features: Vec<u8>,
+    /// The detector stage's state.
+    pub detect: Vec<u8>,
 }
 
 /// Events with their features and window facts.
@@ -56,8 +83,12 @@ pub struct FeatureBatch {
     pub features: Vec<f64>,
     /// What the feature step found per event (rule view and source window).
     pub extracted: Vec<Extracted>,
+    /// Sequence number of the first event.
+    pub first_seq: u64,
     /// When the first event was read.
     pub read_at: Instant,
+    /// A checkpoint after the last event, when one is due.
+    pub checkpoint: Option<Box<CheckpointDraft>>,
 }
 
 /// Events with what the detectors found.
@@ -66,10 +97,12 @@ pub struct FeatureBatch {
 pub struct ScoredBatch {
     /// The events.
     pub events: Vec<Event>,
-    /// Rule hits as (event index, hit), in event order.
-    pub hits: Vec<(usize, RuleHit)>,
+    /// What the detectors found.
+    pub detected: Detected,
     /// When the first event was read.
     pub read_at: Instant,
+    /// A checkpoint after the last event, when one is due.
+    pub checkpoint: Option<Box<CheckpointDraft>>,
 }
 
 /// How a source paces events in wall time.
@@ -210,14 +243,17 @@ async fn run_source(
     let mut pending: Vec<Event> = Vec::with_capacity(chunk);
     let mut out: Vec<Event> = Vec::with_capacity(settings.batch_max_events);
     let mut batch_read_at: Option<Instant> = None;
+    // Where the source resumes after the last event in `out`, when known.
+    let mut out_resume: Option<Vec<u8>> = None;
     let mut finished = false;
+    let name = settings.name.clone();
 
     while !finished {
         if control.stopping() || settings.run_for.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
         if control.paused.load(Ordering::SeqCst) {
-            flush(&downstream, &mut out, &mut batch_read_at).await;
+            flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
             actix_rt::time::sleep(settings.poll_interval).await;
             continue;
         }
@@ -240,55 +276,65 @@ async fn run_source(
             if let Some(due) = pacer.due(&event) {
                 let now = Instant::now();
                 if due > now {
-                    flush(&downstream, &mut out, &mut batch_read_at).await;
+                    flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
                     actix_rt::time::sleep_until(due.into()).await;
                 }
             }
             batch_read_at.get_or_insert_with(Instant::now);
+            out_resume = None;
             out.push(event);
             if out.len() >= settings.batch_max_events {
-                flush(&downstream, &mut out, &mut batch_read_at).await;
+                flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
             }
         }
+        // Every record produced so far is in `out` or sent: the producer's position is where
+        // the source resumes after the last of them.
+        out_resume = producer.position().map(|p| encode_position(&p));
         if batch_read_at.is_some_and(|t| t.elapsed() >= settings.batch_max_wait) {
-            flush(&downstream, &mut out, &mut batch_read_at).await;
+            flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
         }
         match status {
             Produced::More => {}
             Produced::Idle => {
-                flush(&downstream, &mut out, &mut batch_read_at).await;
+                flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
                 actix_rt::time::sleep(settings.poll_interval).await;
             }
             Produced::Finished => finished = true,
         }
     }
-    flush(&downstream, &mut out, &mut batch_read_at).await;
+    flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
     producer.finish();
-    if let Some(position) = producer.position() {
+    let position = producer.position();
+    if let Some(position) = &position {
         tracing::info!(source = %settings.name, input = %position.path, offset = position.offset, "source stopped");
     }
     let _ = downstream
         .send(SourceDone {
             source: settings.name.clone(),
+            resume: position.map(|p| encode_position(&p)),
         })
         .await;
 }
 
 async fn flush(
+    source: &Arc<str>,
     downstream: &Addr<FeatureActor>,
     out: &mut Vec<Event>,
     read_at: &mut Option<Instant>,
+    resume: &mut Option<Vec<u8>>,
 ) {
     if out.is_empty() {
         return;
     }
     let events = std::mem::take(out);
     let read_at = read_at.take().unwrap_or_else(Instant::now);
-    if downstream
-        .send(EventBatch { events, read_at })
-        .await
-        .is_err()
-    {
+    let batch = EventBatch {
+        source: source.clone(),
+        events,
+        read_at,
+        resume: resume.take(),
+    };
+    if downstream.send(batch).await.is_err() {
         tracing::error!("feature stage is gone; events of this batch were not processed");
     }
 }
@@ -309,11 +355,68 @@ where
     })))
 }
 
-/// The feature actor: windowed per-source features in event time.
+/// When checkpoints are taken.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckpointPolicy {
+    /// Wall time between two checkpoints.
+    pub every: Duration,
+}
+
+/// A source as the feature stage knows it: where it resumes after its last batch.
+#[derive(Debug, Default)]
+struct SourceMark {
+    /// The last resume position seen.
+    resume: Option<Vec<u8>>,
+    /// Whether `resume` is after the last event handled (false after a batch that ended
+    /// where the source cannot resume).
+    exact: bool,
+}
+
+/// The feature actor: windowed per-source features in event time, sequence numbers, and
+/// the start of every checkpoint.
 pub struct FeatureActor {
     extractor: FeatureExtractor,
     downstream: Addr<PoolActor>,
     stats: PipelineStats,
+    next_seq: u64,
+    checkpoints: Option<CheckpointPolicy>,
+    last_checkpoint: Instant,
+    sources: std::collections::BTreeMap<Arc<str>, SourceMark>,
+    sources_open: usize,
+}
+
+impl FeatureActor {
+    fn note_resume(&mut self, source: &Arc<str>, resume: Option<Vec<u8>>) {
+        let mark = self.sources.entry(source.clone()).or_default();
+        match resume {
+            Some(resume) => {
+                mark.resume = Some(resume);
+                mark.exact = true;
+            }
+            None => mark.exact = false,
+        }
+    }
+
+    /// A checkpoint draft after the last event handled, if checkpoints are on and (unless
+    /// `force`) one is due and every source can resume exactly there.
+    fn checkpoint_draft(&mut self, force: bool) -> Option<Box<CheckpointDraft>> {
+        let policy = self.checkpoints?;
+        let due = force || self.last_checkpoint.elapsed() >= policy.every;
+        if !due || !self.sources.values().all(|m| m.exact || m.resume.is_none()) {
+            return None;
+        }
+        self.last_checkpoint = Instant::now();
+        Some(Box::new(CheckpointDraft {
+            sequence: self.next_seq - 1,
+            sources: self
+                .sources
+                .iter()
+                .filter_map(|(name, mark)| Some((name.to_string(), mark.resume.clone()?)))
+                .collect(),
+            features: self.extractor.snapshot(),
+            detect: Vec::new(),
+        }))
+    }
 }
 
 impl Actor for FeatureActor {
@@ -361,11 +464,17 @@ impl Handler<EventBatch> for FeatureActor {
             c.counts.sources_tracked = self.extractor.tracked_sources() as u64;
             c.counts.sources_evicted = self.extractor.evicted_sources();
         }
+        let first_seq = self.next_seq;
+        self.next_seq += batch.events.len() as u64;
+        self.note_resume(&batch.source, batch.resume);
+        let checkpoint = self.checkpoint_draft(false);
         let batch = FeatureBatch {
             events: batch.events,
             features,
             extracted,
+            first_seq,
             read_at: batch.read_at,
+            checkpoint,
         };
         forward(&self.downstream, batch, "detector")
     }
@@ -375,17 +484,43 @@ impl Handler<SourceDone> for FeatureActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, done: SourceDone, _: &mut Context<Self>) -> Self::Result {
-        forward(&self.downstream, done, "detector")
+        self.sources_open = self.sources_open.saturating_sub(1);
+        if done.resume.is_some() {
+            self.note_resume(&done.source, done.resume.clone());
+        }
+        // The last source to finish: a final checkpoint before the drain completes.
+        let last = (self.sources_open == 0)
+            .then(|| self.checkpoint_draft(true))
+            .flatten();
+        let downstream = self.downstream.clone();
+        let sends = async move {
+            if let Some(checkpoint) = last {
+                let batch = FeatureBatch {
+                    events: Vec::new(),
+                    features: Vec::new(),
+                    extracted: Vec::new(),
+                    first_seq: 0,
+                    read_at: Instant::now(),
+                    checkpoint: Some(checkpoint),
+                };
+                if downstream.send(batch).await.is_err() {
+                    tracing::error!("the detector stage is gone; the final checkpoint was not taken");
+                }
+            }
+            if downstream.send(done).await.is_err() {
+                tracing::error!("the detector stage is gone; a message was not handed on");
+            }
+        };
+        AtomicResponse::new(Box::pin(actix::fut::wrap_future(sends)))
     }
 }
 
-/// The detector pool: for now the behaviour rules; learned models join it later.
+/// The detector stage: the pool of learned models and the behaviour rules beside them
+/// (see [`crate::detect`]), on its own arbiter.
 pub struct PoolActor {
-    rules: RuleSet,
-    rule_names: Vec<&'static str>,
+    detect: Detect,
     downstream: Addr<AlertActor>,
     stats: PipelineStats,
-    hits_scratch: Vec<RuleHit>,
 }
 
 impl Actor for PoolActor {
@@ -396,23 +531,49 @@ impl Handler<FeatureBatch> for PoolActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, batch: FeatureBatch, _: &mut Context<Self>) -> Self::Result {
-        let mut hits = Vec::new();
-        for (index, x) in batch.extracted.iter().enumerate() {
-            self.rules
-                .observe(&x.view, &x.window, &mut self.hits_scratch);
-            hits.extend(self.hits_scratch.drain(..).map(|hit| (index, hit)));
+        let detected = self.detect.detect(
+            &batch.events,
+            &batch.features,
+            &batch.extracted,
+            batch.first_seq,
+        );
+        let mut checkpoint = batch.checkpoint;
+        if let Some(draft) = checkpoint.as_mut() {
+            draft.detect = self.detect.snapshot();
         }
         {
             let mut c = self.stats.lock();
-            for name in &self.rule_names {
+            for name in self.detect.rule_names() {
                 let counts = c.counts.by_detector.entry((*name).to_string()).or_default();
-                counts.events_scored += batch.events.len() as u64;
+                counts.events_scored += detected.rules_scored;
             }
+            if self.detect.has_pool() {
+                let counts = c
+                    .counts
+                    .by_detector
+                    .entry(POOL_DETECTOR.to_string())
+                    .or_default();
+                counts.events_scored += detected.pool_scored;
+                c.counts.champion = self
+                    .detect
+                    .pool()
+                    .and_then(|p| p.champion())
+                    .map(|m| m.to_string());
+            }
+            c.counts.drift_events_total += detected.drift_events.len() as u64;
+            let room = MAX_DRIFT_EVENTS_LISTED.saturating_sub(c.counts.drift_events.len());
+            c.counts
+                .drift_events
+                .extend(detected.drift_events.iter().take(room).cloned());
+        }
+        for event in &detected.drift_events {
+            tracing::info!(seq = event.seq, kind = ?event.kind, model = %event.model, "{}", event.reason);
         }
         let batch = ScoredBatch {
             events: batch.events,
-            hits,
+            detected,
             read_at: batch.read_at,
+            checkpoint,
         };
         forward(&self.downstream, batch, "alert")
     }
@@ -432,7 +593,6 @@ impl Handler<SourceDone> for PoolActor {
 /// only what the store took is counted. Outputs follow the store's outbox on their own
 /// threads, so they never slow this stage.
 pub struct AlertActor {
-    severity: SeverityThresholds,
     store: Store,
     cooldowns: Cooldowns,
     /// Every alert whose cooldown may still be open, by id, as last stored.
@@ -520,8 +680,33 @@ impl AlertActor {
         }
     }
 
-    /// Commits the batch's alerts in one transaction; returns the new alerts the store took.
-    fn commit(&mut self, batch: &BatchAlerts) -> Vec<(Severity, String)> {
+    /// The alert stage's part of a checkpoint: the cooldowns and the open alerts as they
+    /// stand (a restart rewrites them, so repeats counted after the checkpoint and derived
+    /// again are not counted twice).
+    fn snapshot(&self) -> Vec<u8> {
+        let mut w = SnapshotWriter::new(ALERT_STAGE_TAG, ALERT_STAGE_VERSION);
+        w.bytes(&self.cooldowns.snapshot());
+        let open = self.cooldowns.open_alerts();
+        w.u64(open.len() as u64);
+        for entry in open {
+            let bytes = self
+                .open
+                .get(entry.id.as_str())
+                .and_then(|alert| serde_json::to_vec(alert).ok())
+                .unwrap_or_default();
+            w.bytes(&bytes);
+        }
+        w.finish()
+    }
+
+    /// Commits the batch's alerts, drift decisions and checkpoint in one transaction;
+    /// returns the new alerts the store took.
+    fn commit(
+        &mut self,
+        batch: &BatchAlerts,
+        drift_events: &[NewDriftEvent],
+        checkpoint: Option<&Checkpoint>,
+    ) -> Vec<(Severity, String)> {
         let mut new_alerts = Vec::with_capacity(batch.new.len());
         let mut meta = HashMap::with_capacity(batch.new.len());
         for id in &batch.new {
@@ -544,13 +729,14 @@ impl AlertActor {
                 });
             }
         }
-        if new_alerts.is_empty() && updates.is_empty() {
+        if new_alerts.is_empty() && updates.is_empty() && drift_events.is_empty() && checkpoint.is_none() {
             return Vec::new();
         }
         let commit = Commit {
             new_alerts: &new_alerts,
             alert_updates: &updates,
-            ..Commit::default()
+            drift_events,
+            checkpoint,
         };
         match self.store.commit(&commit) {
             Ok(outcome) => {
@@ -568,9 +754,11 @@ impl AlertActor {
             }
             Err(error) => {
                 tracing::error!(
-                    "cannot store {} alerts and {} repeats: {error}",
+                    "cannot store {} alerts, {} repeats, {} drift events{}: {error}",
                     new_alerts.len(),
-                    updates.len()
+                    updates.len(),
+                    drift_events.len(),
+                    if checkpoint.is_some() { " and a checkpoint" } else { "" }
                 );
                 Vec::new()
             }
@@ -598,29 +786,52 @@ impl Handler<ScoredBatch> for AlertActor {
     fn handle(&mut self, batch: ScoredBatch, _: &mut Context<Self>) {
         let mut alerted = vec![false; batch.events.len()];
         let mut raised = BatchAlerts::default();
-        for (index, hit) in &batch.hits {
-            let severity = Severity::of(hit.strength, &self.severity);
-            if severity == Severity::Green {
-                continue;
-            }
-            let event = &batch.events[*index];
-            let alert = match Alert::new(
+        for finding in batch.detected.findings {
+            let event = &batch.events[finding.index];
+            let alert = Alert::new(
                 event,
-                hit.rule,
-                hit.strength,
-                severity,
-                hit.explanation.clone(),
-            ) {
+                finding.detector,
+                finding.score,
+                finding.severity,
+                finding.explanation,
+            )
+            .and_then(|alert| {
+                let alert = match finding.champion {
+                    Some(champion) => alert.with_champion(champion),
+                    None => alert,
+                };
+                alert.with_top_features(finding.top_features)
+            });
+            let alert = match alert {
                 Ok(alert) => alert,
                 Err(error) => {
-                    tracing::error!("rule {} raised no alert: {error}", hit.rule);
+                    tracing::error!("{} raised no alert: {error}", finding.detector);
                     continue;
                 }
             };
-            alerted[*index] = true;
+            alerted[finding.index] = true;
             self.raise(alert, &mut raised);
         }
-        let stored = self.commit(&raised);
+        let drift_events: Vec<NewDriftEvent> = batch
+            .detected
+            .drift_events
+            .iter()
+            .filter_map(|event| {
+                Some(NewDriftEvent {
+                    event_sequence: event.seq,
+                    bytes: serde_json::to_vec(event).ok()?,
+                })
+            })
+            .collect();
+        let checkpoint = batch.checkpoint.map(|draft| Checkpoint {
+            sequence: draft.sequence,
+            sources: draft.sources,
+            features: draft.features,
+            pool: draft.detect,
+            cooldowns: self.snapshot(),
+            created_at_micros: chrono::Utc::now().timestamp_micros(),
+        });
+        let stored = self.commit(&raised, &drift_events, checkpoint.as_ref());
         self.forget_closed();
         let (mut red, mut orange) = (0, 0);
         let mut per_detector: Vec<(String, u64)> = Vec::new();
@@ -686,18 +897,80 @@ pub struct Pipeline {
 
 /// Everything the stages need besides their sources.
 pub struct StageSettings {
-    /// Feature extractor (validated).
+    /// Feature extractor (validated, restored from a checkpoint when resuming).
     pub extractor: FeatureExtractor,
-    /// Behaviour rules (validated).
-    pub rules: RuleSet,
-    /// Severity thresholds.
-    pub severity: SeverityConfig,
+    /// The detector stage (restored from a checkpoint when resuming).
+    pub detect: Detect,
     /// Where alerts are committed; outputs follow its outbox.
     pub store: Store,
-    /// Repeats from one source and detector within this many seconds are aggregated.
-    pub cooldown_secs: u64,
+    /// Alert aggregation (restored from a checkpoint when resuming).
+    pub alert_state: AlertStage,
     /// Mailbox capacity of each stage, in batches.
     pub mailbox_batches: usize,
+    /// Sequence number of the first event (1 on a fresh start).
+    pub first_seq: u64,
+    /// When checkpoints are taken; `None` takes none.
+    pub checkpoints: Option<CheckpointPolicy>,
+}
+
+const ALERT_STAGE_TAG: [u8; 4] = *b"VGAS";
+const ALERT_STAGE_VERSION: u16 = 1;
+
+/// The alert stage's state: the cooldowns and the alerts they hold open.
+pub struct AlertStage {
+    cooldowns: Cooldowns,
+    open: HashMap<String, Alert>,
+}
+
+impl AlertStage {
+    /// Fresh: repeats within `cooldown_secs` of event time are aggregated.
+    pub fn new(cooldown_secs: u64) -> AlertStage {
+        AlertStage {
+            cooldowns: Cooldowns::new(cooldown_secs),
+            open: HashMap::new(),
+        }
+    }
+
+    /// The state of a checkpoint's `cooldowns` part.
+    ///
+    /// # Errors
+    /// A message naming what could not be read.
+    pub fn restore(bytes: &[u8]) -> Result<AlertStage, String> {
+        let mut r = SnapshotReader::new("alert stage", bytes, ALERT_STAGE_TAG, ALERT_STAGE_VERSION)
+            .map_err(|e| e.to_string())?;
+        let cooldowns = Cooldowns::restore(r.bytes().map_err(|e| e.to_string())?)
+            .map_err(|e| format!("cooldowns: {e}"))?;
+        let count = r.u64().map_err(|e| e.to_string())?;
+        let mut open = HashMap::new();
+        for _ in 0..count {
+            let bytes = r.bytes().map_err(|e| e.to_string())?;
+            if bytes.is_empty() {
+                continue;
+            }
+            let alert: Alert = serde_json::from_slice(bytes)
+                .map_err(|e| format!("an open alert does not read back: {e}"))?;
+            open.insert(alert.id.clone(), alert);
+        }
+        r.end().map_err(|e| e.to_string())?;
+        Ok(AlertStage { cooldowns, open })
+    }
+
+    /// Writes the open alerts back to `store` as the checkpoint has them, so that repeats
+    /// derived again after it are counted once. Returns how many were rewritten.
+    pub fn rewrite_open_alerts(&self, store: &Store) -> usize {
+        let mut rewritten = 0;
+        for (id, alert) in &self.open {
+            let (Ok(stored_id), Ok(bytes)) = (id.parse::<AlertId>(), serde_json::to_vec(alert)) else {
+                continue;
+            };
+            match store.update_alert(stored_id, &bytes) {
+                Ok(true) => rewritten += 1,
+                Ok(false) => {}
+                Err(error) => tracing::error!("cannot rewrite open alert {id}: {error}"),
+            }
+        }
+        rewritten
+    }
 }
 
 impl Pipeline {
@@ -712,16 +985,14 @@ impl Pipeline {
         let alert_arbiter = Arbiter::new();
         let alert_stats = stats.clone();
         let sources_open = sources.len();
-        let severity = SeverityThresholds::from(&stages.severity);
         let store = stages.store;
-        let cooldown_secs = stages.cooldown_secs;
+        let alert_state = stages.alert_state;
         let alerts = AlertActor::start_in_arbiter(&alert_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             AlertActor {
-                severity,
                 store,
-                cooldowns: Cooldowns::new(cooldown_secs),
-                open: HashMap::new(),
+                cooldowns: alert_state.cooldowns,
+                open: alert_state.open,
                 store_encoding: EncodeOptions {
                     redact_credentials: false,
                     ..EncodeOptions::default()
@@ -735,16 +1006,13 @@ impl Pipeline {
 
         let pool_arbiter = Arbiter::new();
         let pool_stats = stats.clone();
-        let rules = stages.rules;
+        let detect = stages.detect;
         let pool = PoolActor::start_in_arbiter(&pool_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
-            let rule_names = rules.names();
             PoolActor {
-                rules,
-                rule_names,
+                detect,
                 downstream: alerts,
                 stats: pool_stats,
-                hits_scratch: Vec::new(),
             }
         });
         arbiters.push(pool_arbiter);
@@ -752,12 +1020,19 @@ impl Pipeline {
         let feature_arbiter = Arbiter::new();
         let feature_stats = stats.clone();
         let extractor = stages.extractor;
+        let first_seq = stages.first_seq.max(1);
+        let checkpoints = stages.checkpoints;
         let features = FeatureActor::start_in_arbiter(&feature_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             FeatureActor {
                 extractor,
                 downstream: pool,
                 stats: feature_stats,
+                next_seq: first_seq,
+                checkpoints,
+                last_checkpoint: Instant::now(),
+                sources: Default::default(),
+                sources_open,
             }
         });
         arbiters.push(feature_arbiter);

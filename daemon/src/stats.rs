@@ -58,7 +58,16 @@ pub struct Counts {
     pub sources_tracked: u64,
     /// Sources evicted from window state.
     pub sources_evicted: u64,
+    /// The pool's drift decisions, oldest first (the first [`MAX_DRIFT_EVENTS_LISTED`]).
+    pub drift_events: Vec<vigil_pool::DriftEvent>,
+    /// Drift decisions in all.
+    pub drift_events_total: u64,
+    /// The model leading the pool at the end, when the pool runs.
+    pub champion: Option<String>,
 }
+
+/// Drift decisions a summary lists; the rest are counted in `drift_events_total`.
+pub const MAX_DRIFT_EVENTS_LISTED: usize = 1_000;
 
 /// Everything the counters hold: the counts, and what throughput and latency derive from.
 #[derive(Debug)]
