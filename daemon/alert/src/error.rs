@@ -73,4 +73,11 @@ pub enum AlertError {
     /// Text that names no alert state.
     #[error("unknown alert state {0:?}: expected new, acknowledged or resolved")]
     UnknownState(String),
+    /// Bytes that are not a cooldown snapshot this build reads, or one that does not fit the
+    /// configuration; the reason names the offending value.
+    #[error("cannot restore alert cooldowns: {reason}")]
+    Snapshot {
+        /// What is wrong, with the value.
+        reason: String,
+    },
 }

@@ -1,5 +1,6 @@
 //! Features per event on a realistic honeypot mix: 100k events from 2k sources (SSH/Telnet
-//! sessions with failed logins and commands, port scanners, flows with volumes).
+//! sessions with failed logins and commands, port scanners, flows with volumes), and the
+//! snapshot and restore of the state that mix leaves.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -129,6 +130,28 @@ fn bench(c: &mut Criterion) {
                 }
                 hits.len()
             },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+
+    // Checkpointing the state the workload leaves: 2k sources with full windows.
+    let Ok(mut fx) = FeatureExtractor::new(FeatureConfig::default()) else {
+        return;
+    };
+    let mut row = vec![0.0; fx.dim()];
+    for e in &events {
+        let _ = fx.extract(e, &mut row);
+    }
+    let bytes = fx.snapshot();
+    let mut group = c.benchmark_group("feature_snapshot");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.sample_size(20);
+    group.bench_function("snapshot_2k_sources", |b| b.iter(|| fx.snapshot().len()));
+    group.bench_function("restore_2k_sources", |b| {
+        b.iter_batched(
+            || FeatureExtractor::new(FeatureConfig::default()),
+            |fresh| fresh.map(|mut fresh| fresh.restore(&bytes).is_ok()),
             BatchSize::LargeInput,
         )
     });

@@ -10,6 +10,7 @@ use vigil_sensors::{
 use crate::config::{FeatureConfig, FeatureConfigError};
 use crate::net::{AppProto, is_private};
 use crate::schema::{Column, FeatureSchema};
+use crate::snapshot::{FeatureSnapshotError, Reader, Writer, check_config, write_config};
 use crate::source::{Counts, NewEntry, SourceState, WindowParams, flag};
 use crate::table::SourceTable;
 
@@ -183,6 +184,111 @@ impl FeatureExtractor {
     /// The global per-source baseline of events per event window that seeds new sources.
     pub fn global_baseline(&self) -> f64 {
         self.global_baseline
+    }
+
+    /// The extractor's complete state as bytes, for a checkpoint: restoring them with
+    /// [`restore`](Self::restore) into an extractor of the same configuration and feeding both
+    /// the same events gives bit-identical feature rows, [`Extracted`] values and counters.
+    ///
+    /// The snapshot carries every source's windows (entries, cursors, aggregates, multisets,
+    /// port entropy accumulator, clock), its moving baseline and tumbling window, the
+    /// least-recently-seen order with the slot numbers, the evicted, late and truncated
+    /// counters, the newest event time and the global baseline. What follows from the
+    /// configuration (lookup tables, hash keys) is rebuilt, as is the memo of the last time of
+    /// day's sine and cosine (a pure function of its second).
+    ///
+    /// Format (version [`SNAPSHOT_FORMAT_VERSION`](crate::SNAPSHOT_FORMAT_VERSION)): the magic
+    /// `VGLFEATS`, a `u16` version, the `u64` total length, the configuration identity (every
+    /// [`FeatureConfig`] field and the schema's dimension), the state, little-endian, and a
+    /// 64-bit FNV-1a checksum of everything before it. Equal states give equal bytes.
+    ///
+    /// ```
+    /// use vigil_features::{FeatureConfig, FeatureExtractor};
+    /// let fx = FeatureExtractor::new(FeatureConfig::default())?;
+    /// let bytes = fx.snapshot();
+    /// let mut resumed = FeatureExtractor::new(FeatureConfig::default())?;
+    /// resumed.restore(&bytes)?;
+    /// assert_eq!(resumed.snapshot(), bytes);
+    ///
+    /// let mut other = FeatureExtractor::new(FeatureConfig { port_window_secs: 120, ..FeatureConfig::default() })?;
+    /// assert_eq!(
+    ///     other.restore(&bytes).unwrap_err().to_string(),
+    ///     "feature snapshot was taken with port_window_secs = 60, this extractor has port_window_secs = 120"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        write_config(&mut w, &self.config, self.schema.dim());
+        match self.newest_micros {
+            None => w.u8(0),
+            Some(newest) => {
+                w.u8(1);
+                w.i64(newest);
+            }
+        }
+        w.f64(self.global_baseline);
+        w.u64(self.late_events);
+        w.u64(self.truncated_entries);
+        self.table.write(&mut w);
+        w.finish()
+    }
+
+    /// Replaces the extractor's state with a [`snapshot`](Self::snapshot).
+    ///
+    /// # Errors
+    /// Bytes that are not a feature snapshot, another format version, a length or checksum
+    /// that does not match, a snapshot taken under another configuration (the error names the
+    /// first field that differs, with both values), or contents the extractor can never hold.
+    /// On error the extractor is left exactly as it was.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), FeatureSnapshotError> {
+        let mut r = Reader::open(bytes)?;
+        check_config(&mut r, &self.config, self.schema.dim())?;
+        let newest_micros = match r.u8("newest event time flag")? {
+            0 => None,
+            1 => Some(r.i64("newest event time")?),
+            other => {
+                return Err(FeatureSnapshotError::corrupt(
+                    "newest event time flag",
+                    other,
+                    "it must be 0 or 1",
+                ));
+            }
+        };
+        let global_baseline = r.f64("global baseline")?;
+        if !(global_baseline.is_finite() && global_baseline >= 0.0) {
+            return Err(FeatureSnapshotError::corrupt(
+                "global baseline",
+                global_baseline,
+                "it is a finite, non-negative number",
+            ));
+        }
+        let late_events = r.u64("late event count")?;
+        let truncated_entries = r.u64("truncated entry count")?;
+        let table = SourceTable::read(
+            &mut r,
+            self.config.max_tracked_sources,
+            self.config.hash_seed,
+            &self.params,
+        )?;
+        r.end()?;
+        // Every source clock is the time of an event that was not late, so the newest event
+        // time is at least each of them.
+        if let Some(clock) = table.newest_clock()
+            && newest_micros.is_none_or(|newest| newest < clock)
+        {
+            return Err(FeatureSnapshotError::corrupt(
+                "newest event time",
+                format!("{newest_micros:?}"),
+                format!("it must be at least every source's clock, up to {clock}"),
+            ));
+        }
+        self.table = table;
+        self.newest_micros = newest_micros;
+        self.global_baseline = global_baseline;
+        self.late_events = late_events;
+        self.truncated_entries = truncated_entries;
+        Ok(())
     }
 
     /// The source an address belongs to under this configuration.

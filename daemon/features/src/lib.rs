@@ -77,6 +77,15 @@
 //! # Determinism
 //! No randomness and no clock: hashes use fixed keys ([`FeatureConfig::hash_seed`]), and no
 //! result depends on hash order.
+//!
+//! # Snapshots
+//! [`FeatureExtractor::snapshot`] writes the whole state (every source's windows and baseline,
+//! the least-recently-seen order, the counters, the newest event time, the global baseline) in
+//! a versioned, checksummed little-endian encoding that names the configuration it was taken
+//! under; [`FeatureExtractor::restore`] reads it back into an extractor of the same
+//! configuration, which then gives bit-identical rows and [`Extracted`] values for the events
+//! that follow, as if it had never stopped. Anything else is refused with a
+//! [`FeatureSnapshotError`] that names the difference.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -84,6 +93,7 @@ mod config;
 mod extractor;
 mod net;
 mod schema;
+mod snapshot;
 mod source;
 mod table;
 
@@ -93,3 +103,4 @@ pub use extractor::{
 };
 pub use net::{AppProto, is_private};
 pub use schema::{Column, FeatureSchema};
+pub use snapshot::{FeatureSnapshotError, SNAPSHOT_FORMAT_VERSION};

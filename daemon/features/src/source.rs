@@ -14,6 +14,8 @@ use std::hash::Hash;
 use hashbrown::HashMap;
 use vigil_detectors::TrafficSpikeConfig;
 
+use crate::snapshot::{FeatureSnapshotError, Reader, Writer};
+
 /// Index of the event window (all events).
 pub(crate) const EVENT: usize = 0;
 /// Index of the login window (failed and successful logins).
@@ -41,6 +43,8 @@ pub(crate) mod flag {
     pub(crate) const IP: u8 = 32;
     /// The event carried byte counts.
     pub(crate) const BYTES: u8 = 64;
+    /// Every flag bit.
+    pub(crate) const ALL: u8 = 127;
 }
 
 /// One counted event, as the windows need it.
@@ -654,6 +658,385 @@ impl SourceState {
     }
 }
 
+/// A multiset key as the snapshot writes it.
+pub(crate) trait SnapshotKey: Copy + Eq + Hash + Ord + Default + std::fmt::Display {
+    /// Bytes the key takes.
+    const BYTES: usize;
+    fn write(self, w: &mut Writer);
+    fn read(r: &mut Reader<'_>) -> Result<Self, FeatureSnapshotError>;
+}
+
+impl SnapshotKey for u16 {
+    const BYTES: usize = 2;
+    fn write(self, w: &mut Writer) {
+        w.u16(self);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<u16, FeatureSnapshotError> {
+        r.u16("multiset key")
+    }
+}
+
+impl SnapshotKey for u32 {
+    const BYTES: usize = 4;
+    fn write(self, w: &mut Writer) {
+        w.u32(self);
+    }
+    fn read(r: &mut Reader<'_>) -> Result<u32, FeatureSnapshotError> {
+        r.u32("multiset key")
+    }
+}
+
+/// Snapshot tag of an inline [`CountedSet`].
+const SET_INLINE: u8 = 0;
+/// Snapshot tag of a spilled [`CountedSet`].
+const SET_SPILLED: u8 = 1;
+
+impl<K: SnapshotKey> CountedSet<K> {
+    /// Appends the set in its current form: inline keys in their order, spilled keys sorted.
+    fn write(&self, w: &mut Writer) {
+        match self {
+            CountedSet::Inline { len, keys, counts } => {
+                w.u8(SET_INLINE);
+                w.u8(*len);
+                for i in 0..usize::from(*len) {
+                    keys[i].write(w);
+                    w.u16(counts[i]);
+                }
+            }
+            CountedSet::Spilled(map) => {
+                w.u8(SET_SPILLED);
+                let mut pairs: Vec<(K, u32)> = map.iter().map(|(k, c)| (*k, *c)).collect();
+                pairs.sort_unstable();
+                w.len(pairs.len());
+                for (k, c) in pairs {
+                    k.write(w);
+                    w.u32(c);
+                }
+            }
+        }
+    }
+
+    /// Reads a set written by [`write`](Self::write); `what` names it in errors. Keys must be
+    /// distinct; whether the counts are right is checked by the caller against the ring.
+    fn read(
+        r: &mut Reader<'_>,
+        what: &str,
+        max_distinct: usize,
+    ) -> Result<CountedSet<K>, FeatureSnapshotError> {
+        let duplicate = |key: K| {
+            FeatureSnapshotError::corrupt(
+                format!("{what} key {key}"),
+                "repeated",
+                "keys of a multiset are distinct",
+            )
+        };
+        match r.u8("multiset form")? {
+            SET_INLINE => {
+                let len = r.u8("inline multiset length")?;
+                if usize::from(len) > INLINE {
+                    return Err(FeatureSnapshotError::corrupt(
+                        format!("{what} inline length"),
+                        len,
+                        format!("an inline multiset holds at most {INLINE} keys"),
+                    ));
+                }
+                let mut keys = [K::default(); INLINE];
+                let mut counts = [0u16; INLINE];
+                for i in 0..usize::from(len) {
+                    keys[i] = K::read(r)?;
+                    counts[i] = r.u16("inline multiset count")?;
+                    if keys[..i].contains(&keys[i]) {
+                        return Err(duplicate(keys[i]));
+                    }
+                }
+                Ok(CountedSet::Inline { len, keys, counts })
+            }
+            SET_SPILLED => {
+                let n = r.len("spilled multiset length", K::BYTES + 4, max_distinct)?;
+                let mut map = HashMap::with_capacity_and_hasher(n.max(INLINE * 2), fixed_state());
+                for _ in 0..n {
+                    let key = K::read(r)?;
+                    let count = r.u32("spilled multiset count")?;
+                    if map.insert(key, count).is_some() {
+                        return Err(duplicate(key));
+                    }
+                }
+                Ok(CountedSet::Spilled(Box::new(map)))
+            }
+            other => Err(FeatureSnapshotError::corrupt(
+                format!("{what} form"),
+                other,
+                "it must be 0 (inline) or 1 (spilled)",
+            )),
+        }
+    }
+
+    /// Same keys with the same counts, whatever the form.
+    fn same_counts(&self, other: &CountedSet<K>) -> bool {
+        let pairs = |set: &CountedSet<K>| -> Vec<(K, u32)> {
+            let mut pairs: Vec<(K, u32)> = match set {
+                CountedSet::Inline { len, keys, counts } => (0..usize::from(*len))
+                    .map(|i| (keys[i], u32::from(counts[i])))
+                    .collect(),
+                CountedSet::Spilled(map) => map.iter().map(|(k, c)| (*k, *c)).collect(),
+            };
+            pairs.sort_unstable();
+            pairs
+        };
+        pairs(self) == pairs(other)
+    }
+}
+
+/// Bytes every source record takes in a snapshot at least (fixed fields, an empty ring and
+/// two empty inline multisets), used to bound a corrupt record count before allocating.
+pub(crate) const MIN_RECORD_BYTES: usize = 16 + 8 + 16 + 16 + 16 + 8 + 12 + 8 + 12 + 4 + 4;
+
+impl SourceState {
+    /// Appends the record to a snapshot (see [`crate::snapshot`] for the layout).
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.u64(self.key[0]);
+        w.u64(self.key[1]);
+        w.u32(self.lru_prev);
+        w.u32(self.lru_next);
+        w.i64(self.now);
+        w.i64(self.base);
+        for c in self.cursor {
+            w.u32(c);
+        }
+        w.u32(self.events);
+        w.u32(self.failed);
+        w.u32(self.succeeded);
+        w.u32(self.bytes_events);
+        w.u64(self.bytes_sum);
+        w.u32(self.commands);
+        w.u32(self.connects);
+        w.u32(self.port_total);
+        w.f64(self.port_xlogx);
+        w.f32(self.baseline);
+        w.u32(self.bucket);
+        w.u32(self.bucket_count);
+        w.len(self.ring.len());
+        w.reserve(self.ring.len() * 15);
+        for e in &self.ring {
+            w.u32(e.offset);
+            w.u32(e.dst);
+            w.u32(e.bytes);
+            w.u16(e.port);
+            w.u8(e.flags);
+        }
+        self.ports.write(w);
+        self.ips.write(w);
+    }
+
+    /// Reads the record of `slot` written by [`write`](Self::write), checking everything later
+    /// steps rely on: entries sorted in time and not after the clock, each window cursor
+    /// splitting the ring at its window's start, and every aggregate and multiset equal to what
+    /// the entries inside its window add up to. Only the port entropy accumulator (a sum of
+    /// floating-point steps) and the multisets' form are taken as stored.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        p: &WindowParams,
+        slot: usize,
+    ) -> Result<SourceState, FeatureSnapshotError> {
+        let corrupt = |what: &str, value: &dyn std::fmt::Display, requirement: &str| {
+            FeatureSnapshotError::corrupt(format!("source slot {slot} {what}"), value, requirement)
+        };
+        let key = [r.u64("source key")?, r.u64("source key")?];
+        let lru_prev = r.u32("recency link")?;
+        let lru_next = r.u32("recency link")?;
+        let now = r.i64("source clock")?;
+        let base = r.i64("source offset base")?;
+        let mut cursor = [0u32; WINDOWS];
+        for c in &mut cursor {
+            *c = r.u32("window cursor")?;
+        }
+        let events = r.u32("event count")?;
+        let failed = r.u32("failed login count")?;
+        let succeeded = r.u32("successful login count")?;
+        let bytes_events = r.u32("byte-count event count")?;
+        let bytes_sum = r.u64("byte sum")?;
+        let commands = r.u32("command count")?;
+        let connects = r.u32("connect count")?;
+        let port_total = r.u32("port total")?;
+        let port_xlogx = r.f64("port entropy accumulator")?;
+        let baseline = r.f32("baseline")?;
+        let bucket = r.u32("tumbling window")?;
+        let bucket_count = r.u32("tumbling window count")?;
+        let n = r.len("ring length", 15, p.max_entries)?;
+        if base > i64::MAX - i64::from(u32::MAX) {
+            return Err(corrupt(
+                "offset base",
+                &base,
+                "base plus any entry offset must fit an i64",
+            ));
+        }
+        let mut ring = VecDeque::with_capacity(n);
+        let mut last = i64::MIN;
+        for i in 0..n {
+            let e = Entry {
+                offset: r.u32("entry offset")?,
+                dst: r.u32("entry destination")?,
+                bytes: r.u32("entry bytes")?,
+                port: r.u16("entry port")?,
+                flags: r.u8("entry flags")?,
+            };
+            if e.flags & !flag::ALL != 0 {
+                return Err(corrupt(
+                    &format!("entry {i} flags"),
+                    &format!("{:#04x}", e.flags),
+                    "only the bits 0x01 to 0x40 exist",
+                ));
+            }
+            let time = base + i64::from(e.offset);
+            if time < last || time > now {
+                return Err(corrupt(
+                    &format!("entry {i} time"),
+                    &time,
+                    "entries are sorted in time and not after the source's clock",
+                ));
+            }
+            last = time;
+            ring.push_back(e);
+        }
+        let ports = CountedSet::<u16>::read(
+            r,
+            &format!("source slot {slot} port multiset"),
+            p.max_distinct.max(INLINE),
+        )?;
+        let ips = CountedSet::<u32>::read(
+            r,
+            &format!("source slot {slot} address multiset"),
+            p.max_distinct.max(INLINE),
+        )?;
+
+        let mut state = SourceState {
+            key,
+            lru_prev,
+            lru_next,
+            now,
+            base,
+            ring,
+            cursor,
+            events: 0,
+            failed: 0,
+            succeeded: 0,
+            bytes_events: 0,
+            bytes_sum: 0,
+            commands: 0,
+            connects: 0,
+            port_total: 0,
+            port_xlogx: 0.0,
+            ports: CountedSet::default(),
+            ips: CountedSet::default(),
+            baseline,
+            bucket,
+            bucket_count,
+        };
+        // Rebuild every window from the entries inside it, as insertions would have.
+        for (w, at) in cursor.into_iter().enumerate() {
+            let at = at as usize;
+            if at > n {
+                return Err(corrupt(
+                    &format!("window {w} cursor"),
+                    &at,
+                    &format!("it must be at most the ring length {n}"),
+                ));
+            }
+            let start = now.saturating_sub(p.len_micros[w]);
+            let before_ok = at == 0 || state.time_of(&state.ring[at - 1]) <= start;
+            let inside_ok = at == n || state.time_of(&state.ring[at]) > start;
+            if !(before_ok && inside_ok) {
+                return Err(corrupt(
+                    &format!("window {w} cursor"),
+                    &at,
+                    "it must split the ring at the window's start",
+                ));
+            }
+            for i in at..n {
+                let e = state.ring[i];
+                state.apply(w, e, true, p);
+            }
+        }
+        let stored = [
+            ("event count", u64::from(events), u64::from(state.events)),
+            (
+                "failed login count",
+                u64::from(failed),
+                u64::from(state.failed),
+            ),
+            (
+                "successful login count",
+                u64::from(succeeded),
+                u64::from(state.succeeded),
+            ),
+            (
+                "byte-count event count",
+                u64::from(bytes_events),
+                u64::from(state.bytes_events),
+            ),
+            ("byte sum", bytes_sum, state.bytes_sum),
+            (
+                "command count",
+                u64::from(commands),
+                u64::from(state.commands),
+            ),
+            (
+                "connect count",
+                u64::from(connects),
+                u64::from(state.connects),
+            ),
+            (
+                "port total",
+                u64::from(port_total),
+                u64::from(state.port_total),
+            ),
+        ];
+        for (what, value, entries) in stored {
+            if value != entries {
+                return Err(corrupt(
+                    what,
+                    &value,
+                    &format!("its window entries add up to {entries}"),
+                ));
+            }
+        }
+        if !ports.same_counts(&state.ports) {
+            return Err(corrupt(
+                "port multiset",
+                &format!("{} distinct ports", ports.len()),
+                "it must count the ports of the entries in the port window",
+            ));
+        }
+        if !ips.same_counts(&state.ips) {
+            return Err(corrupt(
+                "address multiset",
+                &format!("{} distinct addresses", ips.len()),
+                "it must count the addresses of the entries in the port window",
+            ));
+        }
+        if !port_xlogx.is_finite() || (port_total == 0 && port_xlogx != 0.0) {
+            return Err(corrupt(
+                "port entropy accumulator",
+                &port_xlogx,
+                "it is finite, and 0 when no port is counted",
+            ));
+        }
+        if !(baseline.is_finite() && baseline >= 0.0) {
+            return Err(corrupt(
+                "baseline",
+                &baseline,
+                "it is a finite, non-negative number",
+            ));
+        }
+        // The accumulator is a running sum of floating-point steps: recomputing it could differ
+        // in the last bits, so the stored value is kept, as are the multisets' forms.
+        state.port_xlogx = port_xlogx;
+        state.ports = ports;
+        state.ips = ips;
+        Ok(state)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,6 +1243,125 @@ mod tests {
         assert_eq!(baseline_fold_cap(&strict, 3.3), 200);
         assert_eq!(baseline_fold_cap(&strict, 100.0), 500);
         assert_eq!(baseline_fold_cap(&strict, 1e300), u32::MAX);
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use crate::snapshot::{Reader, Writer};
+
+    fn params() -> WindowParams {
+        WindowParams::new([30, 30, 60, 300], 1000, 100)
+    }
+
+    /// A source with entries in every window, a spilled port set and out-of-order entries.
+    fn busy(p: &WindowParams) -> SourceState {
+        let mut s = SourceState::new(0x2001_0db8 << 96 | 7, 3.5, 0);
+        for i in 0..40u32 {
+            let time = i64::from(i) * 4_000_000 + i64::from(i % 3) * 10_000;
+            s.advance(time, p);
+            s.insert(
+                NewEntry {
+                    time: time - i64::from(i % 5) * 7_000_000,
+                    kind_flags: [flag::FAILED, flag::SUCCESS, flag::COMMAND, flag::CONNECT, 0]
+                        [i as usize % 5],
+                    port: (i % 7 != 0).then_some(20 + (i % 9) as u16),
+                    dst: Some(i % 6),
+                    bytes: (i % 2 == 0).then_some(i * 100),
+                },
+                p,
+            );
+            s.count_in_bucket();
+        }
+        s.roll_baseline(3, 0.2, &TrafficSpikeConfig::default());
+        s
+    }
+
+    fn encode(s: &SourceState) -> Vec<u8> {
+        let mut w = Writer::new();
+        s.write(&mut w);
+        w.finish()
+    }
+
+    fn decode(bytes: &[u8], p: &WindowParams) -> Result<SourceState, FeatureSnapshotError> {
+        let mut r = Reader::open(bytes)?;
+        let s = SourceState::read(&mut r, p, 0)?;
+        r.end()?;
+        Ok(s)
+    }
+
+    fn requirement(result: Result<SourceState, FeatureSnapshotError>) -> String {
+        match result {
+            Err(FeatureSnapshotError::Corrupt {
+                what, requirement, ..
+            }) => format!("{what}: {requirement}"),
+            other => panic!("expected a corrupt-record error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_with_its_multisets_in_their_form() {
+        let p = params();
+        let s = busy(&p);
+        assert!(matches!(s.ports, CountedSet::Spilled(_)));
+        assert!(s.cursor.iter().any(|c| *c > 0));
+        let bytes = encode(&s);
+        let back = decode(&bytes, &p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(encode(&back), bytes);
+        assert!(matches!(back.ports, CountedSet::Spilled(_)));
+        assert_eq!(back.counts(), s.counts());
+        assert_eq!(back.port_xlogx.to_bits(), s.port_xlogx.to_bits());
+        assert_eq!(back.ring, s.ring);
+    }
+
+    #[test]
+    fn inconsistent_records_are_refused_naming_the_value() {
+        let p = params();
+        let good = busy(&p);
+        let mut s = good.clone();
+        s.events += 1;
+        assert!(
+            requirement(decode(&encode(&s), &p))
+                .starts_with("source slot 0 event count: its window entries add up to")
+        );
+        let mut s = good.clone();
+        s.bytes_sum -= 1;
+        assert!(requirement(decode(&encode(&s), &p)).contains("byte sum"));
+        let mut s = good.clone();
+        s.ips.increment(12345);
+        assert!(requirement(decode(&encode(&s), &p)).contains("address multiset"));
+        let mut s = good.clone();
+        s.ports.decrement(21);
+        assert!(requirement(decode(&encode(&s), &p)).contains("port multiset"));
+        let mut s = good.clone();
+        s.cursor[PORT] += 1;
+        assert!(requirement(decode(&encode(&s), &p)).contains("window 2 cursor"));
+        let mut s = good.clone();
+        s.cursor[EVENT] = s.ring.len() as u32 + 1;
+        assert!(requirement(decode(&encode(&s), &p)).contains("at most the ring length"));
+        let mut s = good.clone();
+        s.ring[3].flags |= 0x80;
+        assert!(requirement(decode(&encode(&s), &p)).contains("entry 3 flags"));
+        let mut s = good.clone();
+        s.ring.swap(1, 2);
+        s.ring[1].offset += 1;
+        assert!(requirement(decode(&encode(&s), &p)).contains("time: entries are sorted"));
+        let mut s = good.clone();
+        s.now = s.base;
+        assert!(requirement(decode(&encode(&s), &p)).contains("not after the source's clock"));
+        let mut s = good.clone();
+        s.port_xlogx = f64::NAN;
+        assert!(requirement(decode(&encode(&s), &p)).contains("port entropy accumulator"));
+        let mut s = good.clone();
+        s.baseline = -1.0;
+        assert!(requirement(decode(&encode(&s), &p)).contains("baseline"));
+        let mut s = good.clone();
+        s.base = i64::MAX;
+        assert!(requirement(decode(&encode(&s), &p)).contains("offset base"));
+        // More entries than the configuration allows.
+        let few = WindowParams::new([30, 30, 60, 300], 3, 100);
+        assert!(requirement(decode(&encode(&good), &few)).contains("ring length"));
     }
 }
 

@@ -3,7 +3,8 @@
 
 use hashbrown::HashTable;
 
-use crate::source::{NIL, SourceState};
+use crate::snapshot::{FeatureSnapshotError, Reader, Writer};
+use crate::source::{MIN_RECORD_BYTES, NIL, SourceState, WindowParams};
 
 /// At most `max` sources; finding or adding one makes it the most recently seen, and adding
 /// one to a full table evicts the least recently seen.
@@ -94,6 +95,117 @@ impl SourceTable {
         slot
     }
 
+    /// Appends the table to a snapshot: eviction counter, head and tail of the recency list,
+    /// then every record in slot order (slot numbers and links are kept as they are).
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.u64(self.evicted);
+        w.u32(self.head);
+        w.u32(self.tail);
+        w.len(self.slots.len());
+        for state in &self.slots {
+            state.write(w);
+        }
+    }
+
+    /// Reads a table written by [`write`](Self::write) for at most `max` sources, hashed with
+    /// `seed`. Checks that the records hold distinct keys and that the recency list runs from
+    /// head to tail through every record exactly once; the hash index is rebuilt (lookups
+    /// compare keys, so no result depends on its layout).
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        max: usize,
+        seed: u64,
+        params: &WindowParams,
+    ) -> Result<SourceTable, FeatureSnapshotError> {
+        let mut table = SourceTable::new(max, seed);
+        table.evicted = r.u64("eviction count")?;
+        table.head = r.u32("recency list head")?;
+        table.tail = r.u32("recency list tail")?;
+        let n = r.len("source count", MIN_RECORD_BYTES, max)?;
+        table.slots.reserve_exact(n);
+        for slot in 0..n {
+            table.slots.push(SourceState::read(r, params, slot)?);
+        }
+
+        let link = |what: &str, slot: u32, value: u32, requirement: &str| {
+            FeatureSnapshotError::corrupt(
+                format!("recency list {what} of slot {slot}"),
+                value,
+                requirement,
+            )
+        };
+        let mut seen = vec![false; n];
+        let mut prev = NIL;
+        let mut at = table.head;
+        while at != NIL {
+            let Some(state) = table.slots.get(at as usize) else {
+                return Err(link(
+                    "link",
+                    prev,
+                    at,
+                    &format!("a link names one of the {n} slots or none"),
+                ));
+            };
+            if seen[at as usize] {
+                return Err(link("link", prev, at, "the list visits every slot once"));
+            }
+            if state.lru_prev != prev {
+                return Err(link(
+                    "back link",
+                    at,
+                    state.lru_prev,
+                    &format!("it must name the slot before it, {prev}"),
+                ));
+            }
+            seen[at as usize] = true;
+            prev = at;
+            at = state.lru_next;
+        }
+        if table.tail != prev {
+            return Err(link(
+                "tail",
+                table.tail,
+                table.tail,
+                &format!("the list ends at slot {prev}"),
+            ));
+        }
+        if let Some(missing) = seen.iter().position(|s| !s) {
+            return Err(link(
+                "membership",
+                missing as u32,
+                missing as u32,
+                "every slot is on the list",
+            ));
+        }
+
+        for slot in 0..n as u32 {
+            let key = table.slots[slot as usize].key();
+            let hash = table.hasher.hash_one(key);
+            let slots = &table.slots;
+            if table
+                .index
+                .find(hash, |&s| slots[s as usize].key() == key)
+                .is_some()
+            {
+                return Err(FeatureSnapshotError::corrupt(
+                    format!("source key of slot {slot}"),
+                    format!("{key:#034x}"),
+                    "every source is held once",
+                ));
+            }
+            let hasher = &table.hasher;
+            table
+                .index
+                .insert_unique(hash, slot, |&s| hasher.hash_one(slots[s as usize].key()));
+        }
+        Ok(table)
+    }
+
+    /// The newest clock of any source held, `None` when empty.
+    pub(crate) fn newest_clock(&self) -> Option<i64> {
+        self.slots.iter().map(SourceState::clock).max()
+    }
+
     fn touch(&mut self, slot: u32) {
         if self.head != slot {
             self.unlink(slot);
@@ -151,6 +263,7 @@ impl SourceTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::{FeatureSnapshotError, Reader, Writer};
 
     fn state(key: u128) -> SourceState {
         SourceState::new(key, 0.0, 0)
@@ -189,6 +302,108 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!(t.evicted(), 99);
         assert_eq!(t.keys_by_recency(), vec![99]);
+    }
+
+    fn params() -> WindowParams {
+        WindowParams::new([30, 30, 60, 300], 100, 100)
+    }
+
+    /// Keys 1 to 5 in a table of four (so one eviction, slot numbers out of key order), 3 seen
+    /// again.
+    fn table() -> SourceTable {
+        let mut t = SourceTable::new(4, 9);
+        for k in [1u128, 2, 3, 4, 5] {
+            let slot = t.find_or_insert(k, || state(k));
+            if let Some(s) = t.get_mut(slot) {
+                s.advance(1_000_000 * k as i64, &params());
+            }
+        }
+        t.find(3);
+        t
+    }
+
+    fn encode(t: &SourceTable) -> Vec<u8> {
+        let mut w = Writer::new();
+        t.write(&mut w);
+        w.finish()
+    }
+
+    fn decode(bytes: &[u8], max: usize) -> Result<SourceTable, FeatureSnapshotError> {
+        let mut r = Reader::open(bytes)?;
+        let t = SourceTable::read(&mut r, max, 9, &params())?;
+        r.end()?;
+        Ok(t)
+    }
+
+    #[test]
+    fn the_table_round_trips_with_slots_recency_and_evictions() {
+        let t = table();
+        let bytes = encode(&t);
+        let mut back = decode(&bytes, 4).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(encode(&back), bytes);
+        assert_eq!(back.keys_by_recency(), vec![3, 5, 4, 2]);
+        assert_eq!(back.keys_by_recency(), t.keys_by_recency());
+        assert_eq!((back.len(), back.evicted()), (4, 1));
+        // The next eviction takes the least recently seen, as in the original.
+        back.find_or_insert(6, || state(6));
+        assert_eq!(back.keys_by_recency(), vec![6, 3, 5, 4]);
+        assert_eq!(back.evicted(), 2);
+        for k in [3u128, 4, 5, 6] {
+            let slot = back.find(k);
+            assert_eq!(slot.and_then(|s| back.get_mut(s)).map(|s| s.key()), Some(k));
+        }
+        assert!(back.find(2).is_none());
+        assert!(matches!(
+            decode(&bytes, 3),
+            Err(FeatureSnapshotError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn broken_recency_lists_and_repeated_keys_are_refused() {
+        let corrupt = |mutate: &dyn Fn(&mut SourceTable)| -> String {
+            let mut t = table();
+            mutate(&mut t);
+            match decode(&encode(&t), 4) {
+                Err(FeatureSnapshotError::Corrupt {
+                    what, requirement, ..
+                }) => format!("{what}: {requirement}"),
+                other => panic!("expected a corrupt-table error, got {other:?}"),
+            }
+        };
+        let head = table().head;
+        let why = corrupt(&|t| t.slots[t.head as usize].lru_next = 9);
+        assert!(why.contains("names one of the 4 slots"), "{why}");
+        let why = corrupt(&|t| {
+            let second = t.slots[t.head as usize].lru_next;
+            t.slots[second as usize].lru_next = t.head;
+        });
+        assert!(why.contains("visits every slot once"), "{why}");
+        let why = corrupt(&|t| t.slots[t.tail as usize].lru_prev = t.tail);
+        assert!(why.contains("back link"), "{why}");
+        let why = corrupt(&|t| t.tail = head);
+        assert!(why.contains("recency list tail"), "{why}");
+        let why = corrupt(&|t| {
+            // Drop the tail from the list: it is still in a slot.
+            let tail = t.tail;
+            let before = t.slots[tail as usize].lru_prev;
+            t.slots[before as usize].lru_next = NIL;
+            t.tail = before;
+        });
+        assert!(why.contains("every slot is on the list"), "{why}");
+        let why = corrupt(&|t| {
+            let other = t.slots[1].key();
+            t.slots[0] = SourceState::new(other, 0.0, 0);
+            t.slots[0].lru_prev = t.slots[1].lru_prev;
+            t.slots[0].lru_next = t.slots[1].lru_next;
+        });
+        assert!(!why.is_empty());
+        let why = corrupt(&|t| {
+            let links = (t.slots[0].lru_prev, t.slots[0].lru_next);
+            t.slots[0] = SourceState::new(t.slots[1].key(), 0.0, 0);
+            (t.slots[0].lru_prev, t.slots[0].lru_next) = links;
+        });
+        assert!(why.contains("every source is held once"), "{why}");
     }
 
     #[test]

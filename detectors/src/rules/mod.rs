@@ -37,6 +37,8 @@
 
 mod brute_force;
 mod port_scan;
+#[cfg(test)]
+mod snapshot_tests;
 mod traffic_spike;
 
 use std::collections::HashMap;
@@ -44,6 +46,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::fmt;
 use std::hash::BuildHasherDefault;
 use std::net::{IpAddr, Ipv6Addr};
+
+use crate::DetectorError;
+use crate::codec::{SnapshotReader, SnapshotWriter};
+use crate::detector::snapshot_error;
 
 pub use brute_force::{BruteForce, BruteForceConfig};
 pub use port_scan::{PortScan, PortScanConfig};
@@ -195,6 +201,20 @@ pub trait Rule: Send {
     /// Looks at one event and its source window; returns a hit when an episode opens and when
     /// it escalates, so at most twice per episode.
     fn observe(&mut self, event: &EventView, window: &SourceWindow) -> Option<RuleHit>;
+    /// The rule's configuration and complete state (for the built-in rules: the sources inside
+    /// an episode, each with its last observation time and whether it escalated, the newest
+    /// observation time and the table's capacity), for a checkpoint. Equal states give equal
+    /// bytes.
+    fn snapshot(&self) -> Vec<u8>;
+    /// Replaces the rule's state with a [`snapshot`](Rule::snapshot) of the same rule taken
+    /// under the same configuration; afterwards the rule decides exactly as the one that was
+    /// snapshotted would have.
+    ///
+    /// # Errors
+    /// [`DetectorError::Snapshot`] naming the rule: another rule's or format version's bytes,
+    /// bytes cut short or inconsistent, or a snapshot taken under another configuration (the
+    /// reason names the field and both values). On error the rule is left unchanged.
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError>;
 }
 
 /// A rule configuration value out of range; the message names the field and the value.
@@ -401,6 +421,12 @@ impl RuleSet {
         Ok(RuleSet { rules })
     }
 
+    /// A set of the given rules (tests with non-default episode tables).
+    #[cfg(test)]
+    pub(crate) fn from_rules(rules: Vec<Box<dyn Rule>>) -> RuleSet {
+        RuleSet { rules }
+    }
+
     /// Runs every rule on one event, appending their hits to `hits` (which is not cleared).
     pub fn observe(&mut self, event: &EventView, window: &SourceWindow, hits: &mut Vec<RuleHit>) {
         for rule in &mut self.rules {
@@ -423,6 +449,119 @@ impl RuleSet {
     /// True when no rule is enabled.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
+    }
+
+    /// Every rule's state, for a checkpoint: restoring it with [`restore`](Self::restore) into
+    /// a set built from the same configuration makes the set fire exactly as this one would on
+    /// the events that follow.
+    ///
+    /// Format ([`codec`](crate::codec), tag `RSET`, version 1): the number of rules, then per
+    /// rule, in running order, its name and its own [`Rule::snapshot`] (tag `RBRF`, `RPSC` or
+    /// `RTSP`, version 1: the rule's thresholds, the episode table's capacity, the newest
+    /// observation time, and the open episodes sorted by source key, each with its last
+    /// observation time and escalation flag).
+    ///
+    /// ```
+    /// use vigil_detectors::{BruteForceConfig, RuleSet, RulesConfig};
+    /// let rules = RuleSet::new(&RulesConfig::default())?;
+    /// let bytes = rules.snapshot();
+    /// let mut resumed = RuleSet::new(&RulesConfig::default())?;
+    /// resumed.restore(&bytes)?;
+    /// assert_eq!(resumed.snapshot(), bytes);
+    ///
+    /// let stricter = RulesConfig {
+    ///     brute_force: Some(BruteForceConfig { min_failed_logins: 30 }),
+    ///     ..RulesConfig::default()
+    /// };
+    /// let err = RuleSet::new(&stricter)?.restore(&bytes).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "brute_force: cannot restore snapshot: it was taken with brute_force.min_failed_logins = 20, this rule has 30"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut w = SnapshotWriter::new(RULE_SET_TAG, RULE_SET_VERSION);
+        w.u64(self.rules.len() as u64);
+        for rule in &self.rules {
+            w.bytes(rule.name().as_bytes());
+            w.bytes(&rule.snapshot());
+        }
+        w.finish()
+    }
+
+    /// Replaces every rule's state with a [`snapshot`](Self::snapshot).
+    ///
+    /// # Errors
+    /// [`DetectorError::Snapshot`]: bytes that are not a rule-set snapshot of this version, cut
+    /// short or with bytes left over; a snapshot of other rules (the reason lists both sets);
+    /// or one rule's snapshot refused (the error names the rule, see [`Rule::restore`]). On
+    /// error every rule is left as it was.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
+        let mut r = SnapshotReader::new(RULE_SET_NAME, bytes, RULE_SET_TAG, RULE_SET_VERSION)?;
+        let count = r.u64()?;
+        let mut parts = Vec::new();
+        for _ in 0..count.min(self.rules.len() as u64 + 1) {
+            let name = r.bytes()?;
+            let state = r.bytes()?;
+            parts.push((String::from_utf8_lossy(name).into_owned(), state));
+        }
+        let names: Vec<&str> = parts.iter().map(|(name, _)| name.as_str()).collect();
+        if count != self.rules.len() as u64 || names != self.names() {
+            return Err(snapshot_error(
+                RULE_SET_NAME,
+                format!(
+                    "it holds the rules [{}], this set runs [{}]",
+                    if count as usize == names.len() {
+                        names.join(", ")
+                    } else {
+                        format!("{count} rules")
+                    },
+                    self.names().join(", ")
+                ),
+            ));
+        }
+        r.end()?;
+        // Each rule restores all or nothing; should a later one refuse, the earlier ones go
+        // back to the state they had.
+        let before: Vec<Vec<u8>> = self.rules.iter().map(|rule| rule.snapshot()).collect();
+        for (i, (_, state)) in parts.iter().enumerate() {
+            if let Err(error) = self.rules[i].restore(state) {
+                for (rule, old) in self.rules.iter_mut().zip(&before).take(i) {
+                    // A rule's own fresh snapshot always restores.
+                    let _ = rule.restore(old);
+                }
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tag of a [`RuleSet`] snapshot.
+const RULE_SET_TAG: [u8; 4] = *b"RSET";
+/// Format version of a [`RuleSet`] snapshot.
+const RULE_SET_VERSION: u16 = 1;
+/// How a [`RuleSet`] names itself in snapshot errors.
+const RULE_SET_NAME: &str = "rules";
+/// Format version of every rule's own snapshot.
+pub(crate) const RULE_SNAPSHOT_VERSION: u16 = 1;
+
+/// `Ok` when a configuration value in a snapshot equals the rule's own, else the error naming
+/// the rule, the field and both values.
+pub(crate) fn same_setting<T: PartialEq + fmt::Display>(
+    rule: &str,
+    field: &str,
+    snapshot: T,
+    current: T,
+) -> Result<(), DetectorError> {
+    if snapshot == current {
+        Ok(())
+    } else {
+        Err(snapshot_error(
+            rule,
+            format!("it was taken with {field} = {snapshot}, this rule has {current}"),
+        ))
     }
 }
 
@@ -583,6 +722,103 @@ impl Episodes {
     #[cfg(test)]
     pub(crate) fn open_count(&self) -> usize {
         self.open.len()
+    }
+
+    /// Appends the table: capacity, newest observation time, then the open episodes sorted by
+    /// source key as a flat list of `u64` (key high and low halves, last observation time,
+    /// escalated 0 or 1).
+    pub(crate) fn write(&self, w: &mut SnapshotWriter) {
+        w.u64(self.capacity as u64);
+        w.u64(self.newest_micros as u64);
+        let mut keys: Vec<u128> = self.open.keys().copied().collect();
+        keys.sort_unstable();
+        let mut flat = Vec::with_capacity(keys.len() * 4);
+        for key in keys {
+            let open = self.open[&key];
+            flat.extend_from_slice(&[
+                (key >> 64) as u64,
+                key as u64,
+                open.last_micros as u64,
+                u64::from(open.escalated),
+            ]);
+        }
+        w.u64s(&flat);
+    }
+
+    /// Reads a table written by [`write`](Self::write) for the rule `rule` (named in errors),
+    /// which must have the capacity of `self`; returns the restored table without changing
+    /// `self`.
+    pub(crate) fn read(
+        &self,
+        rule: &str,
+        r: &mut SnapshotReader<'_>,
+    ) -> Result<Episodes, DetectorError> {
+        let capacity = r.u64()?;
+        same_setting(
+            rule,
+            "the open-episode capacity",
+            capacity,
+            self.capacity as u64,
+        )?;
+        let newest_micros = r.u64()? as i64;
+        let flat = r.u64s()?;
+        if flat.len() % 4 != 0 {
+            return Err(snapshot_error(
+                rule,
+                format!(
+                    "its episode list has {} numbers, not four per episode",
+                    flat.len()
+                ),
+            ));
+        }
+        if flat.len() / 4 > self.capacity {
+            return Err(snapshot_error(
+                rule,
+                format!(
+                    "it holds {} open episodes, more than the capacity {}",
+                    flat.len() / 4,
+                    self.capacity
+                ),
+            ));
+        }
+        let mut open = HashMap::with_capacity_and_hasher(flat.len() / 4, Default::default());
+        for chunk in flat.chunks_exact(4) {
+            let key = (u128::from(chunk[0]) << 64) | u128::from(chunk[1]);
+            let last_micros = chunk[2] as i64;
+            let escalated = match chunk[3] {
+                0 => false,
+                1 => true,
+                other => {
+                    return Err(snapshot_error(
+                        rule,
+                        format!("the escalated flag of source {key:#x} is {other}, not 0 or 1"),
+                    ));
+                }
+            };
+            if last_micros > newest_micros {
+                return Err(snapshot_error(
+                    rule,
+                    format!(
+                        "source {key:#x} was last observed at {last_micros}, after the newest observation {newest_micros}"
+                    ),
+                ));
+            }
+            let episode = OpenEpisode {
+                last_micros,
+                escalated,
+            };
+            if open.insert(key, episode).is_some() {
+                return Err(snapshot_error(
+                    rule,
+                    format!("source {key:#x} has two open episodes"),
+                ));
+            }
+        }
+        Ok(Episodes {
+            open,
+            newest_micros,
+            capacity: self.capacity,
+        })
     }
 }
 

@@ -1,6 +1,11 @@
 //! Port scan: many distinct destination ports from one source within the port window.
 
-use super::{Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow};
+use super::{
+    Episodes, EventView, RULE_SNAPSHOT_VERSION, Rule, RuleConfigError, RuleHit, SourceWindow,
+    same_setting,
+};
+use crate::DetectorError;
+use crate::codec::{SnapshotReader, SnapshotWriter};
 
 /// Configuration of the [`PortScan`] rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +91,13 @@ impl PortScan {
         })
     }
 
+    /// The rule with an episode table of at most `capacity` sources (tests of the full table).
+    #[cfg(test)]
+    pub(crate) fn with_capacity_limit(mut self, capacity: usize) -> PortScan {
+        self.episodes = Episodes::with_capacity_limit(capacity);
+        self
+    }
+
     /// The rule's configuration.
     pub fn config(&self) -> &PortScanConfig {
         &self.config
@@ -116,7 +128,31 @@ impl Rule for PortScan {
         );
         Some(step.hit(Self::NAME, explanation))
     }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let mut w = SnapshotWriter::new(SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION);
+        w.u64(u64::from(self.config.min_distinct_ports));
+        self.episodes.write(&mut w);
+        w.finish()
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
+        let mut r = SnapshotReader::new(Self::NAME, bytes, SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION)?;
+        same_setting(
+            Self::NAME,
+            "port_scan.min_distinct_ports",
+            r.u64()?,
+            u64::from(self.config.min_distinct_ports),
+        )?;
+        let episodes = self.episodes.read(Self::NAME, &mut r)?;
+        r.end()?;
+        self.episodes = episodes;
+        Ok(())
+    }
 }
+
+/// Tag of this rule's snapshot.
+const SNAPSHOT_TAG: [u8; 4] = *b"RPSC";
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,12 @@
 //! Traffic spike: a source sends far more events within the event window than its moving
 //! baseline says it usually does.
 
-use super::{Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow};
+use super::{
+    Episodes, EventView, RULE_SNAPSHOT_VERSION, Rule, RuleConfigError, RuleHit, SourceWindow,
+    same_setting,
+};
+use crate::DetectorError;
+use crate::codec::{SnapshotReader, SnapshotWriter};
 
 /// The smallest baseline the ratio is taken against, in events per window, so that a source
 /// that is usually quiet (a baseline near zero) gives a finite, meaningful ratio.
@@ -134,6 +139,13 @@ impl TrafficSpike {
         })
     }
 
+    /// The rule with an episode table of at most `capacity` sources (tests of the full table).
+    #[cfg(test)]
+    pub(crate) fn with_capacity_limit(mut self, capacity: usize) -> TrafficSpike {
+        self.episodes = Episodes::with_capacity_limit(capacity);
+        self
+    }
+
     /// The rule's configuration.
     pub fn config(&self) -> &TrafficSpikeConfig {
         &self.config
@@ -187,7 +199,39 @@ impl Rule for TrafficSpike {
         };
         Some(step.hit(Self::NAME, explanation))
     }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let mut w = SnapshotWriter::new(SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION);
+        w.u64(u64::from(self.config.min_events));
+        w.f64(self.config.factor);
+        self.episodes.write(&mut w);
+        w.finish()
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
+        let mut r = SnapshotReader::new(Self::NAME, bytes, SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION)?;
+        same_setting(
+            Self::NAME,
+            "traffic_spike.min_events",
+            r.u64()?,
+            u64::from(self.config.min_events),
+        )?;
+        // A valid factor is finite and at least 1, where equal values have equal bits.
+        same_setting(
+            Self::NAME,
+            "traffic_spike.factor",
+            r.f64()?,
+            self.config.factor,
+        )?;
+        let episodes = self.episodes.read(Self::NAME, &mut r)?;
+        r.end()?;
+        self.episodes = episodes;
+        Ok(())
+    }
 }
+
+/// Tag of this rule's snapshot.
+const SNAPSHOT_TAG: [u8; 4] = *b"RTSP";
 
 #[cfg(test)]
 mod tests {
