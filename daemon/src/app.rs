@@ -21,7 +21,7 @@ use crate::input::decode_position;
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::input::{DemoProducer, LineProducer, RejectionLog};
-use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs};
+use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs, WebhookSpec};
 use crate::pipeline::{
     AlertStage, CheckpointPolicy, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings,
 };
@@ -242,6 +242,30 @@ fn siem_outputs(config: &Config, truncate: bool) -> Vec<OutputSpec> {
     specs
 }
 
+/// The `[outputs.webhook]` of the configuration, if any.
+fn webhook_output(config: &Config) -> Option<OutputSpec> {
+    let webhook = config.outputs.webhook.as_ref()?;
+    Some(OutputSpec {
+        name: "webhook".to_string(),
+        encoding: OutputEncoding::Webhook,
+        target: OutputTarget::Webhook(WebhookSpec {
+            url: webhook.url.clone(),
+            timeout: Duration::from_millis(webhook.timeout_millis),
+            max_retries: webhook.max_retries,
+            backoff_initial: Duration::from_millis(webhook.backoff_initial_millis),
+            backoff_max: Duration::from_millis(webhook.backoff_max_millis),
+            min_severity: webhook.min_severity,
+            drift_events: webhook.drift_events,
+            headers: webhook
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        }),
+        options: encode_options(config),
+    })
+}
+
 fn flat_json_file(config: &Config, name: &str, path: PathBuf, truncate: bool) -> OutputSpec {
     OutputSpec {
         name: name.to_string(),
@@ -401,6 +425,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             options: encode_options(&config),
         },
     });
+    specs.extend(webhook_output(&config));
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -640,6 +665,9 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             options: encode_options(&config),
         });
     }
+    // The webhook carries only RED alerts (by default): without a file output the console
+    // still shows every alert.
+    specs.extend(webhook_output(&config));
     let (stages, positions) = stage_settings(
         &config,
         state.store.clone(),

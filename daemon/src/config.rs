@@ -430,6 +430,8 @@ pub struct OutputsConfig {
     /// champion, label) as one JSON line to this file: an audit trail of what the pool
     /// saw. Large: one line per event.
     pub scores_ndjson: Option<PathBuf>,
+    /// Slack-compatible webhook for RED alerts and drift events.
+    pub webhook: Option<WebhookOutputConfig>,
 }
 
 impl Default for OutputsConfig {
@@ -440,7 +442,188 @@ impl Default for OutputsConfig {
             ecs: None,
             cef: None,
             scores_ndjson: None,
+            webhook: None,
         }
+    }
+}
+
+/// The webhook output: one JSON POST per RED alert (or per alert at `min_severity` and
+/// above) and per drift event of the detector pool, in the Slack-compatible body of
+/// `vigil_alert::encode_webhook_alert`. 2xx is delivered; 429, 5xx, connection errors and
+/// timeouts are retried with exponential backoff (honouring `Retry-After`); other 4xx are
+/// logged and skipped.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookOutputConfig {
+    /// The URL POSTed to: `http://` or `https://` (required).
+    pub url: String,
+    /// Most time one POST may take, connecting, TLS and reading the answer included, in
+    /// milliseconds.
+    pub timeout_millis: u64,
+    /// Failed tries of one item whose waits double from `backoff_initial_millis`; after them
+    /// the output keeps trying every `backoff_max_millis` (nothing is dropped). At shutdown
+    /// it stops after this many and delivers the item after the next start.
+    pub max_retries: u32,
+    /// Wait after the first failed try, in milliseconds.
+    pub backoff_initial_millis: u64,
+    /// Longest wait between two tries, in milliseconds.
+    pub backoff_max_millis: u64,
+    /// Alerts below this severity are not sent: `red` (default) or `orange`.
+    pub min_severity: vigil_alert::Severity,
+    /// Also send the detector pool's drift events.
+    pub drift_events: bool,
+    /// Extra request headers, such as `Authorization`.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for WebhookOutputConfig {
+    fn default() -> WebhookOutputConfig {
+        WebhookOutputConfig {
+            url: String::new(),
+            timeout_millis: 10_000,
+            max_retries: 8,
+            backoff_initial_millis: 500,
+            backoff_max_millis: 60_000,
+            min_severity: vigil_alert::Severity::Red,
+            drift_events: true,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WebhookOutputConfig {
+    /// Leaves out the URL's path and query and the header values, which often hold secrets
+    /// (a Slack webhook URL is one).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookOutputConfig")
+            .field("url", &redacted_url(&self.url))
+            .field("timeout_millis", &self.timeout_millis)
+            .field("max_retries", &self.max_retries)
+            .field("backoff_initial_millis", &self.backoff_initial_millis)
+            .field("backoff_max_millis", &self.backoff_max_millis)
+            .field("min_severity", &self.min_severity)
+            .field("drift_events", &self.drift_events)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// `url` with its path and query replaced by `…` (`https://hooks.slack.com/…`), for logs: a
+/// webhook URL is often a secret.
+///
+/// ```
+/// use vigil::config::redacted_url;
+/// assert_eq!(redacted_url("https://hooks.slack.com/services/T0/B0/XYZ"), "https://hooks.slack.com/…");
+/// assert_eq!(redacted_url("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+/// ```
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "…".to_string();
+    };
+    // Credentials in the authority (`user:pass@host`) are dropped too.
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if end == rest.len() || rest[end..] == *"/" {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}/…")
+    }
+}
+
+impl WebhookOutputConfig {
+    /// Checks the values, naming the field (`outputs.webhook.url`...).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let field = |name: &str| format!("outputs.webhook.{name}");
+        if self.url.is_empty() {
+            return Err(invalid(field("url"), "required"));
+        }
+        let uri: ureq::http::Uri = self.url.parse().map_err(|e| {
+            invalid(
+                field("url"),
+                format!("{:?} is not a URL: {e}", redacted_url(&self.url)),
+            )
+        })?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err(invalid(
+                field("url"),
+                format!(
+                    "must start with http:// or https://, got {:?}",
+                    redacted_url(&self.url)
+                ),
+            ));
+        }
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(invalid(
+                field("url"),
+                format!("{:?} has no host", redacted_url(&self.url)),
+            ));
+        }
+        if !(1..=600_000).contains(&self.timeout_millis) {
+            return Err(invalid(
+                field("timeout_millis"),
+                format!("must be between 1 and 600000, got {}", self.timeout_millis),
+            ));
+        }
+        if self.max_retries > 1000 {
+            return Err(invalid(
+                field("max_retries"),
+                format!("must be at most 1000, got {}", self.max_retries),
+            ));
+        }
+        if !(1..=3_600_000).contains(&self.backoff_initial_millis) {
+            return Err(invalid(
+                field("backoff_initial_millis"),
+                format!(
+                    "must be between 1 and 3600000, got {}",
+                    self.backoff_initial_millis
+                ),
+            ));
+        }
+        if !(self.backoff_initial_millis..=3_600_000).contains(&self.backoff_max_millis) {
+            return Err(invalid(
+                field("backoff_max_millis"),
+                format!(
+                    "must be between backoff_initial_millis ({}) and 3600000, got {}",
+                    self.backoff_initial_millis, self.backoff_max_millis
+                ),
+            ));
+        }
+        if self.min_severity == vigil_alert::Severity::Green {
+            return Err(invalid(
+                field("min_severity"),
+                "must be \"red\" or \"orange\" (GREEN is not alerted), got \"green\"",
+            ));
+        }
+        for (name, value) in &self.headers {
+            let header = field(&format!("headers.{name}"));
+            let parsed: Result<ureq::http::HeaderName, _> = name.parse();
+            let Ok(parsed) = parsed else {
+                return Err(invalid(header, format!("{name:?} is not a header name")));
+            };
+            if [
+                ureq::http::header::CONTENT_LENGTH,
+                ureq::http::header::TRANSFER_ENCODING,
+                ureq::http::header::HOST,
+            ]
+            .contains(&parsed)
+            {
+                return Err(invalid(
+                    header,
+                    format!("{name} is set by the HTTP client; remove it"),
+                ));
+            }
+            if ureq::http::HeaderValue::from_str(value).is_err() {
+                // The value may be a secret: say what is wrong, not what it is.
+                return Err(invalid(
+                    header,
+                    "the value holds a line break or another control character",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -954,6 +1137,10 @@ impl Config {
             }
         }
 
+        if let Some(webhook) = &self.outputs.webhook {
+            webhook.validate()?;
+        }
+
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(invalid(
                 "log.level",
@@ -1044,5 +1231,88 @@ mod tests {
         );
         let err = Config::from_toml("[outputs.ecs]\nmax_bytes = 100000\n").unwrap_err();
         assert!(err.to_string().contains("path"), "{err}");
+    }
+
+    #[test]
+    fn webhook_table_parses_with_defaults() {
+        let config = Config::from_toml(
+            "[outputs.webhook]\nurl = \"https://hooks.slack.com/services/T0/B0/XYZ\"\n[outputs.webhook.headers]\nAuthorization = \"Bearer abc\"\n",
+        )
+        .expect("valid");
+        let webhook = config.outputs.webhook.expect("webhook");
+        let defaults = WebhookOutputConfig::default();
+        assert_eq!(webhook.timeout_millis, defaults.timeout_millis);
+        assert_eq!(webhook.max_retries, 8);
+        assert_eq!(webhook.backoff_initial_millis, 500);
+        assert_eq!(webhook.backoff_max_millis, 60_000);
+        assert_eq!(webhook.min_severity, vigil_alert::Severity::Red);
+        assert!(webhook.drift_events);
+        assert_eq!(webhook.headers["Authorization"], "Bearer abc");
+        let debug = format!("{webhook:?}");
+        assert!(!debug.contains("XYZ") && !debug.contains("abc"), "{debug}");
+        let orange = Config::from_toml(
+            "[outputs.webhook]\nurl = \"http://127.0.0.1:8080/hook\"\nmin_severity = \"orange\"\ndrift_events = false\n",
+        )
+        .expect("valid");
+        let orange = orange.outputs.webhook.expect("webhook");
+        assert_eq!(orange.min_severity, vigil_alert::Severity::Orange);
+        assert!(!orange.drift_events);
+    }
+
+    #[test]
+    fn bad_webhook_values_name_the_field() {
+        let cases = [
+            ("timeout_millis = 5", "outputs.webhook.url"),
+            ("url = \"ftp://example.com/x\"", "outputs.webhook.url"),
+            ("url = \"hooks.slack.com/services\"", "outputs.webhook.url"),
+            ("url = \"http://\"", "outputs.webhook.url"),
+            (
+                "url = \"http://h\"\ntimeout_millis = 0",
+                "outputs.webhook.timeout_millis",
+            ),
+            (
+                "url = \"http://h\"\nmax_retries = 5000",
+                "outputs.webhook.max_retries",
+            ),
+            (
+                "url = \"http://h\"\nbackoff_initial_millis = 0",
+                "outputs.webhook.backoff_initial_millis",
+            ),
+            (
+                "url = \"http://h\"\nbackoff_initial_millis = 900\nbackoff_max_millis = 800",
+                "outputs.webhook.backoff_max_millis",
+            ),
+            (
+                "url = \"http://h\"\nmin_severity = \"green\"",
+                "outputs.webhook.min_severity",
+            ),
+            (
+                "url = \"http://h\"\nheaders = { \"Bad Name\" = \"x\" }",
+                "outputs.webhook.headers.Bad Name",
+            ),
+            (
+                "url = \"http://h\"\nheaders = { Authorization = \"a\\nb\" }",
+                "outputs.webhook.headers.Authorization",
+            ),
+            (
+                "url = \"http://h\"\nheaders = { Content-Length = \"3\" }",
+                "outputs.webhook.headers.Content-Length",
+            ),
+        ];
+        for (table, field) in cases {
+            let err = Config::from_toml(&format!("[outputs.webhook]\n{table}\n")).unwrap_err();
+            assert!(err.to_string().contains(field), "{table}: {err}");
+        }
+        // Secrets in the URL stay out of the message.
+        let err =
+            Config::from_toml("[outputs.webhook]\nurl = \"ftp://h/secret-token\"\n").unwrap_err();
+        assert!(!err.to_string().contains("secret-token"), "{err}");
+        let err =
+            Config::from_toml("[outputs.webhook]\nurl = \"http://h\"\nretries = 3\n").unwrap_err();
+        assert!(err.to_string().contains("retries"), "{err}");
+        let err =
+            Config::from_toml("[outputs.webhook]\nurl = \"http://h\"\nmin_severity = \"purple\"\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("purple"), "{err}");
     }
 }

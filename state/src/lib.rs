@@ -55,6 +55,7 @@
 //! | `drift_events` | event sequence (8) + ordinal (4): a [`DriftKey`] | the serialised drift event |
 //! | `checkpoints` | `latest`, `latest_sequence`, `latest_alert_position` | the encoded [`Checkpoint`], its sequence, the outbox position of the last alert committed with or before it |
 //! | `outbox_cursors` | output name | outbox position (8) + the output's sink state |
+//! | `drift_cursors` | output name | the [`DriftKey`] of the last drift event it delivered (12), or nothing before the first |
 //! | `suppressions` | suppression name | the serialised suppression |
 //! | `meta` | `schema_version`, `alert_count`, `alert_log_last_position` | u32 version, u64 counters |
 //!
@@ -120,7 +121,7 @@ pub use checkpoint::{CHECKPOINT_FORMAT_VERSION, Checkpoint, CheckpointError};
 pub use error::{EngineError, StateError};
 pub use keys::{AlertId, AlertKey, DriftKey, ParseKeyError};
 pub use outbox::{OutboxCursor, OutboxItem};
-pub use records::{DriftEvent, DriftPage};
+pub use records::{DriftCursor, DriftEvent, DriftPage};
 pub use retention::RetentionReport;
 pub use store::{MAX_NAME_BYTES, SCHEMA_VERSION, Store, StoreOptions};
 pub use verify::IntegrityReport;
