@@ -68,9 +68,10 @@ const SIZE_LIMIT_SHARE: f64 = 0.1;
 /// masses); beyond it a configuration is a mistake, not a model.
 pub const MAX_NODES: u64 = 1 << 24;
 
-/// Feature vectors up to this length are scaled in a buffer on the stack when scoring through
-/// a shared reference; longer ones need one heap buffer per call.
-const STACK_DIM: usize = 64;
+/// Feature vectors up to this length (the daemon's rows among them) are scaled in a buffer on
+/// the stack when scoring through a shared reference; longer ones need one heap buffer per
+/// call.
+const STACK_DIM: usize = 256;
 
 /// Trees walked side by side: enough independent walks to hide the memory latency of each
 /// step, few enough to keep their positions in registers and on the stack.

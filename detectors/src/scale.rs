@@ -136,6 +136,18 @@ impl StandardScaler {
         }
     }
 
+    /// Writes the population standard deviation per feature, as
+    /// [`transform`](Self::transform) divides by it, into `out` (0 before the first vector).
+    pub fn deviations(&self, out: &mut [f64]) {
+        for (o, m2) in out.iter_mut().zip(&self.m2) {
+            *o = if self.count > 0.0 {
+                (m2 / self.count).sqrt()
+            } else {
+                0.0
+            };
+        }
+    }
+
     /// Number of vectors learned.
     pub fn count(&self) -> f64 {
         self.count

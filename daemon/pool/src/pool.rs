@@ -519,10 +519,13 @@ impl Pool {
         }
         self.start_complete_jobs(seq);
         if self.signal == Signal::Scores {
-            let values: Vec<Option<f64>> = (0..self.slots.len())
-                .map(|s| self.recorded_for_active(i, s).map(|r| r.calibrated))
-                .collect();
-            self.update_adwins(&values, seq)?;
+            // One slot per kind at most (as in `PoolScore`): no allocation per event.
+            let mut values = [None; ModelKind::ALL.len()];
+            let values = &mut values[..self.slots.len()];
+            for (s, value) in values.iter_mut().enumerate() {
+                *value = self.recorded_for_active(i, s).map(|r| r.calibrated);
+            }
+            self.update_adwins(values, seq)?;
         }
         Ok(())
     }
@@ -567,7 +570,8 @@ impl Pool {
             }
         }
         let threshold = self.config.alert_threshold;
-        let mut values = vec![None; self.slots.len()];
+        let mut values = [None; ModelKind::ALL.len()];
+        let values = &mut values[..self.slots.len()];
         for (s, value) in values.iter_mut().enumerate() {
             let Some(recorded) = self.recorded_for_active(i, s) else {
                 continue;
@@ -579,7 +583,7 @@ impl Pool {
             *value = Some(f64::from(u8::from(error)));
         }
         let at = last.unwrap_or(seq);
-        self.update_adwins(&values, at)?;
+        self.update_adwins(values, at)?;
         Ok(FeedbackOutcome::Applied)
     }
 

@@ -40,6 +40,7 @@
 //! ```
 
 mod cache;
+mod kernel;
 mod scaled;
 mod solver;
 #[cfg(test)]
@@ -50,6 +51,7 @@ pub use scaled::{BatchStandardScaler, ScaledBatchOcsvm};
 use crate::codec::{SnapshotReader, SnapshotWriter};
 use crate::detector::{invalid_parameter, snapshot_error};
 use crate::{Detector, DetectorError, check_input};
+use kernel::SvBlocks;
 use solver::{SolveParams, solve_one_class};
 
 /// The detector's name in errors and in the pool.
@@ -196,6 +198,8 @@ struct Fitted {
     /// Index of each support vector among the training rows.
     support_indices: Vec<usize>,
     summary: FitSummary,
+    /// The support vectors and coefficients laid out for scoring (derived, not stored).
+    blocks: SvBlocks,
 }
 
 /// A batch nu-One-Class SVM with an RBF kernel (see the [module documentation](self)).
@@ -357,17 +361,19 @@ impl BatchOcsvm {
         );
         let support_indices: Vec<usize> =
             (0..l).filter(|i| solution.alpha[*i].abs() > 0.0).collect();
-        let dual_coef = support_indices.iter().map(|i| solution.alpha[*i]).collect();
+        let dual_coef: Vec<f64> = support_indices.iter().map(|i| solution.alpha[*i]).collect();
         let mut support_vectors = Vec::with_capacity(support_indices.len() * dim);
         for i in &support_indices {
             support_vectors.extend_from_slice(&rows[i * dim..(i + 1) * dim]);
         }
+        let blocks = SvBlocks::new(dim, &support_vectors, &dual_coef);
         self.fitted = Some(Fitted {
             gamma,
             rho: solution.rho,
             dual_coef,
             support_vectors,
             support_indices,
+            blocks,
             summary: FitSummary {
                 n_train: l,
                 iterations: solution.iterations,
@@ -394,7 +400,7 @@ impl BatchOcsvm {
     pub fn decision_function(&self, x: &[f64]) -> Result<f64, DetectorError> {
         check_input(NAME, self.dim, x)?;
         let fitted = self.fitted()?;
-        Ok(decision(fitted, self.dim, x))
+        Ok(decision(fitted, x))
     }
 
     /// Whether the model has been fitted (or restored from a fitted snapshot).
@@ -530,12 +536,14 @@ impl BatchOcsvm {
                             format!("a support index beyond the {n_train} training rows"),
                         )
                     })?;
+                let blocks = SvBlocks::new(dim, &support_vectors, &dual_coef);
                 Some(Fitted {
                     gamma,
                     rho,
                     dual_coef,
                     support_vectors,
                     support_indices,
+                    blocks,
                     summary: FitSummary {
                         n_train,
                         iterations,
@@ -559,23 +567,11 @@ impl BatchOcsvm {
     }
 }
 
-/// The decision function on a checked `x`: the sum over support vectors in their training
-/// order, each kernel from the squared distance, as libsvm's `predict_values`.
-fn decision(fitted: &Fitted, dim: usize, x: &[f64]) -> f64 {
-    let mut sum = 0.0;
-    for (sv, coef) in fitted
-        .support_vectors
-        .chunks_exact(dim)
-        .zip(&fitted.dual_coef)
-    {
-        let mut distance = 0.0;
-        for (a, b) in x.iter().zip(sv) {
-            let d = a - b;
-            distance += d * d;
-        }
-        sum += coef * (-fitted.gamma * distance).exp();
-    }
-    sum - fitted.rho
+/// The decision function on a checked `x`: each kernel from the squared distance summed
+/// feature by feature, as libsvm's `predict_values`; the support vectors are taken
+/// [`kernel::LANES`] at a time, and the kernels summed in that many partial sums.
+fn decision(fitted: &Fitted, x: &[f64]) -> f64 {
+    fitted.blocks.kernel_sum(fitted.gamma, x) - fitted.rho
 }
 
 fn write_config(w: &mut SnapshotWriter, config: &BatchOcsvmConfig) {

@@ -482,7 +482,14 @@ fn the_scaled_model_is_the_model_on_scaled_rows() {
     let mut z = [0.0; 3];
     for x in rows.chunks_exact(3).take(20) {
         scaler.transform(x, &mut z);
-        assert_eq!(scaled.score_one(x).ok(), bare.score_one(&z).ok());
+        // The scaled model works from the raw row's offsets to its pivot: the same score up
+        // to rounding.
+        let got = scaled.score_one(x).expect("score");
+        let want = bare.score_one(&z).expect("score");
+        assert!(
+            (got - want).abs() <= 1e-13 * want.abs().max(1.0),
+            "{got} vs {want}"
+        );
     }
     // gamma "scale" on standardised data: 1 / (dim * 1) when no feature is constant.
     let gamma = scaled.model().gamma().expect("fitted");
@@ -515,11 +522,160 @@ fn the_scaled_model_checks_input_and_round_trips() {
     assert!(other.restore(&model.snapshot()[..30]).is_err());
     assert!(other.restore(&model.model().snapshot()).is_err());
     assert_eq!(other, before);
-    // Wide vectors are scaled on the heap.
+    // Wide vectors keep their offsets on the heap.
     let wide = cloud(40, STACK_WIDE, 15);
     let w = ScaledBatchOcsvm::fit(&wide, STACK_WIDE, &BatchOcsvmConfig::default()).expect("fit");
     assert!(w.score_one(&wide[..STACK_WIDE]).is_ok_and(f64::is_finite));
 }
 
-/// Wider than the stack buffer of [`ScaledBatchOcsvm`].
-const STACK_WIDE: usize = 70;
+/// Wider than the stack buffers of [`ScaledBatchOcsvm`]'s scoring.
+const STACK_WIDE: usize = 130;
+
+#[test]
+fn the_exponential_is_within_a_few_ulps_of_the_platform_one() {
+    let mut state = 0x1234_5678_9ABC_DEF1u64;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut worst: f64 = 0.0;
+    for i in 0..400_000 {
+        // Half spread over magnitudes from 1e-12 to 745, half uniform on [-750, 0].
+        let x = if i % 2 == 0 {
+            -(10f64.powf(uniform() * 14.9 - 12.0))
+        } else {
+            -750.0 * uniform()
+        };
+        let (got, want) = (kernel::exp_non_positive(x), x.exp());
+        if want == 0.0 {
+            assert_eq!(got, 0.0, "exp({x})");
+            continue;
+        }
+        worst = worst.max(((got - want) / want).abs());
+    }
+    assert!(worst < 1e-15, "worst relative error {worst:e}");
+    for (x, want) in [
+        (0.0, 1.0),
+        (-0.0, 1.0),
+        (f64::NEG_INFINITY, 0.0),
+        (-1000.0, 0.0),
+    ] {
+        assert_eq!(kernel::exp_non_positive(x), want, "exp({x})");
+    }
+    // Below -708 the platform's exp takes over: the same subnormal bits.
+    assert_eq!(
+        kernel::exp_non_positive(-720.0).to_bits(),
+        (-720f64).exp().to_bits()
+    );
+}
+
+/// scikit-learn's decision function written out: `sum_i a_i exp(-gamma |sv_i - x|^2) - rho`.
+fn naive_decision(model: &BatchOcsvm, x: &[f64]) -> f64 {
+    let gamma = model.gamma().expect("fitted");
+    let dim = x.len();
+    model
+        .support_vectors()
+        .chunks_exact(dim)
+        .zip(model.dual_coef())
+        .map(|(sv, a)| a * rbf(sv, x, gamma))
+        .sum::<f64>()
+        - model.rho().expect("fitted")
+}
+
+#[test]
+fn the_blocked_decision_function_is_the_sum_over_support_vectors() {
+    for (n, dim, gamma, seed) in [(37, 1, 0.5, 21), (200, 3, 0.2, 22), (301, 9, 0.05, 23)] {
+        let rows = cloud(n, dim, seed);
+        let model = BatchOcsvm::fit(&rows, dim, &config(0.2, gamma, 1e-3)).expect("fit");
+        let probes = cloud(60, dim, seed + 100);
+        for x in rows.chunks_exact(dim).chain(probes.chunks_exact(dim)) {
+            let (got, want) = (
+                model.decision_function(x).expect("score"),
+                naive_decision(&model, x),
+            );
+            assert!(
+                (got - want).abs() <= 1e-13 * want.abs().max(1.0),
+                "n {n}, dim {dim}: {got} vs {want}"
+            );
+        }
+        // Far away every kernel underflows to 0: the score is rho exactly.
+        let far = vec![1e6; dim];
+        assert_eq!(model.score_one(&far).ok(), model.rho(), "n {n}, dim {dim}");
+    }
+}
+
+/// `n` rows shaped like the daemon's: a few flags, a one-hot pair, small log counts, one
+/// continuous feature, and zeros.
+fn sparse_rows(n: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut rows = Vec::with_capacity(n * SPARSE_DIM);
+    for _ in 0..n {
+        let mut row = [0.0; SPARSE_DIM];
+        row[0] = 1.0; // always set
+        row[1] = 0.5; // a ratio at its default
+        let ssh = uniform() < 0.8;
+        row[2] = f64::from(u8::from(ssh));
+        row[3] = f64::from(u8::from(!ssh));
+        row[4] = (1.0 / uniform().max(1e-9)).floor().min(300.0).ln_1p();
+        row[5] = (uniform() * std::f64::consts::TAU).sin();
+        if uniform() < 0.1 {
+            row[6] = (uniform() * 20.0).floor().ln_1p();
+        }
+        rows.extend_from_slice(&row);
+    }
+    rows
+}
+
+const SPARSE_DIM: usize = 12;
+
+#[test]
+fn the_scaled_model_on_sparse_rows_is_the_model_on_scaled_rows() {
+    let rows = sparse_rows(1_500, 31);
+    let c = BatchOcsvmConfig::default();
+    let scaled = ScaledBatchOcsvm::fit(&rows, SPARSE_DIM, &c).expect("fit");
+    let scaler = BatchStandardScaler::fit(&rows, SPARSE_DIM).expect("fit");
+    let bare = BatchOcsvm::fit(&scaler.transform_rows(&rows), SPARSE_DIM, &c).expect("fit");
+    assert_eq!(scaled.model(), &bare);
+    // The pivot takes the values most support vectors share: the flags' common values, the
+    // zeros of the rarely set count.
+    let pivot = scaled.pivot.as_ref().expect("fitted");
+    let mut scaled_common = [0.0; SPARSE_DIM];
+    let mut common = [0.0; SPARSE_DIM];
+    common[..3].copy_from_slice(&[1.0, 0.5, 1.0]);
+    scaler.transform(&common, &mut scaled_common);
+    for j in [0, 1, 2, 3, 6, 7, 11] {
+        assert_eq!(
+            pivot.z()[j].to_bits(),
+            scaled_common[j].to_bits(),
+            "feature {j}"
+        );
+    }
+    let mut probes = sparse_rows(300, 32);
+    // Values never seen, a row far out, and one far enough out for the direct form.
+    probes.extend_from_slice(&[3.0; SPARSE_DIM]);
+    probes.extend_from_slice(&[-1e7; SPARSE_DIM]);
+    let mut huge = [0.0; SPARSE_DIM];
+    huge[7] = 1e150;
+    probes.extend_from_slice(&huge);
+    let mut z = [0.0; SPARSE_DIM];
+    for x in rows
+        .chunks_exact(SPARSE_DIM)
+        .chain(probes.chunks_exact(SPARSE_DIM))
+    {
+        scaler.transform(x, &mut z);
+        let got = scaled.decision_function(x).expect("score");
+        let want = naive_decision(&bare, &z);
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{x:?}: {got} vs {want}"
+        );
+    }
+}

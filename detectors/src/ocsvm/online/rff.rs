@@ -8,15 +8,22 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A drawn feature map. The frequencies are stored feature-major (`frequencies[j * D + k]` is
-/// the weight of input feature `j` in component `k`) so that the projection runs as `dim`
-/// sweeps over contiguous rows of length `D`, which the compiler vectorises.
+/// A drawn feature map. The frequencies are kept feature-major as drawn and stored
+/// (`frequencies[j * D + k]` is the weight of input feature `j` in component `k`), and laid
+/// out for the projection in blocks of [`BLOCK`] components: within a block feature-major, so
+/// that folding in one input feature reads one contiguous run of `BLOCK` weights, and the
+/// last block padded with zero weights and phases. The projection `theta = W z + b` is
+/// computed into buffers of [`padded_len`](Self::padded_len) values.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct RandomFourierFeatures {
     dim: usize,
     frequencies: Vec<f64>,
     phases: Vec<f64>,
     amplitude: f64,
+    /// `blocks x dim x BLOCK` frequencies (derived from `frequencies`).
+    blocked: Vec<f64>,
+    /// The phases padded with zeros to whole blocks.
+    padded_phases: Vec<f64>,
 }
 
 impl RandomFourierFeatures {
@@ -41,13 +48,35 @@ impl RandomFourierFeatures {
 
     /// Rebuilds a map from its stored parts; `frequencies` holds `dim * phases.len()` values.
     pub(super) fn from_parts(dim: usize, frequencies: Vec<f64>, phases: Vec<f64>) -> Self {
-        let amplitude = (2.0 / phases.len().max(1) as f64).sqrt();
+        let n = phases.len();
+        let amplitude = (2.0 / n.max(1) as f64).sqrt();
+        let padded = n.div_ceil(BLOCK) * BLOCK;
+        let mut blocked = vec![0.0; padded * dim];
+        for j in 0..dim {
+            for (k, w) in frequencies[j * n..(j + 1) * n].iter().enumerate() {
+                blocked[((k / BLOCK) * dim + j) * BLOCK + k % BLOCK] = *w;
+            }
+        }
+        let mut padded_phases = phases.clone();
+        padded_phases.resize(padded, 0.0);
         RandomFourierFeatures {
             dim,
             frequencies,
             phases,
             amplitude,
+            blocked,
+            padded_phases,
         }
+    }
+
+    /// Number of components `D`.
+    pub(super) fn len(&self) -> usize {
+        self.phases.len()
+    }
+
+    /// Length of the projection buffers: `D` rounded up to whole blocks.
+    pub(super) fn padded_len(&self) -> usize {
+        self.padded_phases.len()
     }
 
     /// The frequency matrix, feature-major.
@@ -60,39 +89,116 @@ impl RandomFourierFeatures {
         &self.phases
     }
 
-    /// Writes `phi(z)` into `out` (length `D`); `z` has length `dim`.
-    pub(super) fn map(&self, z: &[f64], out: &mut [f64]) {
+    /// Writes `phi(z)` into `out` (length `D`); `z` has length `dim`. `theta` is a buffer of
+    /// [`padded_len`](Self::padded_len) values, left holding the projection `W z + b`.
+    #[cfg(test)]
+    pub(super) fn map(&self, z: &[f64], theta: &mut [f64], out: &mut [f64]) {
+        let mut index = vec![0; self.dim];
+        self.project(z, &mut index, theta);
+        self.cosines(theta, out);
+    }
+
+    /// Writes the projection `theta = W z + b` (each component's phase, then each input
+    /// feature folded in, in order) into `theta` ([`padded_len`](Self::padded_len) values);
+    /// `index` is a buffer of `dim` indices. Features at 0 are skipped: folding one in adds a
+    /// zero, which changes no phase (at most the sign of a zero one, which its cosine does not
+    /// see), and a standardised feature is 0 wherever the scaler has seen it constant, which on
+    /// rows of flags and counts is true of many.
+    pub(super) fn project(&self, z: &[f64], index: &mut [usize], theta: &mut [f64]) {
+        let mut nz = 0;
+        for (j, v) in z[..self.dim].iter().enumerate() {
+            if *v != 0.0 {
+                index[nz] = j;
+                nz += 1;
+            }
+        }
+        let index = &index[..nz];
+        self.fold(&self.padded_phases, index, |i| z[index[i]], theta);
+    }
+
+    /// Writes the projection of a vector that differs from the one projected to `base` by
+    /// `delta[i]` in input feature `index[i]`: `theta = base + sum_i W[index[i]] delta[i]`.
+    pub(super) fn project_from(
+        &self,
+        base: &[f64],
+        index: &[usize],
+        delta: &[f64],
+        theta: &mut [f64],
+    ) {
+        self.fold(base, index, |i| delta[i], theta);
+    }
+
+    /// `theta = base + sum_i W[index[i]] value(i)`, the terms added in order.
+    #[inline(always)]
+    fn fold(&self, base: &[f64], index: &[usize], value: impl Fn(usize) -> f64, theta: &mut [f64]) {
+        let block_len = self.dim * BLOCK;
+        for ((weights, base), out) in self
+            .blocked
+            .chunks_exact(block_len)
+            .zip(base.chunks_exact(BLOCK))
+            .zip(theta.chunks_exact_mut(BLOCK))
+        {
+            let mut t = [0.0; BLOCK];
+            t.copy_from_slice(base);
+            for (i, j) in index.iter().enumerate() {
+                let v = value(i);
+                let row = &weights[j * BLOCK..(j + 1) * BLOCK];
+                for (t, w) in t.iter_mut().zip(row) {
+                    *t += w * v;
+                }
+            }
+            out.copy_from_slice(&t);
+        }
+    }
+
+    /// Writes `phi = sqrt(2 / D) cos(theta)` into `out` (length `D`).
+    pub(super) fn cosines(&self, theta: &[f64], out: &mut [f64]) {
         let n = self.phases.len();
-        let z = &z[..self.dim];
-        let out = &mut out[..n];
-        let full_blocks = n / BLOCK * BLOCK;
-        let (body, tail) = out.split_at_mut(full_blocks);
-        for (block, chunk) in body.chunks_exact_mut(BLOCK).enumerate() {
-            let start = block * BLOCK;
-            let mut theta = [0.0; BLOCK];
-            theta.copy_from_slice(&self.phases[start..start + BLOCK]);
-            for (j, zj) in z.iter().enumerate() {
-                let row = &self.frequencies[j * n + start..j * n + start + BLOCK];
-                for (t, w) in theta.iter_mut().zip(row) {
-                    *t += w * zj;
-                }
+        let (body, tail) = out[..n].split_at_mut(n / BLOCK * BLOCK);
+        let (theta_body, theta_tail) = theta.split_at(body.len());
+        for (t, o) in theta_body
+            .chunks_exact(BLOCK)
+            .zip(body.chunks_exact_mut(BLOCK))
+        {
+            let mut block = [0.0; BLOCK];
+            block.copy_from_slice(t);
+            o.copy_from_slice(&self.block_cosines(&block));
+        }
+        for (o, t) in tail.iter_mut().zip(theta_tail) {
+            *o = self.amplitude * cos(*t);
+        }
+    }
+
+    /// Replaces the first `D` values of `theta` by `phi = sqrt(2 / D) cos(theta)`: the same
+    /// values as [`cosines`](Self::cosines).
+    pub(super) fn cosines_in_place(&self, theta: &mut [f64]) {
+        let n = self.phases.len();
+        let (body, tail) = theta[..n].split_at_mut(n / BLOCK * BLOCK);
+        for t in body.chunks_exact_mut(BLOCK) {
+            let mut block = [0.0; BLOCK];
+            block.copy_from_slice(t);
+            t.copy_from_slice(&self.block_cosines(&block));
+        }
+        for t in tail {
+            *t = self.amplitude * cos(*t);
+        }
+    }
+
+    /// `sqrt(2 / D) cos` of a block of phases: vectorised when every phase is in the range
+    /// of [`cos_reduced`].
+    #[inline(always)]
+    fn block_cosines(&self, theta: &[f64; BLOCK]) -> [f64; BLOCK] {
+        let mut out = [0.0; BLOCK];
+        if theta.iter().all(|t| t.abs() < REDUCTION_LIMIT) {
+            for (o, t) in out.iter_mut().zip(theta) {
+                *o = self.amplitude * cos_reduced(*t);
             }
-            if theta.iter().all(|t| t.abs() < REDUCTION_LIMIT) {
-                for (o, t) in chunk.iter_mut().zip(&theta) {
-                    *o = self.amplitude * cos_reduced(*t);
-                }
-            } else {
-                for (o, t) in chunk.iter_mut().zip(&theta) {
-                    *o = self.amplitude * cos(*t);
-                }
+        } else {
+            for (o, t) in out.iter_mut().zip(theta) {
+                *o = self.amplitude * cos(*t);
             }
         }
-        for (k, o) in (full_blocks..n).zip(tail.iter_mut()) {
-            let theta = z.iter().enumerate().fold(self.phases[k], |t, (j, zj)| {
-                t + self.frequencies[j * n + k] * zj
-            });
-            *o = self.amplitude * cos(theta);
-        }
+        out
     }
 }
 
@@ -199,8 +305,9 @@ mod tests {
         let x = [0.2, -1.0, 0.7];
         let y = [0.9, -0.4, 0.1];
         let (mut px, mut py) = (vec![0.0; 4000], vec![0.0; 4000]);
-        map.map(&x, &mut px);
-        map.map(&y, &mut py);
+        let mut theta = vec![0.0; map.padded_len()];
+        map.map(&x, &mut theta, &mut px);
+        map.map(&y, &mut theta, &mut py);
         let approx: f64 = px.iter().zip(&py).map(|(a, b)| a * b).sum();
         let sq: f64 = x.iter().zip(&y).map(|(a, b)| (a - b) * (a - b)).sum();
         let exact = (-gamma * sq).exp();
@@ -214,6 +321,48 @@ mod tests {
             (self_product - 1.0).abs() < 0.05,
             "<phi(x), phi(x)> = {self_product}"
         );
+    }
+
+    #[test]
+    fn the_projection_folds_features_in_order_and_from_a_base() {
+        // 21 components: two whole blocks and a padded one.
+        let map = RandomFourierFeatures::sample(5, 21, 0.4, 3);
+        let z = [0.3, -1.2, 0.0, 2.5, 0.7];
+        let mut theta = vec![0.0; map.padded_len()];
+        let mut index = [0; 5];
+        map.project(&z, &mut index, &mut theta);
+        for (k, t) in theta.iter().take(21).enumerate() {
+            let folded = (0..5).fold(map.phases()[k], |t, j| {
+                t + map.frequencies()[j * 21 + k] * z[j]
+            });
+            assert_eq!(t.to_bits(), folded.to_bits(), "component {k}");
+        }
+        // The same vector reached from another one by its differences in two features.
+        let other = [0.3, 4.0, 0.0, -1.0, 0.7];
+        let mut base = vec![0.0; map.padded_len()];
+        map.project(&other, &mut index, &mut base);
+        let mut from = vec![0.0; map.padded_len()];
+        map.project_from(
+            &base,
+            &[1, 3],
+            &[z[1] - other[1], z[3] - other[3]],
+            &mut from,
+        );
+        for (k, (f, t)) in from.iter().zip(&theta).take(21).enumerate() {
+            assert!((f - t).abs() < 1e-14, "component {k}");
+        }
+        let mut phi = vec![0.0; 21];
+        map.cosines(&theta, &mut phi);
+        let amplitude = (2.0f64 / 21.0).sqrt();
+        for (k, (p, t)) in phi.iter().zip(&theta).enumerate() {
+            assert_eq!(
+                p.to_bits(),
+                (amplitude * cos(*t)).to_bits(),
+                "component {k}"
+            );
+        }
+        map.cosines_in_place(&mut theta);
+        assert_eq!(&theta[..21], &phi[..]);
     }
 
     #[test]
