@@ -100,7 +100,7 @@ impl FitWorker {
                 for job in job_rx {
                     let started = std::time::Instant::now();
                     let done = job.run();
-                    tracing::info!(
+                    tracing::debug!(
                         job = job.id(),
                         model = %job.model(),
                         purpose = ?job.purpose(),
@@ -315,7 +315,7 @@ impl Detect {
             return;
         };
         while let Some(job) = pool.fit_job() {
-            tracing::info!(job = job.id(), model = %job.model(), purpose = ?job.purpose(), rows = job.rows(), due_seq = job.due_seq(), "background fit started");
+            tracing::debug!(job = job.id(), model = %job.model(), purpose = ?job.purpose(), rows = job.rows(), due_seq = job.due_seq(), "background fit started");
             let sent = fits.jobs.as_ref().map(|tx| tx.send(job));
             if !matches!(sent, Some(Ok(()))) {
                 tracing::error!("the background fit thread is gone");

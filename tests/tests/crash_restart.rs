@@ -18,6 +18,8 @@ use vigil_tests::{splitmix64, vigil_bin};
 
 const EVENTS: usize = 100_000;
 
+const COMMANDS: [&str; 4] = ["uname -a", "ls", "cat /etc/passwd", "wget http://x/y"];
+
 /// 100,000 Cowrie lines: sessions of a few hundred regular clients (connect, login, a
 /// command or two, close) and, every few thousand events, a brute-force burst from a new
 /// address. Event time advances 40 ms per event.
@@ -66,7 +68,7 @@ fn cowrie_lines() -> Vec<String> {
                 ),
                 2 | 3 => (
                     "cowrie.command.input",
-                    serde_json::json!({"input": ["uname -a", "ls", "cat /etc/passwd", "wget http://x/y"][((r >> 44) % 4) as usize]}),
+                    serde_json::json!({"input": COMMANDS[((r >> 44) % 4) as usize]}),
                 ),
                 4 => (
                     "cowrie.login.failed",
@@ -102,6 +104,8 @@ struct Run {
     cef: PathBuf,
     scores: PathBuf,
     state: PathBuf,
+    /// Where vigil's log goes (a file, not a pipe nobody reads while it runs).
+    vigil_log: PathBuf,
 }
 
 fn setup(dir: &Path) -> Run {
@@ -112,7 +116,9 @@ fn setup(dir: &Path) -> Run {
         cef: dir.join("alerts.cef"),
         scores: dir.join("scores.ndjson"),
         state: dir.join("state"),
+        vigil_log: dir.join("vigil.log"),
     };
+    std::fs::create_dir_all(dir).expect("run dir");
     std::fs::write(&run.log, "").expect("create log");
     std::fs::write(
         &run.config,
@@ -151,10 +157,15 @@ poll_millis = 20
 }
 
 fn start(run: &Run) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&run.vigil_log)
+        .expect("vigil log file");
     Command::new(vigil_bin())
         .args(["run", "--config", run.config.to_str().expect("utf-8 path")])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .spawn()
         .expect("vigil starts")
 }
@@ -190,24 +201,30 @@ fn scores(path: &Path) -> Vec<(u64, u64, String)> {
 }
 
 /// Waits until every event of the log has a score (the score log holds `EVENTS` distinct
-/// offsets).
-fn wait_scored(run: &Run, deadline: Duration) {
+/// offsets); on timeout, stops `child` and fails with the end of its log.
+fn wait_scored(run: &Run, child: &mut Child, deadline: Duration) {
     let start = Instant::now();
     loop {
         let distinct: BTreeSet<u64> = scores(&run.scores).into_iter().map(|s| s.0).collect();
         if distinct.len() >= EVENTS {
             return;
         }
-        assert!(
-            start.elapsed() < deadline,
-            "only {} of {EVENTS} events were scored within {deadline:?}",
-            distinct.len()
-        );
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = std::fs::read_to_string(&run.vigil_log).unwrap_or_default();
+            let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
+            panic!(
+                "only {} of {EVENTS} events were scored within {deadline:?}; vigil's log ends:\n{}",
+                distinct.len(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-fn stop(mut child: Child) -> String {
+fn stop(run: &Run, mut child: Child) -> String {
     let pid = child.id().to_string();
     let status = Command::new("kill")
         .args(["-s", "TERM", &pid])
@@ -217,7 +234,7 @@ fn stop(mut child: Child) -> String {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("wait works") {
-            let stderr = stderr_of(&mut child);
+            let stderr = std::fs::read_to_string(&run.vigil_log).unwrap_or_default();
             assert!(status.success(), "vigil exited with {status}: {stderr}");
             return stderr;
         }
@@ -227,14 +244,6 @@ fn stop(mut child: Child) -> String {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn stderr_of(child: &mut Child) -> String {
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-    }
-    stderr
 }
 
 /// Alert ids of the flat NDJSON output, in order.
@@ -273,16 +282,20 @@ fn once(ids: &[String], what: &str) -> BTreeSet<String> {
 fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one() {
     let lines = cowrie_lines();
     let dir = tempfile::tempdir().expect("temp dir");
+    if let Some(path) = std::env::var_os("DUMP_LINES") {
+        std::fs::write(path, lines.join("\n") + "\n").expect("dump");
+        return;
+    }
 
     // The uninterrupted run.
-    let a = setup(&dir.path().join("a"));
-    let child = start(&a);
+    let a = setup(&dir.path().join("run"));
+    let mut child = start(&a);
     for chunk in lines.chunks(5_000) {
         append(&a.log, chunk);
         std::thread::sleep(Duration::from_millis(20));
     }
-    wait_scored(&a, Duration::from_secs(240));
-    stop(child);
+    wait_scored(&a, &mut child, Duration::from_secs(120));
+    stop(&a, child);
     let a_ids = once(&flat_ids(&a.flat), "the uninterrupted run's NDJSON");
     assert_eq!(once(&cef_ids(&a.cef), "the uninterrupted run's CEF"), a_ids);
     assert!(a_ids.len() >= 10, "the run raised only {} alerts", a_ids.len());
@@ -292,8 +305,10 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
         .collect();
     assert_eq!(a_scores.len(), EVENTS);
 
-    // The run that is killed halfway and started again.
-    let b = setup(&dir.path().join("b"));
+    // The run that is killed halfway and started again, at the same paths: alert ids are
+    // derived from the sensor and the event's origin, its file path included.
+    std::fs::remove_dir_all(dir.path().join("run")).expect("clear the first run");
+    let b = setup(&dir.path().join("run"));
     let mut child = start(&b);
     let half = EVENTS / 2;
     for chunk in lines[..half].chunks(1_000) {
@@ -311,13 +326,13 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
     let _ = child.wait();
     let scored_before_kill = scores(&b.scores).len();
 
-    let child = start(&b);
+    let mut child = start(&b);
     for chunk in lines[half..].chunks(5_000) {
         append(&b.log, chunk);
         std::thread::sleep(Duration::from_millis(20));
     }
-    wait_scored(&b, Duration::from_secs(240));
-    let stderr = stop(child);
+    wait_scored(&b, &mut child, Duration::from_secs(120));
+    let stderr = stop(&b, child);
     assert!(
         stderr.contains("resuming from the checkpoint"),
         "the restart did not resume from a checkpoint: {stderr}"
@@ -355,6 +370,12 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
             "event at offset {offset} scored differently after the restart"
         );
     }
+
+    eprintln!(
+        "{} alerts in both runs; restart resumed at event {first_resumed}; {} scores after it compared",
+        b_ids.len(),
+        after_restart.len()
+    );
 
     // The store opens and its trees agree.
     let store = vigil_state::Store::open(&b.state, &vigil_state::StoreOptions::default())
