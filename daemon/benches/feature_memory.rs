@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil::config::Config;
-use vigil::input::{Produced, Producer, Tally};
 use vigil::alert::SeverityThresholds;
+use vigil::config::Config;
 use vigil::detect::{Detect, DetectSettings};
+use vigil::input::{Produced, Producer, Tally};
 use vigil::pipeline::{AlertStage, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings};
 use vigil::stats::peak_rss_bytes;
 use vigil_detectors::rules::RuleSet;

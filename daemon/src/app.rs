@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use vigil_tail::Position;
 
 use crate::alert::{EncodeOptions, LineFormat, SeverityThresholds};
-use crate::detect::{Detect, DetectSettings};
-use crate::input::decode_position;
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
+use crate::detect::{Detect, DetectSettings};
+use crate::input::decode_position;
 use crate::input::{DemoProducer, LineProducer, RejectionLog};
 use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs, WebhookSpec};
 use crate::pipeline::{
@@ -73,7 +73,11 @@ fn detect_stage(
     options: &StageOptions,
 ) -> anyhow::Result<Detect> {
     let rules = RuleSet::new(&config.rule_set_config()?)?;
-    let pool = config.pool.enabled.then(|| config.pool_config()).transpose()?;
+    let pool = config
+        .pool
+        .enabled
+        .then(|| config.pool_config())
+        .transpose()?;
     let score_log: Option<Box<dyn std::io::Write + Send>> = match &options.score_log {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -119,9 +123,9 @@ fn stage_settings(
     let mut first_seq = 1;
     let mut positions = BTreeMap::new();
     if options.checkpoints
-        && let Some(stored) = store.read_checkpoint().with_context(|| {
-            format!("cannot read the checkpoint in {}", store.path().display())
-        })?
+        && let Some(stored) = store
+            .read_checkpoint()
+            .with_context(|| format!("cannot read the checkpoint in {}", store.path().display()))?
     {
         let checkpoint = stored.checkpoint;
         let restored = (|| -> Result<(AlertStage, BTreeMap<String, Position>), String> {

@@ -980,7 +980,10 @@ impl Config {
                 field,
                 requirement,
                 value,
-            } => invalid(format!("pool.{field}"), format!("{requirement}, got {value}")),
+            } => invalid(
+                format!("pool.{field}"),
+                format!("{requirement}, got {value}"),
+            ),
             other => invalid("pool", other.to_string()),
         })?;
         if p.models.is_empty() {
@@ -1177,8 +1180,14 @@ mod tests {
         );
         assert_eq!(config.severity.red, code.severity.red);
         assert_eq!(config.pool_config().ok(), code.pool_config().ok());
-        assert_eq!(config.pool.explain_top_features, code.pool.explain_top_features);
-        assert_eq!(config.label_feedback(true).ok(), code.label_feedback(true).ok());
+        assert_eq!(
+            config.pool.explain_top_features,
+            code.pool.explain_top_features
+        );
+        assert_eq!(
+            config.label_feedback(true).ok(),
+            code.label_feedback(true).ok()
+        );
         assert_eq!(config.state.checkpoint_secs, code.state.checkpoint_secs);
         assert_eq!(config.demo.seed, code.demo.seed);
         assert_eq!(config.state.dir, code.state.dir);

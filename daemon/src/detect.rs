@@ -9,13 +9,15 @@
 //! training window only take events that were not alerted on, whoever raised the alert.
 
 use std::io::Write;
-use std::sync::mpsc;
 use std::sync::Arc;
+use std::sync::mpsc;
 
 use vigil_detectors::codec::{SnapshotReader, SnapshotWriter};
 use vigil_detectors::rules::{RuleHit, RuleSet};
 use vigil_features::Extracted;
-use vigil_pool::{DriftEvent, FitDone, FitJob, LabelFeedback, LabelFeedbackConfig, Pool, PoolConfig, PoolError};
+use vigil_pool::{
+    DriftEvent, FitDone, FitJob, LabelFeedback, LabelFeedbackConfig, Pool, PoolConfig, PoolError,
+};
 use vigil_sensors::Event;
 
 use crate::alert::{FeatureContribution, Severity, SeverityThresholds, feature_explanation};
@@ -179,7 +181,10 @@ impl NormalStats {
             .into_iter()
             .take(k)
             .filter_map(|(j, d)| {
-                let name = names.get(j).cloned().unwrap_or_else(|| format!("feature_{j}"));
+                let name = names
+                    .get(j)
+                    .cloned()
+                    .unwrap_or_else(|| format!("feature_{j}"));
                 FeatureContribution::new(name, x[j], d).ok()
             })
             .collect()
@@ -316,8 +321,8 @@ impl Detect {
         };
         while let Some(job) = pool.fit_job() {
             tracing::debug!(job = job.id(), model = %job.model(), purpose = ?job.purpose(), rows = job.rows(), due_seq = job.due_seq(), "background fit started");
-            let sent = fits.jobs.as_ref().map(|tx| tx.send(job));
-            if !matches!(sent, Some(Ok(()))) {
+            let sent = fits.jobs.as_ref().is_some_and(|tx| tx.send(job).is_ok());
+            if !sent {
                 tracing::error!("the background fit thread is gone");
             }
         }
@@ -335,9 +340,7 @@ impl Detect {
             match pool.score_timed(x, seq, event_time_micros) {
                 Ok(score) => return Some(score),
                 Err(PoolError::WaitingForFit { job, due_seq, .. }) => {
-                    let Some(fits) = self.fits.as_ref() else {
-                        return None;
-                    };
+                    let fits = self.fits.as_ref()?;
                     tracing::debug!(job, due_seq, "intake waits for a background fit");
                     match fits.results.recv() {
                         Ok(done) => {
@@ -346,7 +349,9 @@ impl Detect {
                             }
                         }
                         Err(_) => {
-                            tracing::error!("the background fit thread is gone; the pool stops scoring");
+                            tracing::error!(
+                                "the background fit thread is gone; the pool stops scoring"
+                            );
                             self.pool = None;
                             return None;
                         }
@@ -383,7 +388,8 @@ impl Detect {
             let seq = first_seq + index as u64;
             self.install_finished();
             let mut alerted = false;
-            self.rules.observe(&facts.view, &facts.window, &mut self.hits);
+            self.rules
+                .observe(&facts.view, &facts.window, &mut self.hits);
             for hit in self.hits.drain(..) {
                 let severity = Severity::of(hit.strength, &self.severity);
                 if severity == Severity::Green {

@@ -253,7 +253,14 @@ async fn run_source(
             break;
         }
         if control.paused.load(Ordering::SeqCst) {
-            flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
+            flush(
+                &name,
+                &downstream,
+                &mut out,
+                &mut batch_read_at,
+                &mut out_resume,
+            )
+            .await;
             actix_rt::time::sleep(settings.poll_interval).await;
             continue;
         }
@@ -276,7 +283,14 @@ async fn run_source(
             if let Some(due) = pacer.due(&event) {
                 let now = Instant::now();
                 if due > now {
-                    flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
+                    flush(
+                        &name,
+                        &downstream,
+                        &mut out,
+                        &mut batch_read_at,
+                        &mut out_resume,
+                    )
+                    .await;
                     actix_rt::time::sleep_until(due.into()).await;
                 }
             }
@@ -284,25 +298,53 @@ async fn run_source(
             out_resume = None;
             out.push(event);
             if out.len() >= settings.batch_max_events {
-                flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
+                flush(
+                    &name,
+                    &downstream,
+                    &mut out,
+                    &mut batch_read_at,
+                    &mut out_resume,
+                )
+                .await;
             }
         }
         // Every record produced so far is in `out` or sent: the producer's position is where
         // the source resumes after the last of them.
         out_resume = producer.position().map(|p| encode_position(&p));
         if batch_read_at.is_some_and(|t| t.elapsed() >= settings.batch_max_wait) {
-            flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
+            flush(
+                &name,
+                &downstream,
+                &mut out,
+                &mut batch_read_at,
+                &mut out_resume,
+            )
+            .await;
         }
         match status {
             Produced::More => {}
             Produced::Idle => {
-                flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
+                flush(
+                    &name,
+                    &downstream,
+                    &mut out,
+                    &mut batch_read_at,
+                    &mut out_resume,
+                )
+                .await;
                 actix_rt::time::sleep(settings.poll_interval).await;
             }
             Produced::Finished => finished = true,
         }
     }
-    flush(&name, &downstream, &mut out, &mut batch_read_at, &mut out_resume).await;
+    flush(
+        &name,
+        &downstream,
+        &mut out,
+        &mut batch_read_at,
+        &mut out_resume,
+    )
+    .await;
     producer.finish();
     let position = producer.position();
     if let Some(position) = &position {
@@ -504,7 +546,9 @@ impl Handler<SourceDone> for FeatureActor {
                     checkpoint: Some(checkpoint),
                 };
                 if downstream.send(batch).await.is_err() {
-                    tracing::error!("the detector stage is gone; the final checkpoint was not taken");
+                    tracing::error!(
+                        "the detector stage is gone; the final checkpoint was not taken"
+                    );
                 }
             }
             // Delivered even when this fails: once the last source's `SourceDone` reaches the
@@ -731,7 +775,11 @@ impl AlertActor {
                 });
             }
         }
-        if new_alerts.is_empty() && updates.is_empty() && drift_events.is_empty() && checkpoint.is_none() {
+        if new_alerts.is_empty()
+            && updates.is_empty()
+            && drift_events.is_empty()
+            && checkpoint.is_none()
+        {
             return Vec::new();
         }
         let commit = Commit {
@@ -760,7 +808,11 @@ impl AlertActor {
                     new_alerts.len(),
                     updates.len(),
                     drift_events.len(),
-                    if checkpoint.is_some() { " and a checkpoint" } else { "" }
+                    if checkpoint.is_some() {
+                        " and a checkpoint"
+                    } else {
+                        ""
+                    }
                 );
                 Vec::new()
             }
@@ -962,7 +1014,8 @@ impl AlertStage {
     pub fn rewrite_open_alerts(&self, store: &Store) -> usize {
         let mut rewritten = 0;
         for (id, alert) in &self.open {
-            let (Ok(stored_id), Ok(bytes)) = (id.parse::<AlertId>(), serde_json::to_vec(alert)) else {
+            let (Ok(stored_id), Ok(bytes)) = (id.parse::<AlertId>(), serde_json::to_vec(alert))
+            else {
                 continue;
             };
             match store.update_alert(stored_id, &bytes) {

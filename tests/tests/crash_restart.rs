@@ -37,7 +37,7 @@ fn cowrie_lines() -> Vec<String> {
             .format("%Y-%m-%dT%H:%M:%S%.6fZ")
             .to_string();
         let r = splitmix64(&mut rng);
-        if burst.is_none() && r % 4000 == 0 {
+        if burst.is_none() && r.is_multiple_of(4000) {
             bursts += 1;
             burst = Some((bursts, 0));
         }
@@ -59,7 +59,12 @@ fn cowrie_lines() -> Vec<String> {
         } else {
             let client = (r >> 8) % 300;
             let session = format!("c{client}-{}", (r >> 20) % 1000);
-            let ip = format!("10.{}.{}.{}", 1 + client / 250, client % 250, 1 + (r >> 40) % 3);
+            let ip = format!(
+                "10.{}.{}.{}",
+                1 + client / 250,
+                client % 250,
+                1 + (r >> 40) % 3
+            );
             let (eventid, extra) = match (r >> 32) % 6 {
                 0 => ("cowrie.session.connect", serde_json::json!({})),
                 1 => (
@@ -74,7 +79,10 @@ fn cowrie_lines() -> Vec<String> {
                     "cowrie.login.failed",
                     serde_json::json!({"username": "user", "password": "123456"}),
                 ),
-                _ => ("cowrie.session.closed", serde_json::json!({"duration": (r >> 50) % 300})),
+                _ => (
+                    "cowrie.session.closed",
+                    serde_json::json!({"duration": (r >> 50) % 300}),
+                ),
             };
             let mut line = serde_json::json!({
                 "eventid": eventid,
@@ -84,7 +92,7 @@ fn cowrie_lines() -> Vec<String> {
                 "src_ip": ip,
                 "src_port": 30_000 + (r >> 48) % 30_000,
                 "dst_ip": "10.0.0.5",
-                "dst_port": if (r >> 56) % 5 == 0 { 23 } else { 22 },
+                "dst_port": if (r >> 56).is_multiple_of(5) { 23 } else { 22 },
                 "session": session,
             });
             if let (Some(line), Some(extra)) = (line.as_object_mut(), extra.as_object()) {
@@ -249,7 +257,11 @@ fn stop(run: &Run, mut child: Child) -> String {
 /// Alert ids of the flat NDJSON output, in order.
 fn flat_ids(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(text.is_empty() || text.ends_with('\n'), "partial line in {}", path.display());
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "partial line in {}",
+        path.display()
+    );
     text.lines()
         .map(|line| {
             let v: Value = serde_json::from_str(line).expect("alert lines are JSON");
@@ -261,7 +273,11 @@ fn flat_ids(path: &Path) -> Vec<String> {
 /// Alert ids of the CEF output (the `externalId` extension), in order.
 fn cef_ids(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(text.is_empty() || text.ends_with('\n'), "partial line in {}", path.display());
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "partial line in {}",
+        path.display()
+    );
     text.lines()
         .map(|line| {
             line.split(' ')
@@ -282,10 +298,6 @@ fn once(ids: &[String], what: &str) -> BTreeSet<String> {
 fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one() {
     let lines = cowrie_lines();
     let dir = tempfile::tempdir().expect("temp dir");
-    if let Some(path) = std::env::var_os("DUMP_LINES") {
-        std::fs::write(path, lines.join("\n") + "\n").expect("dump");
-        return;
-    }
 
     // The uninterrupted run.
     let a = setup(&dir.path().join("run"));
@@ -298,7 +310,11 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
     stop(&a, child);
     let a_ids = once(&flat_ids(&a.flat), "the uninterrupted run's NDJSON");
     assert_eq!(once(&cef_ids(&a.cef), "the uninterrupted run's CEF"), a_ids);
-    assert!(a_ids.len() >= 10, "the run raised only {} alerts", a_ids.len());
+    assert!(
+        a_ids.len() >= 10,
+        "the run raised only {} alerts",
+        a_ids.len()
+    );
     let a_scores: BTreeMap<u64, (u64, String)> = scores(&a.scores)
         .into_iter()
         .map(|(offset, seq, score)| (offset, (seq, score)))
@@ -318,7 +334,10 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
     // Past a few checkpoints and into the stream.
     let start_wait = Instant::now();
     while scores(&b.scores).len() < half * 3 / 4 {
-        assert!(start_wait.elapsed() < Duration::from_secs(120), "the first process scores nothing");
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(120),
+            "the first process scores nothing"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(1_500));
@@ -361,7 +380,10 @@ fn a_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_one()
         after_restart.len()
     );
     let first_resumed = after_restart[0].1;
-    assert!(first_resumed > 1, "the restart began from the first event, not a checkpoint");
+    assert!(
+        first_resumed > 1,
+        "the restart began from the first event, not a checkpoint"
+    );
     for (offset, seq, score) in after_restart {
         let (a_seq, a_score) = &a_scores[offset];
         assert_eq!(
