@@ -718,6 +718,11 @@ pub struct PoolSection {
     pub reference: ReferenceSection,
     /// Seed of everything random in the pool.
     pub seed: u64,
+    /// Smallest per-feature spread the baseline OCSVM's scaler divides by, in the features'
+    /// units (most are log1p counts, flags and sines in [-1, 1]): a feature that barely
+    /// moved in the training window (the time of day over a few minutes) would otherwise
+    /// make every later event look infinitely far from all of it.
+    pub ocsvm_min_scale: f64,
     /// Features named in an alert's explanation, most deviant first.
     pub explain_top_features: usize,
 }
@@ -743,6 +748,7 @@ impl Default for PoolSection {
             max_retired_models: d.max_retired_models,
             reference: ReferenceSection::WithinReference,
             seed: d.seed,
+            ocsvm_min_scale: 0.1,
             explain_top_features: 3,
         }
     }
@@ -973,6 +979,10 @@ impl Config {
                 ReferenceSection::WithinReference => vigil_pool::ReferencePolicy::WithinReference,
             },
             seed: p.seed,
+            ocsvm: vigil_detectors::ocsvm::batch::BatchOcsvmConfig {
+                min_scale: p.ocsvm_min_scale,
+                ..vigil_pool::PoolConfig::default().ocsvm
+            },
             ..vigil_pool::PoolConfig::default()
         };
         config.validate().map_err(|e| match e {

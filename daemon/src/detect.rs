@@ -443,6 +443,7 @@ impl Detect {
                     "round": event.origin.round,
                     "score": score.calibrated,
                     "champion": champion,
+                    "models": score.models().collect::<Vec<_>>(),
                     "label": event.label.as_ref().map(|l| &l.class),
                 });
                 let _ = writeln!(log, "{line}");

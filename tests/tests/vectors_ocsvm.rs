@@ -114,6 +114,7 @@ impl Golden {
             shrinking: self.shrinking,
             cache_mb: self.cache_mb,
             max_iter: None,
+            min_scale: 0.0,
         }
     }
 }

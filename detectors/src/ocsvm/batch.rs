@@ -95,6 +95,12 @@ pub struct BatchOcsvmConfig {
     /// Cap on solver iterations; `None` runs to convergence (scikit-learn's -1). A capped fit
     /// still returns a model, with [`FitSummary::converged`] false. Default `None`.
     pub max_iter: Option<u64>,
+    /// Smallest per-feature divisor of [`ScaledBatchOcsvm`]'s scaler, in the feature's own
+    /// units; 0 (the default) is scikit-learn's `StandardScaler`. A feature that barely moves
+    /// within a short training window (the time of day over a few minutes) otherwise gets a
+    /// tiny spread, every later value of it scales to a huge distance, every kernel vanishes
+    /// and the model scores all events alike. Finite, at least 0.
+    pub min_scale: f64,
 }
 
 impl Default for BatchOcsvmConfig {
@@ -106,6 +112,7 @@ impl Default for BatchOcsvmConfig {
             shrinking: true,
             cache_mb: 200.0,
             max_iter: None,
+            min_scale: 0.0,
         }
     }
 }
@@ -123,6 +130,14 @@ impl BatchOcsvmConfig {
     /// # Errors
     /// [`DetectorError::InvalidParameter`] naming the first bad parameter and its value.
     pub fn validate(&self) -> Result<(), DetectorError> {
+        if !(self.min_scale >= 0.0 && self.min_scale.is_finite()) {
+            return Err(invalid_parameter(
+                NAME,
+                "min_scale",
+                "must be a finite number, at least 0",
+                self.min_scale.to_string(),
+            ));
+        }
         if !(self.nu > 0.0 && self.nu <= 1.0) {
             return Err(invalid_parameter(
                 NAME,
@@ -621,6 +636,8 @@ fn read_config(r: &mut SnapshotReader<'_>) -> Result<BatchOcsvmConfig, DetectorE
         shrinking,
         cache_mb,
         max_iter: (has_cap != 0).then_some(cap),
+        // Only a fit uses it, and the fitted scaler carries its effect: not stored.
+        min_scale: 0.0,
     })
 }
 

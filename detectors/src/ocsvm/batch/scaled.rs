@@ -182,7 +182,13 @@ impl ScaledBatchOcsvm {
     /// # Errors
     /// As [`BatchOcsvm::fit`]; the model is left unchanged.
     pub fn refit(&mut self, rows: &[f64]) -> Result<(), DetectorError> {
-        let scaler = BatchStandardScaler::fit(rows, self.model.dim)?;
+        let mut scaler = BatchStandardScaler::fit(rows, self.model.dim)?;
+        let floor = self.model.config().min_scale;
+        if floor > 0.0 {
+            for scale in &mut scaler.scale {
+                *scale = scale.max(floor);
+            }
+        }
         let scaled = scaler.transform_rows(rows);
         let mut model = self.model.clone();
         model.refit(&scaled)?;
