@@ -125,9 +125,25 @@ impl fmt::Display for FeatureContribution {
             f,
             "{} = {} ({:.1} sd {side} normal)",
             self.name,
-            self.value,
+            ShortNumber(self.value),
             self.deviation.abs()
         )
+    }
+}
+
+/// A feature value as a person reads it: whole numbers as they are, others with at most four
+/// decimals and no trailing zeros (`1.7918`, not `1.791759469228055`).
+struct ShortNumber(f64);
+
+impl fmt::Display for ShortNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            return write!(f, "{v:.0}");
+        }
+        let text = format!("{v:.4}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        f.write_str(if text == "-0" { "0" } else { text })
     }
 }
 
@@ -145,6 +161,11 @@ impl fmt::Display for FeatureContribution {
 ///     "failed_logins_window = 52 (6.2 sd above normal), distinct_ports_window = 0 (1.5 sd below normal)"
 /// );
 /// assert_eq!(feature_explanation(&[]), "no feature stands out");
+/// let log_count = FeatureContribution::new("src_distinct_dst_ports_window_log1p", 1.791759469228055, 4.4).unwrap();
+/// assert_eq!(
+///     log_count.to_string(),
+///     "src_distinct_dst_ports_window_log1p = 1.7918 (4.4 sd above normal)"
+/// );
 /// ```
 pub fn feature_explanation(features: &[FeatureContribution]) -> String {
     use fmt::Write;
