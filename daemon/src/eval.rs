@@ -468,7 +468,7 @@ fn run_seed(
     match options.detector {
         EvalDetector::Rules => run_rules(data, config),
         EvalDetector::Ocsvm => run_batch_ocsvm(data, options.train_rows),
-        EvalDetector::Pool => run_pool(data, seed),
+        EvalDetector::Pool => run_pool(data, config, seed),
         online => {
             let (mut detector, params) = online_detector(online, data.dim(), seed)?;
             let mut scores = vec![0.0; data.len()];
@@ -587,18 +587,21 @@ fn run_batch_ocsvm(data: &Dataset, train_rows: usize) -> anyhow::Result<Run> {
     })
 }
 
-/// The detector pool, prequential: score each row, reveal its label as feedback, learn it
-/// (alerted when the pool's score reaches the alert threshold). Fits run inline when the
-/// pool waits for them; their time counts as fit time.
-fn run_pool(data: &Dataset, seed: u64) -> anyhow::Result<Run> {
-    use vigil_pool::{LabelFeedback, LabelFeedbackConfig, Pool, PoolConfig, PoolError};
+/// The detector pool, prequential: score each row, reveal its label as feedback (the share
+/// and delay of `[feedback]`; none when `feedback.from_labels = false`), learn it (alerted
+/// when the pool's score reaches the alert threshold). Fits run inline when the pool waits
+/// for them; their time counts as fit time.
+fn run_pool(data: &Dataset, config: &Config, seed: u64) -> anyhow::Result<Run> {
+    use vigil_pool::{LabelFeedback, Pool, PoolConfig, PoolError};
     let pool_config = PoolConfig {
         seed,
         ..PoolConfig::default()
     };
-    let feedback_config = LabelFeedbackConfig::default();
+    let feedback_config = config
+        .label_feedback(true)?
+        .map(|f| vigil_pool::LabelFeedbackConfig { seed, ..f });
     let mut pool = Pool::new(data.dim(), pool_config.clone())?;
-    let mut feedback = LabelFeedback::new(feedback_config)?;
+    let mut feedback = feedback_config.map(LabelFeedback::new).transpose()?;
     let mut released = Vec::new();
     let mut scores = Vec::with_capacity(data.len());
     let mut fit_time = Duration::ZERO;
@@ -617,7 +620,9 @@ fn run_pool(data: &Dataset, seed: u64) -> anyhow::Result<Run> {
         };
         scores.push(scored.calibrated);
         released.clear();
-        feedback.release(seq, anomalous, &mut released);
+        if let Some(feedback) = feedback.as_mut() {
+            feedback.release(seq, anomalous, &mut released);
+        }
         for &(labelled, label) in &released {
             pool.feedback(labelled, label)?;
         }
@@ -635,8 +640,9 @@ fn run_pool(data: &Dataset, seed: u64) -> anyhow::Result<Run> {
             "alert_threshold": pool_config.alert_threshold,
             "baseline_train_events": pool_config.baseline_train_events,
             "swap_after_events": pool_config.swap_after_events,
-            "feedback_fraction": feedback_config.fraction,
-            "feedback_delay_events": feedback_config.delay_events,
+            "feedback_from_labels": feedback_config.is_some(),
+            "feedback_fraction": feedback_config.map(|f| f.fraction),
+            "feedback_delay_events": feedback_config.map(|f| f.delay_events),
             "final_champion": status.champion,
             "final_models": status.models,
             "retired": status.retired,

@@ -243,8 +243,7 @@ async fn run_source(
     let mut pending: Vec<Event> = Vec::with_capacity(chunk);
     let mut out: Vec<Event> = Vec::with_capacity(settings.batch_max_events);
     let mut batch_read_at: Option<Instant> = None;
-    // Where the source resumes after the last event in `out`, when known.
-    let mut out_resume: Option<Vec<u8>> = None;
+    let mut out_resume = ResumeMark::default();
     let mut finished = false;
     let name = settings.name.clone();
 
@@ -295,7 +294,7 @@ async fn run_source(
                 }
             }
             batch_read_at.get_or_insert_with(Instant::now);
-            out_resume = None;
+            out_resume.pending = None;
             out.push(event);
             if out.len() >= settings.batch_max_events {
                 flush(
@@ -310,7 +309,7 @@ async fn run_source(
         }
         // Every record produced so far is in `out` or sent: the producer's position is where
         // the source resumes after the last of them.
-        out_resume = producer.position().map(|p| encode_position(&p));
+        out_resume.pending = producer.position().map(|p| encode_position(&p));
         if batch_read_at.is_some_and(|t| t.elapsed() >= settings.batch_max_wait) {
             flush(
                 &name,
@@ -358,23 +357,41 @@ async fn run_source(
         .await;
 }
 
+/// Where a source resumes: after the last event it handed on, when known.
+#[derive(Default)]
+struct ResumeMark {
+    /// The position after the last event in the batch being filled (`None` while that batch
+    /// ends in the middle of what the producer read).
+    pending: Option<Vec<u8>>,
+    /// The last position handed on.
+    sent: Option<Vec<u8>>,
+}
+
 async fn flush(
     source: &Arc<str>,
     downstream: &Addr<FeatureActor>,
     out: &mut Vec<Event>,
     read_at: &mut Option<Instant>,
-    resume: &mut Option<Vec<u8>>,
+    resume: &mut ResumeMark,
 ) {
     if out.is_empty() {
-        return;
+        // Records read without events (rejected or skipped lines) still move the position:
+        // hand it on by itself, so a checkpoint can cover them.
+        if resume.pending.is_none() || resume.pending == resume.sent {
+            return;
+        }
     }
     let events = std::mem::take(out);
     let read_at = read_at.take().unwrap_or_else(Instant::now);
+    let position = resume.pending.take();
+    if position.is_some() {
+        resume.sent.clone_from(&position);
+    }
     let batch = EventBatch {
         source: source.clone(),
         events,
         read_at,
-        resume: resume.take(),
+        resume: position,
     };
     if downstream.send(batch).await.is_err() {
         tracing::error!("feature stage is gone; events of this batch were not processed");
@@ -444,7 +461,9 @@ impl FeatureActor {
     fn checkpoint_draft(&mut self, force: bool) -> Option<Box<CheckpointDraft>> {
         let policy = self.checkpoints?;
         let due = force || self.last_checkpoint.elapsed() >= policy.every;
-        if !due || !self.sources.values().all(|m| m.exact || m.resume.is_none()) {
+        // Every source that handed on events must be able to resume right after them;
+        // otherwise a restart would read some of them again into state that holds them.
+        if !due || !self.sources.values().all(|m| m.exact) {
             return None;
         }
         self.last_checkpoint = Instant::now();
