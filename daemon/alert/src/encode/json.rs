@@ -65,6 +65,8 @@ impl<'a> FlatView<'a> {
             explanation: &alert.explanation,
             top_features: &alert.top_features,
             state: alert.state,
+            assignee: alert.assignee.as_deref(),
+            note: alert.note.as_deref(),
             sensor: alert.sensor,
             sensor_id: &alert.sensor_id,
             kind: alert.kind,
@@ -100,6 +102,10 @@ pub(super) struct FlatView<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     top_features: &'a [FeatureContribution],
     state: AlertState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assignee: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
     sensor: Sensor,
     sensor_id: &'a str,
     kind: EventKind,
