@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 
 use vigil_tail::Position;
 
+use tokio::sync::Notify;
+
 use crate::alert::{EncodeOptions, LineFormat, SeverityThresholds};
+use crate::api::{ApiServer, ApiSettings, ApiState, SourceHandle};
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::detect::{Detect, DetectSettings};
@@ -350,33 +353,41 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs a pipeline until its sources finish or a signal arrives; on a signal, stops intake
-/// and waits up to the grace period for the pipeline to drain. Returns the summary.
+/// Runs a pipeline until its sources finish, a signal arrives or `stop` is notified (`POST
+/// /api/v1/shutdown`); then stops intake and waits up to the grace period for the pipeline
+/// to drain. Returns the summary and whether it was stopped before its sources finished.
 async fn run_pipeline(
     mut pipeline: Pipeline,
     grace: Duration,
     process_start: Instant,
     ready: Instant,
+    stop: Arc<Notify>,
 ) -> (Summary, bool) {
     let drained = pipeline.drained();
     tokio::pin!(drained);
-    let mut interrupted = false;
-    tokio::select! {
-        _ = &mut drained => {}
-        _ = shutdown_signal() => {
-            interrupted = true;
-            tracing::info!("shutting down: intake stopped, draining the pipeline (grace {} s)", grace.as_secs());
-            pipeline.stop_intake();
-            if tokio::time::timeout(grace, &mut drained).await.is_err() {
-                tracing::warn!("pipeline did not drain within {} s; exiting anyway", grace.as_secs());
-            }
+    let requested = tokio::select! {
+        _ = &mut drained => None,
+        _ = shutdown_signal() => Some("a signal"),
+        _ = stop.notified() => Some("an API request"),
+    };
+    if let Some(by) = requested {
+        tracing::info!(
+            "shutting down on {by}: intake stopped, draining the pipeline (grace {} s)",
+            grace.as_secs()
+        );
+        pipeline.stop_intake();
+        if tokio::time::timeout(grace, &mut drained).await.is_err() {
+            tracing::warn!(
+                "pipeline did not drain within {} s; exiting anyway",
+                grace.as_secs()
+            );
         }
     }
     let summary = pipeline
         .stats
         .summary((ready - process_start).as_secs_f64());
     pipeline.shut_down();
-    (summary, interrupted)
+    (summary, requested.is_some())
 }
 
 /// `vigil replay`.
@@ -472,7 +483,14 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             }],
         );
         let ready = Instant::now();
-        run_pipeline(pipeline, grace, process_start, ready).await
+        run_pipeline(
+            pipeline,
+            grace,
+            process_start,
+            ready,
+            Arc::new(Notify::new()),
+        )
+        .await
     });
     // A replay's outputs deliver once the pipeline has drained, so they carry every alert in
     // its final form (aggregated repeats included) whatever the speed and batching: the
@@ -506,6 +524,14 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
         demo_config.duration_secs = Some(secs);
     }
     let generator = vigil_demo::DemoGenerator::new(demo_config)?;
+    // The demo runs without its API when the port is taken (another demo, say).
+    let api = match bind_api(&config) {
+        Ok(api) => api,
+        Err(error) => {
+            eprintln!("vigil demo: no admin API: {error:#}");
+            None
+        }
+    };
     let state = open_state(&config, None)?;
     let outputs = Outputs::start(
         &state.store,
@@ -541,6 +567,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
         args.seed.unwrap_or(d.seed),
         acceleration
     );
+    let api_store = state.store.clone();
     let summary = actix::System::new().block_on(async move {
         let pipeline = Pipeline::start(
             stages,
@@ -550,6 +577,21 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             }],
         );
         let ready = Instant::now();
+        let stop = Arc::new(Notify::new());
+        let server = match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start)) {
+            Some(Ok(server)) => {
+                eprintln!(
+                    "vigil demo: admin API on http://{addr}/api/v1/status (alerts: http://{addr}/api/v1/alerts)",
+                    addr = server.addr()
+                );
+                Some(server)
+            }
+            Some(Err(error)) => {
+                eprintln!("vigil demo: no admin API: {error}");
+                None
+            }
+            None => None,
+        };
         let stats = pipeline.stats.clone();
         let ticker = actix_rt::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -570,8 +612,11 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
                 );
             }
         });
-        let summary = run_pipeline(pipeline, grace, process_start, ready).await.0;
+        let summary = run_pipeline(pipeline, grace, process_start, ready, stop).await.0;
         ticker.abort();
+        if let Some(server) = server {
+            server.stop().await;
+        }
         summary
     });
     finish_outputs(outputs, &state.store, grace)?;
@@ -641,6 +686,61 @@ fn source_spec(
     })
 }
 
+/// The admin API's listener and settings, bound before anything else starts; `None` when
+/// `api.enabled` is off.
+struct ApiListener {
+    listener: std::net::TcpListener,
+    settings: ApiSettings,
+}
+
+fn bind_api(config: &Config) -> anyhow::Result<Option<ApiListener>> {
+    if !config.api.enabled {
+        return Ok(None);
+    }
+    let token = config.api.load_token()?;
+    let addr = config.api.listen_addr()?;
+    let listener = crate::api::bind(addr)?;
+    Ok(Some(ApiListener {
+        listener,
+        settings: ApiSettings {
+            token,
+            read_requires_token: config.api.read_requires_token,
+            max_body_bytes: config.api.max_body_bytes,
+            max_page: config.api.max_page,
+            redact_credentials: config.outputs.redact_credentials,
+        },
+    }))
+}
+
+/// Starts the admin API over a started pipeline (inside its actix system) and marks it
+/// ready. Returns the server, or the error when it cannot serve.
+fn start_api(
+    api: ApiListener,
+    pipeline: &Pipeline,
+    store: &Store,
+    stop: &Arc<Notify>,
+    process_start: Instant,
+) -> std::io::Result<ApiServer> {
+    let sources = pipeline
+        .sources()
+        .into_iter()
+        .map(|(name, control)| SourceHandle { name, control })
+        .collect();
+    let state = ApiState::new(
+        api.settings,
+        store.clone(),
+        pipeline.stats.clone(),
+        sources,
+        stop.clone(),
+        crate::api::basic_metrics(pipeline.stats.clone(), store.clone()),
+        process_start,
+    );
+    let server = ApiServer::start(api.listener, Arc::new(state))?;
+    server.state().set_ready(true);
+    tracing::info!("admin API on http://{}", server.addr());
+    Ok(server)
+}
+
 /// `vigil run`.
 pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     let config = load_config(Some(config_path))?;
@@ -650,6 +750,8 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             config_path.display()
         );
     }
+    // The port is taken before anything else starts, so a taken port stops start-up.
+    let api = bind_api(&config)?;
     let state = open_state(&config, Some(&config.state.dir))?;
     apply_retention(&config, &state.store);
     let mut specs = siem_outputs(&config, false);
@@ -689,13 +791,27 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     let outputs = Outputs::start(&state.store, specs)?;
     let retention_config = config.clone();
     let retention_store = state.store.clone();
-    let (summary, _) = actix::System::new().block_on(async move {
+    let api_store = state.store.clone();
+    let (summary, api_error) = actix::System::new().block_on(async move {
         let pipeline = Pipeline::start(stages, sources);
         let ready = Instant::now();
+        let stop = Arc::new(Notify::new());
+        let mut api_error = None;
+        let server =
+            match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start)) {
+                Some(Ok(server)) => Some(server),
+                Some(Err(error)) => {
+                    // Stop again at once: `vigil run` does not go on without the API it was asked for.
+                    api_error = Some(error);
+                    stop.notify_one();
+                    None
+                }
+                None => None,
+            };
         tracing::info!(
             sources = config.sources.len(),
             state = %config.state.dir.display(),
-            "vigil running; SIGINT or SIGTERM stops it"
+            "vigil running; SIGINT, SIGTERM or POST /api/v1/shutdown stops it"
         );
         let retention = actix_rt::spawn(async move {
             let mut tick = tokio::time::interval(RETENTION_INTERVAL);
@@ -705,11 +821,17 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
                 apply_retention(&retention_config, &retention_store);
             }
         });
-        let result = run_pipeline(pipeline, grace, process_start, ready).await;
+        let (summary, _) = run_pipeline(pipeline, grace, process_start, ready, stop).await;
         retention.abort();
-        result
+        if let Some(server) = server {
+            server.stop().await;
+        }
+        (summary, api_error)
     });
     finish_outputs(outputs, &state.store, grace)?;
+    if let Some(error) = api_error {
+        return Err(anyhow!("the admin API could not start: {error}"));
+    }
     tracing::info!(
         events = summary.counts.events_parsed,
         red = summary.counts.alerts.red,
@@ -739,6 +861,9 @@ fn apply_retention(config: &Config, store: &Store) {
 /// `vigil check-config`.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
+    if config.api.enabled {
+        config.api.load_token()?;
+    }
     let extractor = FeatureExtractor::new(config.feature_config()?)?;
     RuleSet::new(&config.rule_set_config()?)?;
     if config.pool.enabled {

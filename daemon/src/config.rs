@@ -81,6 +81,8 @@ pub struct Config {
     pub demo: DemoSection,
     /// Logging.
     pub log: LogConfig,
+    /// The admin HTTP API.
+    pub api: ApiConfig,
 }
 
 /// Batching, backpressure, event-time and shutdown settings.
@@ -842,6 +844,153 @@ impl Default for LogConfig {
     }
 }
 
+/// The admin HTTP API (`[api]`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Whether `vigil run` and `vigil demo` serve the API.
+    pub enabled: bool,
+    /// Socket address to listen on (`127.0.0.1:8787`; port 0 picks a free port, logged).
+    pub listen: String,
+    /// The bearer token of mutating calls (and of reads with `read_requires_token`).
+    pub token: Option<String>,
+    /// A file whose content (trimmed) is the token; excludes `token`.
+    pub token_file: Option<PathBuf>,
+    /// Whether reads need the token too.
+    pub read_requires_token: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most items a page may hold (`limit`).
+    pub max_page: usize,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("read_requires_token", &self.read_requires_token)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_page", &self.max_page)
+            .finish()
+    }
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            enabled: true,
+            listen: "127.0.0.1:8787".to_string(),
+            token: None,
+            token_file: None,
+            read_requires_token: false,
+            max_body_bytes: 65_536,
+            max_page: 1000,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The listen address.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `api.listen` when it is not `IP:PORT`.
+    pub fn listen_addr(&self) -> Result<std::net::SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            invalid(
+                "api.listen",
+                format!(
+                    "{:?} is not a socket address (IP:PORT, for example 127.0.0.1:8787)",
+                    self.listen
+                ),
+            )
+        })
+    }
+
+    /// The token: `token`, or the trimmed content of `token_file` (read here), or `None`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `api.token_file` when the file cannot be read or is
+    /// empty.
+    pub fn load_token(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(token) = &self.token {
+            return Ok(Some(token.clone()));
+        }
+        let Some(path) = &self.token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            invalid(
+                "api.token_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let token = text.trim();
+        check_token("api.token_file", token)?;
+        Ok(Some(token.to_string()))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if self.token.is_some() && self.token_file.is_some() {
+            return Err(invalid(
+                "api.token_file",
+                "set either api.token or api.token_file, not both",
+            ));
+        }
+        if let Some(token) = &self.token {
+            check_token("api.token", token)?;
+        }
+        if let Some(path) = &self.token_file
+            && path.as_os_str().is_empty()
+        {
+            return Err(invalid("api.token_file", "must not be empty"));
+        }
+        if self.read_requires_token && self.token.is_none() && self.token_file.is_none() {
+            return Err(invalid(
+                "api.read_requires_token",
+                "needs api.token or api.token_file",
+            ));
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(invalid(
+                "api.max_body_bytes",
+                format!(
+                    "must be between 1024 and 67108864, got {}",
+                    self.max_body_bytes
+                ),
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_page) {
+            return Err(invalid(
+                "api.max_page",
+                format!("must be between 1 and 100000, got {}", self.max_page),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A token must be usable in an `Authorization: Bearer` header: visible ASCII, at least 16
+/// characters. The message never repeats the token.
+fn check_token(field: &str, token: &str) -> Result<(), ConfigError> {
+    if token.len() < 16 {
+        return Err(invalid(
+            field,
+            format!("must be at least 16 characters, got {}", token.len()),
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(
+            field,
+            "must be printable ASCII without spaces (it is sent in an Authorization header)",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_time(field: &str, value: &str) -> Result<chrono::DateTime<chrono::Utc>, ConfigError> {
     chrono::DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&chrono::Utc))
@@ -1154,6 +1303,8 @@ impl Config {
             webhook.validate()?;
         }
 
+        self.api.validate()?;
+
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(invalid(
                 "log.level",
@@ -1218,6 +1369,63 @@ mod tests {
             config.outputs.redact_credentials,
             code.outputs.redact_credentials
         );
+        assert_eq!(config.api.enabled, code.api.enabled);
+        assert_eq!(config.api.listen, code.api.listen);
+        assert_eq!(config.api.token, code.api.token);
+        assert_eq!(config.api.token_file, code.api.token_file);
+        assert_eq!(config.api.read_requires_token, code.api.read_requires_token);
+        assert_eq!(config.api.max_body_bytes, code.api.max_body_bytes);
+        assert_eq!(config.api.max_page, code.api.max_page);
+    }
+
+    #[test]
+    fn bad_api_values_name_the_field() {
+        let cases = [
+            ("listen = \"localhost\"", "api.listen"),
+            ("listen = \"127.0.0.1\"", "api.listen"),
+            (
+                "token = \"0123456789abcdef\"\ntoken_file = \"/x\"",
+                "api.token_file",
+            ),
+            ("token = \"short\"", "api.token"),
+            ("token = \"0123456789 abcdef\"", "api.token"),
+            ("read_requires_token = true", "api.read_requires_token"),
+            ("max_body_bytes = 10", "api.max_body_bytes"),
+            ("max_page = 0", "api.max_page"),
+        ];
+        for (table, field) in cases {
+            let err = Config::from_toml(&format!("[api]\n{table}\n")).unwrap_err();
+            assert!(err.to_string().contains(field), "{table}: {err}");
+        }
+        let err = Config::from_toml("[api]\ntoken = \"secret-secret-secret x\"\n").unwrap_err();
+        assert!(!err.to_string().contains("secret-secret"), "{err}");
+        let err = Config::from_toml("[api]\nport = 1\n").unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn api_token_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, "0123456789abcdef-token\n").expect("write");
+        let config = Config::from_toml(&format!(
+            "[api]\ntoken_file = \"{}\"\nread_requires_token = true\n",
+            path.display()
+        ))
+        .expect("valid");
+        assert_eq!(
+            config.api.load_token().expect("readable").as_deref(),
+            Some("0123456789abcdef-token")
+        );
+        std::fs::write(&path, "  \n").expect("write");
+        let err = config.api.load_token().unwrap_err();
+        assert!(err.to_string().contains("api.token_file"), "{err}");
+        let missing = ApiConfig {
+            token_file: Some(dir.path().join("absent")),
+            ..ApiConfig::default()
+        };
+        let err = missing.load_token().unwrap_err();
+        assert!(err.to_string().contains("api.token_file"), "{err}");
     }
 
     #[test]

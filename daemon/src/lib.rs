@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod alert;
+pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
@@ -121,11 +121,14 @@ pub enum Pacing {
     Rate(f64),
 }
 
-/// Shared switches of one source: stop and pause.
+/// Shared switches of one source (stop and pause) and what it has read so far.
 #[derive(Debug, Default)]
 pub struct SourceControl {
     stop: AtomicBool,
     paused: AtomicBool,
+    finished: AtomicBool,
+    records_read: AtomicU64,
+    events_parsed: AtomicU64,
 }
 
 impl SourceControl {
@@ -142,6 +145,26 @@ impl SourceControl {
     /// Pauses or resumes reading.
     pub fn set_paused(&self, paused: bool) {
         self.paused.store(paused, Ordering::SeqCst);
+    }
+
+    /// Whether reading is paused.
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+
+    /// Whether the source has stopped (end of input, or stop asked) and said so downstream.
+    pub fn finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Records read by this source (events, rejected and skipped).
+    pub fn records_read(&self) -> u64 {
+        self.records_read.load(Ordering::Relaxed)
+    }
+
+    /// Records of this source that became events.
+    pub fn events_parsed(&self) -> u64 {
+        self.events_parsed.load(Ordering::Relaxed)
     }
 }
 
@@ -266,6 +289,12 @@ async fn run_source(
         let mut tally = Tally::default();
         let status = producer.produce(chunk, &mut pending, &mut tally);
         if !tally.is_empty() {
+            control
+                .records_read
+                .fetch_add(tally.read, Ordering::Relaxed);
+            control
+                .events_parsed
+                .fetch_add(tally.parsed, Ordering::Relaxed);
             let now = Instant::now();
             let mut c = stats.lock();
             c.first_read.get_or_insert(now);
@@ -355,6 +384,7 @@ async fn run_source(
             resume: position.map(|p| encode_position(&p)),
         })
         .await;
+    control.finished.store(true, Ordering::SeqCst);
 }
 
 /// Where a source resumes: after the last event it handed on, when known.
@@ -964,6 +994,7 @@ pub struct Pipeline {
     /// Its counters.
     pub stats: PipelineStats,
     controls: Vec<Arc<SourceControl>>,
+    names: Vec<Arc<str>>,
     done: Option<oneshot::Receiver<()>>,
     arbiters: Vec<Arbiter>,
 }
@@ -1029,12 +1060,23 @@ impl AlertStage {
     }
 
     /// Writes the open alerts back to `store` as the checkpoint has them, so that repeats
-    /// derived again after it are counted once. Returns how many were rewritten.
+    /// derived again after it are counted once; an analyst's state, assignee and note on the
+    /// stored alert are kept. Returns how many were rewritten.
     pub fn rewrite_open_alerts(&self, store: &Store) -> usize {
         let mut rewritten = 0;
         for (id, alert) in &self.open {
-            let (Ok(stored_id), Ok(bytes)) = (id.parse::<AlertId>(), serde_json::to_vec(alert))
-            else {
+            let Ok(stored_id) = id.parse::<AlertId>() else {
+                continue;
+            };
+            let mut alert = alert.clone();
+            if let Ok(Some(stored)) = store.get_alert(stored_id)
+                && let Ok(stored) = serde_json::from_slice::<Alert>(&stored.bytes)
+            {
+                alert.state = stored.state;
+                alert.assignee = stored.assignee;
+                alert.note = stored.note;
+            }
+            let Ok(bytes) = serde_json::to_vec(&alert) else {
                 continue;
             };
             match store.update_alert(stored_id, &bytes) {
@@ -1112,9 +1154,11 @@ impl Pipeline {
         arbiters.push(feature_arbiter);
 
         let mut controls = Vec::new();
+        let mut names = Vec::new();
         for spec in sources {
             let control = Arc::new(SourceControl::default());
             controls.push(control.clone());
+            names.push(spec.settings.name.clone());
             let arbiter = Arbiter::new();
             let downstream = features.clone();
             let source_stats = stats.clone();
@@ -1130,9 +1174,19 @@ impl Pipeline {
         Pipeline {
             stats,
             controls,
+            names,
             done: Some(rx),
             arbiters,
         }
+    }
+
+    /// Every source's name and control, in start order.
+    pub fn sources(&self) -> Vec<(Arc<str>, Arc<SourceControl>)> {
+        self.names
+            .iter()
+            .cloned()
+            .zip(self.controls.iter().cloned())
+            .collect()
     }
 
     /// Stops intake: every source sends what it holds, then says it is done.

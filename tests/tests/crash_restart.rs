@@ -135,6 +135,8 @@ fn setup(dir: &Path) -> Run {
 shutdown_grace_secs = 20
 [rules.brute_force]
 min_failed_logins = 10
+[api]
+listen = "127.0.0.1:0"
 [state]
 dir = "{state}"
 flush_every_millis = 20

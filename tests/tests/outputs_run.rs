@@ -72,6 +72,8 @@ fn write_config(dir: &Path) -> Paths {
 shutdown_grace_secs = 10
 [rules.brute_force]
 min_failed_logins = 5
+[api]
+listen = "127.0.0.1:0"
 [state]
 dir = "{state}"
 flush_every_millis = 50

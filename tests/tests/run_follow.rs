@@ -28,6 +28,8 @@ fn start(dir: &Path) -> (Child, std::path::PathBuf, std::path::PathBuf) {
 shutdown_grace_secs = 5
 [rules.brute_force]
 min_failed_logins = 5
+[api]
+listen = "127.0.0.1:0"
 [state]
 dir = "{}"
 [outputs]

@@ -257,6 +257,12 @@ pub struct Alert {
     /// Where an analyst has taken it.
     #[serde(default)]
     pub state: AlertState,
+    /// The analyst the alert is assigned to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The analyst's note, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Sensor kind.
     pub sensor: Sensor,
     /// Sensor instance.
@@ -335,6 +341,8 @@ impl Alert {
             explanation,
             top_features: Vec::new(),
             state: AlertState::New,
+            assignee: None,
+            note: None,
             sensor: event.sensor,
             sensor_id: event.sensor_id.clone(),
             kind: event.kind,

@@ -65,6 +65,7 @@ impl<'a> FlatView<'a> {
             explanation: &alert.explanation,
             top_features: &alert.top_features,
             state: alert.state,
+            analyst: AnalystFields(alert),
             sensor: alert.sensor,
             sensor_id: &alert.sensor_id,
             kind: alert.kind,
@@ -100,6 +101,8 @@ pub(super) struct FlatView<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     top_features: &'a [FeatureContribution],
     state: AlertState,
+    #[serde(flatten)]
+    analyst: AnalystFields<'a>,
     sensor: Sensor,
     sensor_id: &'a str,
     kind: EventKind,
@@ -122,4 +125,70 @@ pub(super) struct FlatView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<&'a Label>,
     origin: &'a Origin,
+}
+
+/// The analyst's `assignee` and `note` of an alert, each written only when set. One pointer
+/// instead of two optional strings keeps [`FlatView`] small.
+pub(super) struct AnalystFields<'a>(&'a Alert);
+
+impl Serialize for AnalystFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let alert = self.0;
+        let len = usize::from(alert.assignee.is_some()) + usize::from(alert.note.is_some());
+        let mut map = serializer.serialize_map(Some(len))?;
+        if let Some(assignee) = &alert.assignee {
+            map.serialize_entry("assignee", assignee)?;
+        }
+        if let Some(note) = &alert.note {
+            map.serialize_entry("note", note)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use vigil_sensors::{Event, EventKind, Origin, Sensor};
+
+    use super::*;
+
+    #[test]
+    fn the_analyst_fields_are_written_when_set_and_read_back() {
+        let origin = Origin {
+            source: Arc::from("cowrie.json"),
+            offset: 7,
+            round: 0,
+        };
+        let event = Event::new(
+            chrono::DateTime::UNIX_EPOCH,
+            Sensor::Cowrie,
+            Arc::from("hp-1"),
+            EventKind::LoginFailed,
+            origin,
+        );
+        let mut alert =
+            Alert::new(&event, "brute_force", 0.99, Severity::Red, "x".into()).expect("valid");
+        let mut line = Vec::new();
+        encode_json(&alert, &EncodeOptions::default(), &mut line).expect("encodes");
+        let text = String::from_utf8(line).expect("utf-8");
+        assert!(
+            !text.contains("assignee") && !text.contains("note"),
+            "{text}"
+        );
+        alert.state = AlertState::Acknowledged;
+        alert.assignee = Some("alice".into());
+        alert.note = Some("on it".into());
+        let mut line = Vec::new();
+        encode_json(&alert, &EncodeOptions::default(), &mut line).expect("encodes");
+        let text = std::str::from_utf8(&line).expect("utf-8");
+        assert!(
+            text.contains(r#""state":"acknowledged","assignee":"alice","note":"on it","sensor""#),
+            "{text}"
+        );
+        let back: Alert = serde_json::from_slice(&line).expect("reads back");
+        assert_eq!(back, alert);
+    }
 }

@@ -1,0 +1,599 @@
+//! Alerts (list, one, analyst update) and drift events, served from the stored bytes.
+//!
+//! The store keeps each alert serialised once; these handlers splice those bytes into the
+//! response instead of decoding and re-encoding them. Filters that the store does not index
+//! (severity, detector, minimum score) read three fields of each candidate. With
+//! `outputs.redact_credentials` the `password` member is cut out of the bytes.
+//!
+//! Paging is newest first by event time; the cursor is the store key (event time and id) of
+//! the last alert examined, so a walk through the pages returns every alert stored before
+//! it started exactly once, whatever arrives meanwhile (alerts keep their key when their
+//! repeats are counted or an analyst updates them).
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use vigil_alert::{Alert, AlertState, EncodeOptions, Severity, encode_json};
+use vigil_state::{AlertId, AlertKey, DriftKey, Store};
+
+use super::{ApiError, ApiState};
+
+/// Most stored alerts one list request examines when filters drop most of them; the page
+/// then ends early with a cursor where the scan stopped, so one request stays short.
+const SCAN_BUDGET: usize = 50_000;
+
+/// Alerts read from the store per step of a filtered scan.
+const SCAN_STEP: usize = 512;
+
+/// Longest `assignee` accepted, in bytes.
+const MAX_ASSIGNEE_BYTES: usize = 256;
+
+/// The query parameters of a request, each at most once and all known.
+fn query_pairs<'a>(
+    req: &HttpRequest,
+    known: &[&'a str],
+) -> Result<Vec<(&'a str, String)>, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("the query string does not parse: {e}")))?
+        .into_inner();
+    let mut out: Vec<(&'a str, String)> = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        let Some(&known_name) = known.iter().find(|k| **k == name) else {
+            return Err(ApiError::BadRequest(format!(
+                "unknown parameter `{name}`; this route takes {}",
+                known.join(", ")
+            )));
+        };
+        if out.iter().any(|(n, _)| *n == known_name) {
+            return Err(ApiError::parameter(known_name, "given more than once"));
+        }
+        out.push((known_name, value));
+    }
+    Ok(out)
+}
+
+fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| ApiError::parameter(name, format!("{value:?} is not an RFC 3339 time: {e}")))
+}
+
+fn parse_limit(value: &str, max_page: usize) -> Result<usize, ApiError> {
+    match value.parse::<usize>() {
+        Ok(limit) if (1..=max_page).contains(&limit) => Ok(limit),
+        _ => Err(ApiError::parameter(
+            "limit",
+            format!("must be a whole number from 1 to {max_page}, got {value:?}"),
+        )),
+    }
+}
+
+fn default_limit(max_page: usize) -> usize {
+    max_page.min(100)
+}
+
+/// A parsed `GET /api/v1/alerts`.
+#[derive(Debug, Default)]
+struct AlertQuery {
+    since: Option<i64>,
+    until: Option<i64>,
+    severity: Option<Severity>,
+    src_ip: Option<IpAddr>,
+    detector: Option<String>,
+    min_score: Option<f64>,
+    limit: usize,
+    cursor: Option<AlertKey>,
+}
+
+impl AlertQuery {
+    fn parse(req: &HttpRequest, max_page: usize) -> Result<AlertQuery, ApiError> {
+        let mut query = AlertQuery {
+            limit: default_limit(max_page),
+            ..AlertQuery::default()
+        };
+        let known = [
+            "since",
+            "until",
+            "severity",
+            "src_ip",
+            "detector",
+            "min_score",
+            "limit",
+            "cursor",
+        ];
+        for (name, value) in query_pairs(req, &known)? {
+            match name {
+                "since" => query.since = Some(parse_time(name, &value)?),
+                "until" => query.until = Some(parse_time(name, &value)?),
+                "severity" => {
+                    query.severity = Some(match value.to_ascii_lowercase().as_str() {
+                        "red" => Severity::Red,
+                        "orange" => Severity::Orange,
+                        _ => {
+                            return Err(ApiError::parameter(
+                                name,
+                                format!("must be red or orange, got {value:?}"),
+                            ));
+                        }
+                    })
+                }
+                "src_ip" => {
+                    query.src_ip = Some(value.parse().map_err(|_| {
+                        ApiError::parameter(name, format!("{value:?} is not an IP address"))
+                    })?)
+                }
+                "detector" => {
+                    if value.is_empty() {
+                        return Err(ApiError::parameter(name, "must not be empty"));
+                    }
+                    query.detector = Some(value);
+                }
+                "min_score" => match value.parse::<f64>() {
+                    Ok(score) if (0.0..=1.0).contains(&score) => query.min_score = Some(score),
+                    _ => {
+                        return Err(ApiError::parameter(
+                            name,
+                            format!("must be a number from 0 to 1, got {value:?}"),
+                        ));
+                    }
+                },
+                "limit" => query.limit = parse_limit(&value, max_page)?,
+                "cursor" => {
+                    query.cursor = Some(value.parse().map_err(|_| {
+                        ApiError::parameter(
+                            name,
+                            format!("{value:?} is not a cursor this API handed out"),
+                        )
+                    })?)
+                }
+                _ => {}
+            }
+        }
+        if let (Some(since), Some(until)) = (query.since, query.until)
+            && since >= until
+        {
+            return Err(ApiError::parameter("until", "must be after `since`"));
+        }
+        Ok(query)
+    }
+
+    fn filters_bytes(&self) -> bool {
+        self.severity.is_some() || self.detector.is_some() || self.min_score.is_some()
+    }
+
+    /// Whether a stored alert passes the filters the store does not index.
+    fn keeps(&self, bytes: &[u8]) -> bool {
+        if !self.filters_bytes() {
+            return true;
+        }
+        #[derive(Deserialize)]
+        struct Indexed<'a> {
+            #[serde(borrow)]
+            severity: Cow<'a, str>,
+            #[serde(borrow)]
+            detector: Cow<'a, str>,
+            score: f64,
+        }
+        let Ok(fields) = serde_json::from_slice::<Indexed<'_>>(bytes) else {
+            tracing::warn!("API: a stored alert does not read back; left out of a filtered list");
+            return false;
+        };
+        self.severity
+            .is_none_or(|severity| fields.severity == severity.as_str())
+            && self
+                .detector
+                .as_deref()
+                .is_none_or(|detector| fields.detector == detector)
+            && self.min_score.is_none_or(|min| fields.score >= min)
+    }
+}
+
+/// Appends stored JSON (without its line end), the password cut out when asked.
+fn push_alert(out: &mut Vec<u8>, bytes: &[u8], redact: bool) {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if redact {
+        out.extend_from_slice(&without_member(bytes, b"password"));
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// `json` (one object) without its top-level member `key`, when it has one. Works on the
+/// bytes: strings (with their escapes) and nesting are skipped, nothing is re-encoded.
+fn without_member<'a>(json: &'a [u8], key: &[u8]) -> Cow<'a, [u8]> {
+    let mut quoted = Vec::with_capacity(key.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(key);
+    quoted.push(b'"');
+    if memchr::memmem::find(json, &quoted).is_none() {
+        return Cow::Borrowed(json);
+    }
+    // Walk the top-level object: depth 1 is inside it.
+    let mut depth = 0usize;
+    let mut i = 0usize;
+    // Index of the ',' or '{' before the current member, at depth 1.
+    let mut member_start = 0usize;
+    let mut expect_key = false;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    if json[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                // json[i] is the closing quote.
+                if depth == 1 && expect_key {
+                    expect_key = false;
+                    if json.get(start..=i) == Some(&quoted[..]) {
+                        let end = value_end(json, i + 1);
+                        let mut out = Vec::with_capacity(json.len());
+                        if json[member_start] == b',' {
+                            // `,"key":value` goes.
+                            out.extend_from_slice(&json[..member_start]);
+                            out.extend_from_slice(&json[end..]);
+                        } else {
+                            // First member: `"key":value,` goes.
+                            out.extend_from_slice(&json[..=member_start]);
+                            let rest = &json[end..];
+                            out.extend_from_slice(rest.strip_prefix(b",").unwrap_or(rest));
+                        }
+                        return Cow::Owned(out);
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth == 1 {
+                    member_start = i;
+                    expect_key = true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 1 => {
+                member_start = i;
+                expect_key = true;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Cow::Borrowed(json)
+}
+
+/// Index just past the value that follows `from` (which points at the `:` after a key, or
+/// whitespace before it): the next `,` or `}` at the member's level.
+fn value_end(json: &[u8], from: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    if json[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return i,
+            b'}' | b']' => depth -= 1,
+            b',' if depth == 0 => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    json.len()
+}
+
+fn push_cursor(out: &mut Vec<u8>, cursor: Option<String>) {
+    out.extend_from_slice(b"\"next_cursor\":");
+    match cursor {
+        Some(cursor) => {
+            out.push(b'"');
+            out.extend_from_slice(cursor.as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn json_body(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json"))
+        .body(body)
+}
+
+/// One page of alerts as the response body: `{"alerts":[...],"next_cursor":...}`.
+fn alert_page(store: &Store, query: &AlertQuery, redact: bool) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::with_capacity(64 + query.limit * 700);
+    body.extend_from_slice(b"{\"alerts\":[");
+    let mut returned = 0usize;
+    let mut examined = 0usize;
+    let mut cursor = query.cursor;
+    let next = 'scan: loop {
+        let want = if query.filters_bytes() {
+            SCAN_STEP
+        } else {
+            query.limit - returned
+        };
+        let page = match query.src_ip {
+            Some(ip) => store.alerts_by_source(ip, query.since, query.until, want, cursor),
+            None => store.alerts_range(query.since, query.until, want, cursor),
+        }
+        .map_err(|e| ApiError::store("reading alerts", e))?;
+        let count = page.alerts.len();
+        for (i, alert) in page.alerts.into_iter().enumerate() {
+            examined += 1;
+            let last_of_all = i + 1 == count && page.next_cursor.is_none();
+            if query.keeps(&alert.bytes) {
+                if returned > 0 {
+                    body.push(b',');
+                }
+                push_alert(&mut body, &alert.bytes, redact);
+                returned += 1;
+                if returned == query.limit {
+                    break 'scan (!last_of_all).then_some(alert.key);
+                }
+            }
+            if examined >= SCAN_BUDGET && !last_of_all {
+                break 'scan Some(alert.key);
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break None,
+        }
+    };
+    body.extend_from_slice(b"],");
+    push_cursor(&mut body, next.map(|key| key.to_string()));
+    body.push(b'}');
+    Ok(body)
+}
+
+/// `GET /api/v1/alerts`.
+pub(super) async fn list(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = AlertQuery::parse(&req, state.settings.max_page)?;
+    let store = state.store.clone();
+    let redact = state.settings.redact_credentials;
+    let body = web::block(move || alert_page(&store, &query, redact))
+        .await
+        .map_err(|e| ApiError::store("listing alerts", e))??;
+    Ok(json_body(body))
+}
+
+fn parse_id(text: &str) -> Result<AlertId, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "{text:?} is not an alert id (16 hex digits, as in the alert's `id`)"
+        ))
+    })
+}
+
+/// `GET /api/v1/alerts/{id}`.
+pub(super) async fn get(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let alert_id = parse_id(&id)?;
+    let store = state.store.clone();
+    let stored = web::block(move || store.get_alert(alert_id))
+        .await
+        .map_err(|e| ApiError::store("reading an alert", e))?
+        .map_err(|e| ApiError::store("reading an alert", e))?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert {id}")))?;
+    let mut body = Vec::with_capacity(stored.bytes.len());
+    push_alert(&mut body, &stored.bytes, state.settings.redact_credentials);
+    Ok(json_body(body))
+}
+
+/// The body of `PATCH /api/v1/alerts/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertPatch {
+    state: Option<String>,
+    assignee: Option<String>,
+    note: Option<String>,
+}
+
+/// Reads the request body, refusing (413) one larger than `limit` before reading it when
+/// its length is declared, and as soon as it grows past `limit` otherwise.
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "the body is larger than {limit} bytes (api.max_body_bytes)"
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => Err(ApiError::BadRequest(format!(
+            "the body could not be read: {error}"
+        ))),
+        Err(_) => Err(too_large()),
+    }
+}
+
+/// `PATCH /api/v1/alerts/{id}`: the analyst's state, assignee and note.
+pub(super) async fn patch(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let alert_id = parse_id(&id)?;
+    let body = read_body(&req, payload, state.settings.max_body_bytes).await?;
+    let patch: AlertPatch = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not a JSON object of state, assignee and note: {e}"
+        ))
+    })?;
+    let new_state = patch
+        .state
+        .as_deref()
+        .map(|s| {
+            s.parse::<AlertState>().map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "field `state`: must be new, acknowledged or resolved, got {s:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    if new_state.is_none() && patch.assignee.is_none() && patch.note.is_none() {
+        return Err(ApiError::BadRequest(
+            "the body changes nothing: give state, assignee or note".to_string(),
+        ));
+    }
+    if let Some(assignee) = &patch.assignee
+        && assignee.len() > MAX_ASSIGNEE_BYTES
+    {
+        return Err(ApiError::BadRequest(format!(
+            "field `assignee`: at most {MAX_ASSIGNEE_BYTES} bytes, got {}",
+            assignee.len()
+        )));
+    }
+    let state2 = state.clone();
+    let updated = web::block(move || -> Result<Vec<u8>, ApiError> {
+        let _guard = state2
+            .patch_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let store = &state2.store;
+        let stored = store
+            .get_alert(alert_id)
+            .map_err(|e| ApiError::store("reading an alert", e))?
+            .ok_or_else(|| ApiError::NotFound(format!("no alert {alert_id}")))?;
+        let mut alert: Alert = serde_json::from_slice(&stored.bytes)
+            .map_err(|e| ApiError::store("reading a stored alert", e))?;
+        if let Some(new_state) = new_state {
+            alert.state = new_state;
+        }
+        if let Some(assignee) = patch.assignee {
+            alert.assignee = (!assignee.is_empty()).then_some(assignee);
+        }
+        if let Some(note) = patch.note {
+            alert.note = (!note.is_empty()).then_some(note);
+        }
+        let mut bytes = Vec::with_capacity(stored.bytes.len() + 64);
+        let store_form = EncodeOptions {
+            redact_credentials: false,
+            ..EncodeOptions::default()
+        };
+        encode_json(&alert, &store_form, &mut bytes)
+            .map_err(|e| ApiError::store("serialising the alert", e))?;
+        if !store
+            .update_alert(alert_id, &bytes)
+            .map_err(|e| ApiError::store("updating an alert", e))?
+        {
+            return Err(ApiError::NotFound(format!("no alert {alert_id}")));
+        }
+        tracing::info!(alert = %alert_id, state = %alert.state, "alert updated through the API");
+        Ok(bytes)
+    })
+    .await
+    .map_err(|e| ApiError::store("updating an alert", e))??;
+    let mut body = Vec::with_capacity(updated.len());
+    push_alert(&mut body, &updated, state.settings.redact_credentials);
+    Ok(json_body(body))
+}
+
+/// `GET /api/v1/drift`: the pool's drift decisions, newest first.
+pub(super) async fn drift(
+    state: web::Data<ApiState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let max_page = state.settings.max_page;
+    let mut limit = default_limit(max_page);
+    let mut cursor: Option<DriftKey> = None;
+    for (name, value) in query_pairs(&req, &["limit", "cursor"])? {
+        match name {
+            "limit" => limit = parse_limit(&value, max_page)?,
+            _ => {
+                cursor = Some(value.parse().map_err(|_| {
+                    ApiError::parameter(
+                        name,
+                        format!("{value:?} is not a cursor this API handed out"),
+                    )
+                })?)
+            }
+        }
+    }
+    let store = state.store.clone();
+    let page = web::block(move || store.drift_events(limit, cursor))
+        .await
+        .map_err(|e| ApiError::store("reading drift events", e))?
+        .map_err(|e| ApiError::store("reading drift events", e))?;
+    let mut body =
+        Vec::with_capacity(64 + page.events.iter().map(|e| e.bytes.len() + 1).sum::<usize>());
+    body.extend_from_slice(b"{\"drift_events\":[");
+    for (i, event) in page.events.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        push_alert(&mut body, &event.bytes, false);
+    }
+    body.extend_from_slice(b"],");
+    push_cursor(&mut body, page.next_cursor.map(|key| key.to_string()));
+    body.push(b'}');
+    Ok(json_body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(json: &str) -> String {
+        String::from_utf8(without_member(json.as_bytes(), b"password").into_owned()).expect("utf-8")
+    }
+
+    #[test]
+    fn the_password_member_is_cut_out_of_the_bytes() {
+        assert_eq!(
+            cut(r#"{"id":"a","username":"root","password":"123456","label":{"x":1}}"#),
+            r#"{"id":"a","username":"root","label":{"x":1}}"#
+        );
+        assert_eq!(cut(r#"{"password":"p","id":"a"}"#), r#"{"id":"a"}"#);
+        assert_eq!(cut(r#"{"id":"a","password":"p"}"#), r#"{"id":"a"}"#);
+        // Escaped quotes and the word inside other strings or nested objects stay.
+        assert_eq!(
+            cut(
+                r#"{"explanation":"\"password\": guessed","origin":{"password":"x"},"password":"a\"b,c}"}"#
+            ),
+            r#"{"explanation":"\"password\": guessed","origin":{"password":"x"}}"#
+        );
+        let untouched = r#"{"id":"a","explanation":"no password here"}"#;
+        assert!(matches!(
+            without_member(untouched.as_bytes(), b"password"),
+            Cow::Borrowed(_)
+        ));
+        for json in [
+            r#"{"id":"a","username":"root","password":"123456","label":{"x":1}}"#,
+            r#"{"password":"p","id":"a"}"#,
+        ] {
+            let value: serde_json::Value = serde_json::from_str(&cut(json)).expect("still JSON");
+            assert!(value.get("password").is_none());
+        }
+    }
+}
