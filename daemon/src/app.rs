@@ -150,7 +150,7 @@ fn stage_settings(
             Ok((alerts, positions))
         })();
         match restored {
-            Ok((alerts, restored_positions)) => {
+            Ok((mut alerts, restored_positions)) => {
                 let rewritten = alerts.rewrite_open_alerts(&store);
                 alert_state = alerts;
                 positions = restored_positions;
@@ -734,7 +734,8 @@ fn start_api(
         stop.clone(),
         crate::api::basic_metrics(pipeline.stats.clone(), store.clone()),
         process_start,
-    );
+    )
+    .with_alert_editor(pipeline.alert_editor());
     let server = ApiServer::start(api.listener, Arc::new(state))?;
     server.state().set_ready(true);
     tracing::info!("admin API on http://{}", server.addr());

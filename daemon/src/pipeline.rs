@@ -967,6 +967,73 @@ impl Handler<ScoredBatch> for AlertActor {
     }
 }
 
+/// An analyst's change to an alert: its workflow state, assignee or note (`None` leaves a
+/// field as it is; an empty string clears assignee or note). The alert actor applies it, so
+/// that it and the repeats the actor counts into open alerts never overwrite each other.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Option<Vec<u8>>, String>")]
+pub struct EditAlert {
+    /// The alert.
+    pub id: AlertId,
+    /// New workflow state.
+    pub state: Option<crate::alert::AlertState>,
+    /// New assignee.
+    pub assignee: Option<String>,
+    /// New note.
+    pub note: Option<String>,
+}
+
+impl EditAlert {
+    fn apply(&self, alert: &mut Alert) {
+        if let Some(state) = self.state {
+            alert.state = state;
+        }
+        if let Some(assignee) = &self.assignee {
+            alert.assignee = (!assignee.is_empty()).then(|| assignee.clone());
+        }
+        if let Some(note) = &self.note {
+            alert.note = (!note.is_empty()).then(|| note.clone());
+        }
+    }
+}
+
+impl Handler<EditAlert> for AlertActor {
+    type Result = Result<Option<Vec<u8>>, String>;
+
+    /// Applies the edit to the open copy (if the alert's cooldown is open) and to the stored
+    /// alert; answers the stored bytes, or `None` for an alert the store does not hold.
+    fn handle(&mut self, edit: EditAlert, _: &mut Context<Self>) -> Self::Result {
+        let id = edit.id.to_string();
+        let stored = self
+            .store
+            .get_alert(edit.id)
+            .map_err(|e| format!("reading alert {id}: {e}"))?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let mut alert = match self.open.get(&id) {
+            Some(open) => open.clone(),
+            None => serde_json::from_slice(&stored.bytes)
+                .map_err(|e| format!("stored alert {id} does not read back: {e}"))?,
+        };
+        edit.apply(&mut alert);
+        let mut bytes = Vec::with_capacity(stored.bytes.len() + 64);
+        encode_json(&alert, &self.store_encoding, &mut bytes)
+            .map_err(|e| format!("cannot serialise alert {id}: {e}"))?;
+        if !self
+            .store
+            .update_alert(edit.id, &bytes)
+            .map_err(|e| format!("updating alert {id}: {e}"))?
+        {
+            return Ok(None);
+        }
+        if let Some(open) = self.open.get_mut(&id) {
+            edit.apply(open);
+        }
+        Ok(Some(bytes))
+    }
+}
+
 impl Handler<SourceDone> for AlertActor {
     type Result = ();
 
@@ -993,6 +1060,7 @@ pub struct SourceSpec {
 pub struct Pipeline {
     /// Its counters.
     pub stats: PipelineStats,
+    alerts: Addr<AlertActor>,
     controls: Vec<Arc<SourceControl>>,
     names: Vec<Arc<str>>,
     done: Option<oneshot::Receiver<()>>,
@@ -1061,14 +1129,14 @@ impl AlertStage {
 
     /// Writes the open alerts back to `store` as the checkpoint has them, so that repeats
     /// derived again after it are counted once; an analyst's state, assignee and note on the
-    /// stored alert are kept. Returns how many were rewritten.
-    pub fn rewrite_open_alerts(&self, store: &Store) -> usize {
+    /// stored alert are kept, in the store and in the open copy that later repeats update.
+    /// Returns how many were rewritten.
+    pub fn rewrite_open_alerts(&mut self, store: &Store) -> usize {
         let mut rewritten = 0;
-        for (id, alert) in &self.open {
+        for (id, alert) in &mut self.open {
             let Ok(stored_id) = id.parse::<AlertId>() else {
                 continue;
             };
-            let mut alert = alert.clone();
             if let Ok(Some(stored)) = store.get_alert(stored_id)
                 && let Ok(stored) = serde_json::from_slice::<Alert>(&stored.bytes)
             {
@@ -1076,7 +1144,7 @@ impl AlertStage {
                 alert.assignee = stored.assignee;
                 alert.note = stored.note;
             }
-            let Ok(bytes) = serde_json::to_vec(&alert) else {
+            let Ok(bytes) = serde_json::to_vec(&*alert) else {
                 continue;
             };
             match store.update_alert(stored_id, &bytes) {
@@ -1118,6 +1186,7 @@ impl Pipeline {
                 done: Some(tx),
             }
         });
+        let alert_editor = alerts.clone();
         arbiters.push(alert_arbiter);
 
         let pool_arbiter = Arbiter::new();
@@ -1173,6 +1242,7 @@ impl Pipeline {
         }
         Pipeline {
             stats,
+            alerts: alert_editor,
             controls,
             names,
             done: Some(rx),
@@ -1187,6 +1257,11 @@ impl Pipeline {
             .cloned()
             .zip(self.controls.iter().cloned())
             .collect()
+    }
+
+    /// Where an analyst's edits of alerts go (see [`EditAlert`]).
+    pub fn alert_editor(&self) -> Recipient<EditAlert> {
+        self.alerts.clone().recipient()
     }
 
     /// Stops intake: every source sends what it holds, then says it is done.

@@ -474,6 +474,26 @@ pub(super) async fn patch(
             assignee.len()
         )));
     }
+    if let Some(editor) = &state.editor {
+        let edit = crate::pipeline::EditAlert {
+            id: alert_id,
+            state: new_state,
+            assignee: patch.assignee.clone(),
+            note: patch.note.clone(),
+        };
+        match editor.send(edit).await {
+            Ok(Ok(Some(updated))) => {
+                tracing::info!(alert = %alert_id, "alert updated through the API");
+                let mut body = Vec::with_capacity(updated.len());
+                push_alert(&mut body, &updated, state.settings.redact_credentials);
+                return Ok(json_body(body));
+            }
+            Ok(Ok(None)) => return Err(ApiError::NotFound(format!("no alert {alert_id}"))),
+            Ok(Err(detail)) => return Err(ApiError::store("updating an alert", detail)),
+            // The pipeline has stopped (a replay that holds the API open): write directly.
+            Err(_) => {}
+        }
+    }
     let state2 = state.clone();
     let updated = web::block(move || -> Result<Vec<u8>, ApiError> {
         let _guard = state2

@@ -93,7 +93,9 @@ pub struct ApiState {
     shutdown: Arc<Notify>,
     metrics: MetricsRender,
     observer: Option<RequestObserver>,
-    /// Serialises read-modify-write of alerts (PATCH).
+    /// The alert stage, which applies analyst edits while the pipeline runs.
+    editor: Option<actix::Recipient<crate::pipeline::EditAlert>>,
+    /// Serialises read-modify-write of alerts (PATCH) when no pipeline runs.
     patch_lock: Mutex<()>,
 }
 
@@ -128,6 +130,7 @@ impl ApiState {
             shutdown,
             metrics,
             observer: None,
+            editor: None,
             patch_lock: Mutex::new(()),
         }
     }
@@ -135,6 +138,16 @@ impl ApiState {
     /// The same state, reporting every request to `observer` (request metrics).
     pub fn with_observer(mut self, observer: RequestObserver) -> ApiState {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Sends analyst edits (`PATCH /api/v1/alerts/{id}`) to the running alert stage, which
+    /// also counts repeats into open alerts, so neither overwrites the other.
+    pub fn with_alert_editor(
+        mut self,
+        editor: actix::Recipient<crate::pipeline::EditAlert>,
+    ) -> ApiState {
+        self.editor = Some(editor);
         self
     }
 
