@@ -879,7 +879,7 @@ mod tests {
         {
             let mut c = stats.lock();
             c.counts.events_read = 10;
-            c.counts.events_rejected.insert("bad_json", 2);
+            c.counts.events_rejected.insert("malformed_json", 2);
             c.events_decided = 8;
             c.counts.sources_tracked = 3;
             c.counts.champion = Some("hst#2".into());
@@ -889,7 +889,10 @@ mod tests {
         for text in [&first, &second] {
             assert_eq!(sample(text, "vigil_events_received_total"), Some(10.0));
             assert_eq!(
-                sample(text, "vigil_events_rejected_total{reason=\"bad_json\"}"),
+                sample(
+                    text,
+                    "vigil_events_rejected_total{reason=\"malformed_json\"}"
+                ),
                 Some(2.0)
             );
             assert_eq!(sample(text, "vigil_events_processed_total"), Some(8.0));
