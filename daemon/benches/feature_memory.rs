@@ -109,6 +109,7 @@ fn main() {
         mailbox_batches: config.pipeline.mailbox_batches,
         first_seq: 1,
         checkpoints: None,
+        metrics: None,
     };
     let producer = DistinctSources {
         next: 0,

@@ -24,6 +24,7 @@ use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::detect::{Detect, DetectSettings};
 use crate::input::decode_position;
 use crate::input::{DemoProducer, LineProducer, RejectionLog};
+use crate::metrics::{BuildInfo, Metrics};
 use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs, WebhookSpec};
 use crate::pipeline::{
     AlertStage, CheckpointPolicy, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings,
@@ -67,6 +68,8 @@ struct StageOptions {
     score_log: Option<PathBuf>,
     /// Checkpoints taken, and the stored one restored (`vigil run`).
     checkpoints: bool,
+    /// Prometheus metrics the stages feed.
+    metrics: Option<Metrics>,
 }
 
 /// Builds the detector stage, fresh.
@@ -184,6 +187,7 @@ fn stage_settings(
         checkpoints: options.checkpoints.then(|| CheckpointPolicy {
             every: Duration::from_secs(config.state.checkpoint_secs),
         }),
+        metrics: options.metrics.clone(),
     };
     Ok((settings, positions))
 }
@@ -390,6 +394,11 @@ async fn run_pipeline(
     (summary, requested.is_some())
 }
 
+/// The process's Prometheus metrics (the one place they are created).
+fn new_metrics() -> Metrics {
+    Metrics::new(&BuildInfo::current())
+}
+
 /// `vigil replay`.
 pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
@@ -441,6 +450,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         },
     });
     specs.extend(webhook_output(&config));
+    let metrics = args.metrics_out.as_ref().map(|_| new_metrics());
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -448,6 +458,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             labels_by_default: false,
             score_log: args.score_log.clone(),
             checkpoints: false,
+            metrics: metrics.clone(),
         },
     )?;
     let parser = vigil_sensors::parser_for(
@@ -499,6 +510,10 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     let outputs = outputs.start()?;
     let wait = if interrupted { grace } else { Duration::MAX };
     finish_outputs(outputs, &state.store, wait)?;
+    if let (Some(path), Some(metrics)) = (&args.metrics_out, &metrics) {
+        std::fs::write(path, metrics.render())
+            .with_context(|| format!("cannot write the metrics to {}", path.display()))?;
+    }
     println!("{}", serde_json::to_string(&summary)?);
     Ok(())
 }
@@ -549,6 +564,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             labels_by_default: true,
             score_log: config.outputs.scores_ndjson.clone(),
             checkpoints: false,
+            metrics: None,
         },
     )?;
     let mut settings = source_settings(
@@ -775,6 +791,8 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     // The webhook carries only RED alerts (by default): without a file output the console
     // still shows every alert.
     specs.extend(webhook_output(&config));
+    // What the API serves at `GET /metrics`.
+    let metrics = new_metrics();
     let (stages, positions) = stage_settings(
         &config,
         state.store.clone(),
@@ -782,6 +800,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             labels_by_default: false,
             score_log: config.outputs.scores_ndjson.clone(),
             checkpoints: true,
+            metrics: Some(metrics.clone()),
         },
     )?;
     let mut sources = Vec::new();

@@ -83,6 +83,10 @@ pub struct ReplayArgs {
     /// replay uses a temporary one, removed at exit.
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// At the end, write every Prometheus metric (text format, as `GET /metrics` serves
+    /// it) to this file.
+    #[arg(long)]
+    pub metrics_out: Option<PathBuf>,
     /// Append every event's pool score (sequence number, origin, score, champion, label) to
     /// this file as NDJSON.
     #[arg(long)]

@@ -21,6 +21,7 @@ use vigil_pool::{
 use vigil_sensors::Event;
 
 use crate::alert::{FeatureContribution, Severity, SeverityThresholds, feature_explanation};
+use crate::metrics::ScoreRecorder;
 
 /// The name alerts of the learned models carry as their detector; the champion that scored
 /// the event is named beside it.
@@ -247,6 +248,8 @@ pub struct Detect {
     released: Vec<(u64, bool)>,
     /// Events the pool could not score (an error other than waiting for a fit), logged once.
     pool_failures: u64,
+    /// Score distributions for the metrics, when they are kept.
+    scores: Option<ScoreRecorder>,
 }
 
 impl Detect {
@@ -284,7 +287,13 @@ impl Detect {
             hits: Vec::new(),
             released: Vec::new(),
             pool_failures: 0,
+            scores: None,
         })
+    }
+
+    /// Records every pool score and rule hit into `recorder`, merged once per batch.
+    pub fn record_scores(&mut self, recorder: ScoreRecorder) {
+        self.scores = Some(recorder);
     }
 
     /// Names of the behaviour rules that run.
@@ -391,6 +400,9 @@ impl Detect {
             self.rules
                 .observe(&facts.view, &facts.window, &mut self.hits);
             for hit in self.hits.drain(..) {
+                if let Some(scores) = &self.scores {
+                    scores.rule(hit.rule, hit.strength);
+                }
                 let severity = Severity::of(hit.strength, &self.severity);
                 if severity == Severity::Green {
                     continue;
@@ -414,6 +426,9 @@ impl Detect {
                 continue;
             };
             out.pool_scored += 1;
+            if let Some(scores) = &self.scores {
+                scores.pool(&score);
+            }
             let severity = Severity::of(score.calibrated, &self.severity);
             let champion = score.champion.map(|c| c.to_string());
             if severity != Severity::Green {
@@ -471,6 +486,9 @@ impl Detect {
         }
         if let Some(log) = self.score_log.as_mut() {
             let _ = log.flush();
+        }
+        if let Some(scores) = &self.scores {
+            scores.flush();
         }
         out
     }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod detect;
 pub mod eval;
 pub mod input;
+pub mod metrics;
 pub mod outputs;
 pub mod pipeline;
 pub mod stats;

@@ -32,6 +32,7 @@ use vigil_state::{AlertId, AlertUpdate, Checkpoint, Commit, NewAlert, NewDriftEv
 use crate::alert::{Aggregation, Alert, Cooldowns, EncodeOptions, Severity, encode_json};
 use crate::detect::{Detect, Detected, POOL_DETECTOR};
 use crate::input::{Produced, Producer, Tally, encode_position};
+use crate::metrics::{Metrics, Stage, StageQueue};
 use crate::stats::{DetectorCounts, MAX_DRIFT_EVENTS_LISTED, PipelineStats};
 use vigil_detectors::codec::{SnapshotReader, SnapshotWriter};
 
@@ -191,6 +192,8 @@ pub struct SourceActor {
     downstream: Addr<FeatureActor>,
     control: Arc<SourceControl>,
     stats: PipelineStats,
+    /// Batches in flight to the feature stage.
+    queue: StageQueue,
 }
 
 impl Actor for SourceActor {
@@ -206,6 +209,7 @@ impl Actor for SourceActor {
             self.downstream.clone(),
             self.control.clone(),
             self.stats.clone(),
+            self.queue.clone(),
         );
         ctx.spawn(run.into_actor(self).map(|_, _, ctx| ctx.stop()));
     }
@@ -258,6 +262,7 @@ async fn run_source(
     downstream: Addr<FeatureActor>,
     control: Arc<SourceControl>,
     stats: PipelineStats,
+    queue: StageQueue,
 ) {
     let started = Instant::now();
     let mut pacer = Pacer::new(settings.pacing);
@@ -278,6 +283,7 @@ async fn run_source(
             flush(
                 &name,
                 &downstream,
+                &queue,
                 &mut out,
                 &mut batch_read_at,
                 &mut out_resume,
@@ -314,6 +320,7 @@ async fn run_source(
                     flush(
                         &name,
                         &downstream,
+                        &queue,
                         &mut out,
                         &mut batch_read_at,
                         &mut out_resume,
@@ -329,6 +336,7 @@ async fn run_source(
                 flush(
                     &name,
                     &downstream,
+                    &queue,
                     &mut out,
                     &mut batch_read_at,
                     &mut out_resume,
@@ -343,6 +351,7 @@ async fn run_source(
             flush(
                 &name,
                 &downstream,
+                &queue,
                 &mut out,
                 &mut batch_read_at,
                 &mut out_resume,
@@ -355,6 +364,7 @@ async fn run_source(
                 flush(
                     &name,
                     &downstream,
+                    &queue,
                     &mut out,
                     &mut batch_read_at,
                     &mut out_resume,
@@ -368,6 +378,7 @@ async fn run_source(
     flush(
         &name,
         &downstream,
+        &queue,
         &mut out,
         &mut batch_read_at,
         &mut out_resume,
@@ -400,6 +411,7 @@ struct ResumeMark {
 async fn flush(
     source: &Arc<str>,
     downstream: &Addr<FeatureActor>,
+    queue: &StageQueue,
     out: &mut Vec<Event>,
     read_at: &mut Option<Instant>,
     resume: &mut ResumeMark,
@@ -423,6 +435,7 @@ async fn flush(
         read_at,
         resume: position,
     };
+    queue.queued();
     if downstream.send(batch).await.is_err() {
         tracing::error!("feature stage is gone; events of this batch were not processed");
     }
@@ -472,6 +485,9 @@ pub struct FeatureActor {
     last_checkpoint: Instant,
     sources: std::collections::BTreeMap<Arc<str>, SourceMark>,
     sources_open: usize,
+    /// Batches in flight to this stage, and to the next.
+    queue_in: StageQueue,
+    queue_out: StageQueue,
 }
 
 impl FeatureActor {
@@ -518,6 +534,7 @@ impl Handler<EventBatch> for FeatureActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, batch: EventBatch, _: &mut Context<Self>) -> Self::Result {
+        self.queue_in.taken();
         let dim = self.extractor.dim();
         let mut features = vec![0.0; batch.events.len() * dim];
         let mut extracted = Vec::with_capacity(batch.events.len());
@@ -567,6 +584,7 @@ impl Handler<EventBatch> for FeatureActor {
             read_at: batch.read_at,
             checkpoint,
         };
+        self.queue_out.queued();
         forward(&self.downstream, batch, "detector")
     }
 }
@@ -584,6 +602,7 @@ impl Handler<SourceDone> for FeatureActor {
             .then(|| self.checkpoint_draft(true))
             .flatten();
         let downstream = self.downstream.clone();
+        let queue = self.queue_out.clone();
         let sends = async move {
             if let Some(checkpoint) = last {
                 let batch = FeatureBatch {
@@ -594,6 +613,7 @@ impl Handler<SourceDone> for FeatureActor {
                     read_at: Instant::now(),
                     checkpoint: Some(checkpoint),
                 };
+                queue.queued();
                 if downstream.send(batch).await.is_err() {
                     tracing::error!(
                         "the detector stage is gone; the final checkpoint was not taken"
@@ -616,6 +636,10 @@ pub struct PoolActor {
     detect: Detect,
     downstream: Addr<AlertActor>,
     stats: PipelineStats,
+    metrics: Option<Metrics>,
+    /// Batches in flight to this stage, and to the next.
+    queue_in: StageQueue,
+    queue_out: StageQueue,
 }
 
 impl Actor for PoolActor {
@@ -626,6 +650,7 @@ impl Handler<FeatureBatch> for PoolActor {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, batch: FeatureBatch, _: &mut Context<Self>) -> Self::Result {
+        self.queue_in.taken();
         let detected = self.detect.detect(
             &batch.events,
             &batch.features,
@@ -664,12 +689,16 @@ impl Handler<FeatureBatch> for PoolActor {
         for event in &detected.drift_events {
             tracing::info!(seq = event.seq, kind = ?event.kind, model = %event.model, "{}", event.reason);
         }
+        if let Some(metrics) = &self.metrics {
+            metrics.drift_decisions(&detected.drift_events);
+        }
         let batch = ScoredBatch {
             events: batch.events,
             detected,
             read_at: batch.read_at,
             checkpoint,
         };
+        self.queue_out.queued();
         forward(&self.downstream, batch, "alert")
     }
 }
@@ -695,6 +724,9 @@ pub struct AlertActor {
     /// Encoding of the stored form: credentials kept (outputs redact them).
     store_encoding: EncodeOptions,
     stats: PipelineStats,
+    metrics: Option<Metrics>,
+    /// Batches in flight to this stage.
+    queue_in: StageQueue,
     sources_open: usize,
     done: Option<oneshot::Sender<()>>,
 }
@@ -887,6 +919,7 @@ impl Handler<ScoredBatch> for AlertActor {
     type Result = ();
 
     fn handle(&mut self, batch: ScoredBatch, _: &mut Context<Self>) {
+        self.queue_in.taken();
         let mut alerted = vec![false; batch.events.len()];
         let mut raised = BatchAlerts::default();
         for finding in batch.detected.findings {
@@ -936,6 +969,9 @@ impl Handler<ScoredBatch> for AlertActor {
         });
         let stored = self.commit(&raised, &drift_events, checkpoint.as_ref());
         self.forget_closed();
+        if let Some(metrics) = &self.metrics {
+            metrics.alerts_stored(stored.iter().map(|(s, d)| (*s, d.as_str())));
+        }
         let (mut red, mut orange) = (0, 0);
         let mut per_detector: Vec<(String, u64)> = Vec::new();
         for (severity, detector) in stored {
@@ -951,6 +987,9 @@ impl Handler<ScoredBatch> for AlertActor {
         let now = Instant::now();
         let latency = now.saturating_duration_since(batch.read_at).as_micros();
         let latency = u64::try_from(latency).unwrap_or(u64::MAX).max(1);
+        if let Some(metrics) = &self.metrics {
+            metrics.batch_decided(latency as f64 / 1e6, batch.events.len());
+        }
         let n = batch.events.len() as u64;
         let mut c = self.stats.lock();
         c.counts.alerts.red += red;
@@ -1083,6 +1122,8 @@ pub struct StageSettings {
     pub first_seq: u64,
     /// When checkpoints are taken; `None` takes none.
     pub checkpoints: Option<CheckpointPolicy>,
+    /// Prometheus metrics fed by the stages, when wanted.
+    pub metrics: Option<Metrics>,
 }
 
 const ALERT_STAGE_TAG: [u8; 4] = *b"VGAS";
@@ -1165,12 +1206,30 @@ impl Pipeline {
         let (tx, rx) = oneshot::channel();
         let capacity = stages.mailbox_batches;
         let mut arbiters = Vec::new();
+        let metrics = stages.metrics;
+        let mut detect = stages.detect;
+        if let Some(m) = &metrics {
+            let mut detectors = detect.rule_names().to_vec();
+            let model_kinds = detect
+                .pool()
+                .map(|pool| pool.config().models.clone())
+                .unwrap_or_default();
+            if detect.has_pool() {
+                detectors.push(POOL_DETECTOR);
+            }
+            m.attach(&stats, &stages.store, &detectors, &model_kinds);
+            let recorder = m.score_recorder(detect.rule_names(), detect.has_pool());
+            detect.record_scores(recorder);
+        }
+        let queue = |stage| metrics.as_ref().map(|m| m.queue(stage)).unwrap_or_default();
 
         let alert_arbiter = Arbiter::new();
         let alert_stats = stats.clone();
         let sources_open = sources.len();
         let store = stages.store;
         let alert_state = stages.alert_state;
+        let alert_metrics = metrics.clone();
+        let alert_queue = queue(Stage::Alerts);
         let alerts = AlertActor::start_in_arbiter(&alert_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             AlertActor {
@@ -1182,6 +1241,8 @@ impl Pipeline {
                     ..EncodeOptions::default()
                 },
                 stats: alert_stats,
+                metrics: alert_metrics,
+                queue_in: alert_queue,
                 sources_open,
                 done: Some(tx),
             }
@@ -1191,13 +1252,17 @@ impl Pipeline {
 
         let pool_arbiter = Arbiter::new();
         let pool_stats = stats.clone();
-        let detect = stages.detect;
+        let pool_metrics = metrics.clone();
+        let (pool_queue_in, pool_queue_out) = (queue(Stage::Detector), queue(Stage::Alerts));
         let pool = PoolActor::start_in_arbiter(&pool_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             PoolActor {
                 detect,
                 downstream: alerts,
                 stats: pool_stats,
+                metrics: pool_metrics,
+                queue_in: pool_queue_in,
+                queue_out: pool_queue_out,
             }
         });
         arbiters.push(pool_arbiter);
@@ -1207,6 +1272,8 @@ impl Pipeline {
         let extractor = stages.extractor;
         let first_seq = stages.first_seq.max(1);
         let checkpoints = stages.checkpoints;
+        let (feature_queue_in, feature_queue_out) =
+            (queue(Stage::Features), queue(Stage::Detector));
         let features = FeatureActor::start_in_arbiter(&feature_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             FeatureActor {
@@ -1218,6 +1285,8 @@ impl Pipeline {
                 last_checkpoint: Instant::now(),
                 sources: Default::default(),
                 sources_open,
+                queue_in: feature_queue_in,
+                queue_out: feature_queue_out,
             }
         });
         arbiters.push(feature_arbiter);
@@ -1231,12 +1300,14 @@ impl Pipeline {
             let arbiter = Arbiter::new();
             let downstream = features.clone();
             let source_stats = stats.clone();
+            let source_queue = queue(Stage::Features);
             SourceActor::start_in_arbiter(&arbiter.handle(), move |_| SourceActor {
                 settings: Some(spec.settings),
                 producer: Some(spec.producer),
                 downstream,
                 control,
                 stats: source_stats,
+                queue: source_queue,
             });
             arbiters.push(arbiter);
         }
