@@ -557,6 +557,8 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             options: encode_options(&config),
         }],
     )?;
+    // What the API serves at `GET /metrics`.
+    let demo_metrics = new_metrics();
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -564,7 +566,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             labels_by_default: true,
             score_log: config.outputs.scores_ndjson.clone(),
             checkpoints: false,
-            metrics: None,
+            metrics: Some(demo_metrics.clone()),
         },
     )?;
     let mut settings = source_settings(
@@ -584,6 +586,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
         acceleration
     );
     let api_store = state.store.clone();
+    let api_metrics = Some(demo_metrics);
     let summary = actix::System::new().block_on(async move {
         let pipeline = Pipeline::start(
             stages,
@@ -594,7 +597,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
         );
         let ready = Instant::now();
         let stop = Arc::new(Notify::new());
-        let server = match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start)) {
+        let server = match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start, api_metrics.as_ref())) {
             Some(Ok(server)) => {
                 eprintln!(
                     "vigil demo: admin API on http://{addr}/api/v1/status (alerts: http://{addr}/api/v1/alerts)",
@@ -736,6 +739,7 @@ fn start_api(
     store: &Store,
     stop: &Arc<Notify>,
     process_start: Instant,
+    metrics: Option<&Metrics>,
 ) -> std::io::Result<ApiServer> {
     let sources = pipeline
         .sources()
@@ -748,10 +752,25 @@ fn start_api(
         pipeline.stats.clone(),
         sources,
         stop.clone(),
-        crate::api::basic_metrics(pipeline.stats.clone(), store.clone()),
+        match metrics {
+            Some(metrics) => {
+                let metrics = metrics.clone();
+                Arc::new(move || metrics.render())
+            }
+            None => crate::api::basic_metrics(pipeline.stats.clone(), store.clone()),
+        },
         process_start,
     )
     .with_alert_editor(pipeline.alert_editor());
+    let state = match metrics {
+        Some(metrics) => {
+            let metrics = metrics.clone();
+            state.with_observer(Arc::new(move |route, status, seconds| {
+                metrics.observe_api(route, status, seconds)
+            }))
+        }
+        None => state,
+    };
     let server = ApiServer::start(api.listener, Arc::new(state))?;
     server.state().set_ready(true);
     tracing::info!("admin API on http://{}", server.addr());
@@ -812,13 +831,14 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     let retention_config = config.clone();
     let retention_store = state.store.clone();
     let api_store = state.store.clone();
+    let api_metrics = Some(metrics);
     let (summary, api_error) = actix::System::new().block_on(async move {
         let pipeline = Pipeline::start(stages, sources);
         let ready = Instant::now();
         let stop = Arc::new(Notify::new());
         let mut api_error = None;
         let server =
-            match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start)) {
+            match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start, api_metrics.as_ref())) {
                 Some(Ok(server)) => Some(server),
                 Some(Err(error)) => {
                     // Stop again at once: `vigil run` does not go on without the API it was asked for.
