@@ -107,6 +107,24 @@ fn detect_stage(
     })?)
 }
 
+/// The GeoIP databases of `geoip.databases`, or `None` (enrichment off) when none is
+/// configured or one is missing or broken: a warning, never a reason not to start.
+fn geoip_stage(config: &Config) -> Option<vigil_geoip::GeoIp> {
+    match config.geoip.open() {
+        Ok(Some(geoip)) => {
+            for database in geoip.databases() {
+                tracing::info!("GeoIP enrichment from {database}");
+            }
+            Some(geoip)
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!("GeoIP enrichment is off: {error}");
+            None
+        }
+    }
+}
+
 /// Builds the stages, restoring the stored checkpoint when asked; fails (naming the
 /// field) before anything starts. Returns the stages and the checkpoint's source positions.
 fn stage_settings(
@@ -173,6 +191,7 @@ fn stage_settings(
     }
     let settings = StageSettings {
         extractor,
+        geoip: geoip_stage(config),
         detect,
         store,
         alert_state,
@@ -743,6 +762,17 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     RuleSet::new(&config.rule_set_config()?)?;
     if config.pool.enabled {
         vigil_pool::Pool::new(extractor.dim(), config.pool_config()?)?;
+    }
+    // A bad GeoIP database does not stop Vigil (enrichment is then off), so it is reported,
+    // not an error.
+    match config.geoip.open() {
+        Ok(None) => println!("geoip: off (no database configured)"),
+        Ok(Some(geoip)) => {
+            for database in geoip.databases() {
+                println!("geoip: {database}");
+            }
+        }
+        Err(error) => println!("geoip: warning: {error}; enrichment will be off"),
     }
     println!(
         "{}: valid ({} source{})",

@@ -81,6 +81,8 @@ pub struct Config {
     pub demo: DemoSection,
     /// Logging.
     pub log: LogConfig,
+    /// GeoIP enrichment of source addresses.
+    pub geoip: GeoIpSection,
 }
 
 /// Batching, backpressure, event-time and shutdown settings.
@@ -823,6 +825,30 @@ impl Default for DemoSection {
     }
 }
 
+/// GeoIP enrichment: the country, location and autonomous system of each event's source
+/// address, from MaxMind-format databases (see `docs/geoip.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoIpSection {
+    /// `.mmdb` files (GeoIP2/GeoLite2 City or Country, ASN, ip-location-db country files),
+    /// asked in this order; for each field the first that knows it wins. Empty: enrichment off.
+    pub databases: Vec<PathBuf>,
+}
+
+impl GeoIpSection {
+    /// Opens the configured databases: `Ok(None)` when none is configured.
+    ///
+    /// # Errors
+    /// The first database that is missing, unreadable or broken, naming the file. Callers
+    /// turn enrichment off with a warning; it never stops Vigil.
+    pub fn open(&self) -> Result<Option<vigil_geoip::GeoIp>, vigil_geoip::GeoIpError> {
+        if self.databases.is_empty() {
+            return Ok(None);
+        }
+        vigil_geoip::GeoIp::open(&self.databases).map(Some)
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1218,6 +1244,21 @@ mod tests {
             config.outputs.redact_credentials,
             code.outputs.redact_credentials
         );
+        assert_eq!(config.geoip.databases, code.geoip.databases);
+    }
+
+    #[test]
+    fn geoip_databases_parse_and_open_lazily() {
+        let config = Config::from_toml(
+            "[geoip]\ndatabases = [\"/nonexistent/GeoLite2-City.mmdb\", \"asn.mmdb\"]\n",
+        )
+        .expect("a missing database is not a config error");
+        assert_eq!(config.geoip.databases.len(), 2);
+        let error = config.geoip.open().unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/GeoLite2-City.mmdb"), "{error}");
+        assert!(Config::default().geoip.open().unwrap().is_none());
+        let err = Config::from_toml("[geoip]\ndatabase = []\n").unwrap_err();
+        assert!(err.to_string().contains("database"), "{err}");
     }
 
     #[test]
