@@ -103,6 +103,7 @@ fn main() {
     .expect("the rules-only detector stage starts");
     let stages = StageSettings {
         extractor,
+        geoip: None,
         detect,
         store,
         alert_state: AlertStage::new(config.alerts.cooldown_secs),

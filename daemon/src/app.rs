@@ -113,6 +113,24 @@ fn detect_stage(
     })?)
 }
 
+/// The GeoIP databases of `geoip.databases`, or `None` (enrichment off) when none is
+/// configured or one is missing or broken: a warning, never a reason not to start.
+fn geoip_stage(config: &Config) -> Option<vigil_geoip::GeoIp> {
+    match config.geoip.open() {
+        Ok(Some(geoip)) => {
+            for database in geoip.databases() {
+                tracing::info!("GeoIP enrichment from {database}");
+            }
+            Some(geoip)
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!("GeoIP enrichment is off: {error}");
+            None
+        }
+    }
+}
+
 /// Builds the stages, restoring the stored checkpoint when asked; fails (naming the
 /// field) before anything starts. Returns the stages and the checkpoint's source positions.
 fn stage_settings(
@@ -179,6 +197,7 @@ fn stage_settings(
     }
     let settings = StageSettings {
         extractor,
+        geoip: geoip_stage(config),
         detect,
         store,
         alert_state,
@@ -837,17 +856,25 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         let ready = Instant::now();
         let stop = Arc::new(Notify::new());
         let mut api_error = None;
-        let server =
-            match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start, api_metrics.as_ref())) {
-                Some(Ok(server)) => Some(server),
-                Some(Err(error)) => {
-                    // Stop again at once: `vigil run` does not go on without the API it was asked for.
-                    api_error = Some(error);
-                    stop.notify_one();
-                    None
-                }
-                None => None,
-            };
+        let server = match api.map(|api| {
+            start_api(
+                api,
+                &pipeline,
+                &api_store,
+                &stop,
+                process_start,
+                api_metrics.as_ref(),
+            )
+        }) {
+            Some(Ok(server)) => Some(server),
+            Some(Err(error)) => {
+                // Stop again at once: `vigil run` does not go on without the API it was asked for.
+                api_error = Some(error);
+                stop.notify_one();
+                None
+            }
+            None => None,
+        };
         tracing::info!(
             sources = config.sources.len(),
             state = %config.state.dir.display(),
@@ -908,6 +935,17 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     RuleSet::new(&config.rule_set_config()?)?;
     if config.pool.enabled {
         vigil_pool::Pool::new(extractor.dim(), config.pool_config()?)?;
+    }
+    // A bad GeoIP database does not stop Vigil (enrichment is then off), so it is reported,
+    // not an error.
+    match config.geoip.open() {
+        Ok(None) => println!("geoip: off (no database configured)"),
+        Ok(Some(geoip)) => {
+            for database in geoip.databases() {
+                println!("geoip: {database}");
+            }
+        }
+        Err(error) => println!("geoip: warning: {error}; enrichment will be off"),
     }
     println!(
         "{}: valid ({} source{})",

@@ -83,6 +83,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The admin HTTP API.
     pub api: ApiConfig,
+    /// GeoIP enrichment of source addresses.
+    pub geoip: GeoIpSection,
 }
 
 /// Batching, backpressure, event-time and shutdown settings.
@@ -825,6 +827,30 @@ impl Default for DemoSection {
     }
 }
 
+/// GeoIP enrichment: the country, location and autonomous system of each event's source
+/// address, from MaxMind-format databases (see `docs/geoip.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeoIpSection {
+    /// `.mmdb` files (GeoIP2/GeoLite2 City or Country, ASN, ip-location-db country files),
+    /// asked in this order; for each field the first that knows it wins. Empty: enrichment off.
+    pub databases: Vec<PathBuf>,
+}
+
+impl GeoIpSection {
+    /// Opens the configured databases: `Ok(None)` when none is configured.
+    ///
+    /// # Errors
+    /// The first database that is missing, unreadable or broken, naming the file. Callers
+    /// turn enrichment off with a warning; it never stops Vigil.
+    pub fn open(&self) -> Result<Option<vigil_geoip::GeoIp>, vigil_geoip::GeoIpError> {
+        if self.databases.is_empty() {
+            return Ok(None);
+        }
+        vigil_geoip::GeoIp::open(&self.databases).map(Some)
+    }
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1376,6 +1402,7 @@ mod tests {
         assert_eq!(config.api.read_requires_token, code.api.read_requires_token);
         assert_eq!(config.api.max_body_bytes, code.api.max_body_bytes);
         assert_eq!(config.api.max_page, code.api.max_page);
+        assert_eq!(config.geoip.databases, code.geoip.databases);
     }
 
     #[test]
@@ -1426,6 +1453,20 @@ mod tests {
         };
         let err = missing.load_token().unwrap_err();
         assert!(err.to_string().contains("api.token_file"), "{err}");
+    }
+
+    #[test]
+    fn geoip_databases_parse_and_open_lazily() {
+        let config = Config::from_toml(
+            "[geoip]\ndatabases = [\"/nonexistent/GeoLite2-City.mmdb\", \"asn.mmdb\"]\n",
+        )
+        .expect("a missing database is not a config error");
+        assert_eq!(config.geoip.databases.len(), 2);
+        let error = config.geoip.open().unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/GeoLite2-City.mmdb"), "{error}");
+        assert!(Config::default().geoip.open().unwrap().is_none());
+        let err = Config::from_toml("[geoip]\ndatabase = []\n").unwrap_err();
+        assert!(err.to_string().contains("database"), "{err}");
     }
 
     #[test]

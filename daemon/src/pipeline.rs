@@ -25,11 +25,14 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 use vigil_features::{Extracted, FeatureExtractor};
+use vigil_geoip::{Geo, GeoIp};
 use vigil_sensors::Event;
 
 use vigil_state::{AlertId, AlertUpdate, Checkpoint, Commit, NewAlert, NewDriftEvent, Store};
 
-use crate::alert::{Aggregation, Alert, Cooldowns, EncodeOptions, Severity, encode_json};
+use crate::alert::{
+    Aggregation, Alert, Cooldowns, EncodeOptions, Severity, SourceGeo, encode_json,
+};
 use crate::detect::{Detect, Detected, POOL_DETECTOR};
 use crate::input::{Produced, Producer, Tally, encode_position};
 use crate::metrics::{Metrics, Stage, StageQueue};
@@ -84,6 +87,9 @@ pub struct FeatureBatch {
     pub features: Vec<f64>,
     /// What the feature step found per event (rule view and source window).
     pub extracted: Vec<Extracted>,
+    /// Where each event's source address is (GeoIP), one per event; empty when enrichment
+    /// is off.
+    pub geo: Vec<Geo>,
     /// Sequence number of the first event.
     pub first_seq: u64,
     /// When the first event was read.
@@ -100,6 +106,8 @@ pub struct ScoredBatch {
     pub events: Vec<Event>,
     /// What the detectors found.
     pub detected: Detected,
+    /// Where each event's source address is, as the feature stage found it (empty: off).
+    pub geo: Vec<Geo>,
     /// When the first event was read.
     pub read_at: Instant,
     /// A checkpoint after the last event, when one is due.
@@ -478,6 +486,8 @@ struct SourceMark {
 /// the start of every checkpoint.
 pub struct FeatureActor {
     extractor: FeatureExtractor,
+    geoip: Option<GeoIp>,
+    geoip_errors: u64,
     downstream: Addr<PoolActor>,
     stats: PipelineStats,
     next_seq: u64,
@@ -491,6 +501,30 @@ pub struct FeatureActor {
 }
 
 impl FeatureActor {
+    /// Each event's source looked up once (private addresses are skipped by the lookup);
+    /// empty when enrichment is off.
+    fn locate(&mut self, events: &[Event]) -> Vec<Geo> {
+        let Some(geoip) = self.geoip.as_mut() else {
+            return Vec::new();
+        };
+        let mut geo = Vec::with_capacity(events.len());
+        for event in events {
+            let found = match event.src_ip.map(|ip| geoip.lookup(ip)) {
+                Some(Ok(found)) => found,
+                None => Geo::default(),
+                Some(Err(error)) => {
+                    self.geoip_errors += 1;
+                    if self.geoip_errors.is_power_of_two() {
+                        tracing::warn!(errors = self.geoip_errors, "{error}");
+                    }
+                    Geo::default()
+                }
+            };
+            geo.push(found);
+        }
+        geo
+    }
+
     fn note_resume(&mut self, source: &Arc<str>, resume: Option<Vec<u8>>) {
         let mark = self.sources.entry(source.clone()).or_default();
         match resume {
@@ -572,6 +606,7 @@ impl Handler<EventBatch> for FeatureActor {
             c.counts.sources_tracked = self.extractor.tracked_sources() as u64;
             c.counts.sources_evicted = self.extractor.evicted_sources();
         }
+        let geo = self.locate(&batch.events);
         let first_seq = self.next_seq;
         self.next_seq += batch.events.len() as u64;
         self.note_resume(&batch.source, batch.resume);
@@ -580,6 +615,7 @@ impl Handler<EventBatch> for FeatureActor {
             events: batch.events,
             features,
             extracted,
+            geo,
             first_seq,
             read_at: batch.read_at,
             checkpoint,
@@ -609,6 +645,7 @@ impl Handler<SourceDone> for FeatureActor {
                     events: Vec::new(),
                     features: Vec::new(),
                     extracted: Vec::new(),
+                    geo: Vec::new(),
                     first_seq: 0,
                     read_at: Instant::now(),
                     checkpoint: Some(checkpoint),
@@ -695,6 +732,7 @@ impl Handler<FeatureBatch> for PoolActor {
         let batch = ScoredBatch {
             events: batch.events,
             detected,
+            geo: batch.geo,
             read_at: batch.read_at,
             checkpoint,
         };
@@ -937,6 +975,10 @@ impl Handler<ScoredBatch> for AlertActor {
                     None => alert,
                 };
                 alert.with_top_features(finding.top_features)
+            })
+            .and_then(|alert| match batch.geo.get(finding.index) {
+                Some(geo) if !geo.is_empty() => alert.with_src_geo(source_geo(geo)),
+                _ => Ok(alert),
             });
             let alert = match alert {
                 Ok(alert) => alert,
@@ -1073,6 +1115,18 @@ impl Handler<EditAlert> for AlertActor {
     }
 }
 
+/// The alert's form of a GeoIP answer.
+fn source_geo(geo: &Geo) -> SourceGeo {
+    SourceGeo {
+        country_iso_code: geo.country_iso.map(|code| Arc::from(code.as_str())),
+        country_name: geo.country_name.clone(),
+        latitude: geo.latitude,
+        longitude: geo.longitude,
+        asn: geo.asn,
+        as_org: geo.as_org.clone(),
+    }
+}
+
 impl Handler<SourceDone> for AlertActor {
     type Result = ();
 
@@ -1110,6 +1164,8 @@ pub struct Pipeline {
 pub struct StageSettings {
     /// Feature extractor (validated, restored from a checkpoint when resuming).
     pub extractor: FeatureExtractor,
+    /// GeoIP databases for the feature stage's lookups; `None`: enrichment off.
+    pub geoip: Option<GeoIp>,
     /// The detector stage (restored from a checkpoint when resuming).
     pub detect: Detect,
     /// Where alerts are committed; outputs follow its outbox.
@@ -1270,6 +1326,7 @@ impl Pipeline {
         let feature_arbiter = Arbiter::new();
         let feature_stats = stats.clone();
         let extractor = stages.extractor;
+        let geoip = stages.geoip;
         let first_seq = stages.first_seq.max(1);
         let checkpoints = stages.checkpoints;
         let (feature_queue_in, feature_queue_out) =
@@ -1278,6 +1335,8 @@ impl Pipeline {
             ctx.set_mailbox_capacity(capacity);
             FeatureActor {
                 extractor,
+                geoip,
+                geoip_errors: 0,
                 downstream: pool,
                 stats: feature_stats,
                 next_seq: first_seq,

@@ -210,6 +210,71 @@ impl fmt::Debug for Credential {
     }
 }
 
+/// Where an alert's source address is, as the configured GeoIP databases say
+/// (`geoip.databases`; looked up once per event by the feature stage). Every field is optional:
+/// a country database gives the country only, an ASN database the AS only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceGeo {
+    /// ISO 3166-1 alpha-2 country code (`GB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_iso_code: Option<Arc<str>>,
+    /// Country name in English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_name: Option<Arc<str>>,
+    /// Latitude in degrees, -90..=90; set together with `longitude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    /// Longitude in degrees, -180..=180; set together with `latitude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    /// Autonomous system number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    /// Autonomous system organisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_org: Option<Arc<str>>,
+}
+
+impl SourceGeo {
+    /// Whether no field is known.
+    pub fn is_empty(&self) -> bool {
+        *self == SourceGeo::default()
+    }
+
+    /// The location as `(latitude, longitude)`, when both are known.
+    pub fn location(&self) -> Option<(f64, f64)> {
+        self.latitude.zip(self.longitude)
+    }
+
+    /// Checks that latitude and longitude are both known or both unknown, finite and in range,
+    /// so every encoding can write them as numbers.
+    ///
+    /// ```
+    /// use vigil_alert::SourceGeo;
+    /// let london = SourceGeo { latitude: Some(51.5142), longitude: Some(-0.0931), ..SourceGeo::default() };
+    /// assert!(london.validate().is_ok());
+    /// let half = SourceGeo { latitude: Some(51.5), ..SourceGeo::default() };
+    /// assert!(half.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), AlertError> {
+        let ok = match (self.latitude, self.longitude) {
+            (None, None) => true,
+            (Some(lat), Some(lon)) => {
+                lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(AlertError::Location {
+                latitude: self.latitude,
+                longitude: self.longitude,
+            })
+        }
+    }
+}
+
 /// An alert: a detector's finding on one event, with the repeats aggregated into it.
 ///
 /// # A flat projection of the event, not the whole event
@@ -275,6 +340,9 @@ pub struct Alert {
     /// Source port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
+    /// Where the source address is, when GeoIP enrichment is on and a database knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_geo: Option<SourceGeo>,
     /// Destination address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_ip: Option<IpAddr>,
@@ -348,6 +416,7 @@ impl Alert {
             kind: event.kind,
             src_ip: event.src_ip,
             src_port: event.src_port,
+            src_geo: None,
             dst_ip: event.dst_ip,
             dst_port: event.dst_port,
             transport: event.transport,
@@ -363,6 +432,16 @@ impl Alert {
     pub fn with_champion(mut self, champion: impl Into<String>) -> Alert {
         self.champion = Some(champion.into());
         self
+    }
+
+    /// The same alert with where its source address is; an empty `geo` leaves it unknown.
+    ///
+    /// # Errors
+    /// [`AlertError::Location`] when the latitude and longitude fail [`SourceGeo::validate`].
+    pub fn with_src_geo(mut self, geo: SourceGeo) -> Result<Alert, AlertError> {
+        geo.validate()?;
+        self.src_geo = (!geo.is_empty()).then_some(geo);
+        Ok(self)
     }
 
     /// The same alert with its top contributing features.
@@ -416,7 +495,7 @@ impl Alert {
     }
 
     /// Checks what the encoders rely on: a score in [0, 1], a count of at least 1,
-    /// `first_seen <= event_time <= last_seen`, finite top features. Constructors keep these;
+    /// `first_seen <= event_time <= last_seen`, finite top features, a valid source location. Constructors keep these;
     /// the fields are public, so encoders check again.
     pub fn validate(&self) -> Result<(), AlertError> {
         check_score(self.score)?;
@@ -432,6 +511,9 @@ impl Alert {
                 first_seen: self.first_seen,
                 last_seen: self.last_seen,
             });
+        }
+        if let Some(geo) = &self.src_geo {
+            geo.validate()?;
         }
         self.top_features
             .iter()

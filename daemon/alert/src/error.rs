@@ -33,6 +33,16 @@ pub enum AlertError {
         /// The non-finite number.
         value: f64,
     },
+    /// A source location that is half known, not finite or out of range.
+    #[error(
+        "source location latitude {latitude:?}, longitude {longitude:?} is not a pair of finite degrees within ±90 and ±180"
+    )]
+    Location {
+        /// The latitude given.
+        latitude: Option<f64>,
+        /// The longitude given.
+        longitude: Option<f64>,
+    },
     /// An alert that claims to aggregate no events at all.
     #[error("alert {id} has count 0; an alert counts at least the event that raised it")]
     ZeroCount {

@@ -12,8 +12,8 @@
 //! - [`Alert`]: a flat projection of the event (sensor, kind, addresses, ports, transport,
 //!   application protocol, user name, password, label, origin) with the alert's own fields:
 //!   severity, score, detector, champion, explanation, top features ([`FeatureContribution`]),
-//!   count and first/last seen over its repeats, and the analyst's [`AlertState`]. See
-//!   [`Alert`] for why it is flat.
+//!   count and first/last seen over its repeats, the analyst's [`AlertState`], and where the
+//!   source address is ([`SourceGeo`], from GeoIP enrichment). See [`Alert`] for why it is flat.
 //! - [`Cooldowns`]: repeats from one source and detector within `alert_cooldown_secs` are
 //!   counted into the open alert ([`Aggregation`]).
 //!
@@ -65,7 +65,9 @@ mod error;
 mod id;
 mod severity;
 
-pub use alert::{Alert, AlertState, Credential, FeatureContribution, feature_explanation};
+pub use alert::{
+    Alert, AlertState, Credential, FeatureContribution, SourceGeo, feature_explanation,
+};
 pub use cooldown::{Aggregation, Cooldowns, OpenAlert};
 pub use encode::{
     CEF_PRODUCT, CEF_VENDOR, DriftNotice, ECS_DATASET, ECS_VERSION, EncodeOptions, LineFormat,

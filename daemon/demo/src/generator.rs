@@ -334,12 +334,13 @@ impl DemoGenerator {
         }
     }
 
-    /// A public address never used before, mostly IPv4.
+    /// A public address never used before, mostly IPv4 from one of the
+    /// [`ATTACKER_V4_BLOCKS`](crate::ATTACKER_V4_BLOCKS) of many countries.
     fn attacker_address(&mut self) -> IpAddr {
         if self.draw.chance(0.1) {
             self.addresses.public_v6(&mut self.draw)
         } else {
-            self.addresses.public_v4(&mut self.draw)
+            self.addresses.attacker_v4(&mut self.draw)
         }
     }
 

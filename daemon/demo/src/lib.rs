@@ -14,7 +14,9 @@
 //! (ports 22 and 23) and a small public web server (80/443). Behind it, an office LAN
 //! (10.0.0.0/16 and 192.168.x.x) has a DNS resolver (10.0.0.53) and an SSH jump host
 //! (10.0.0.22). Public addresses are random draws from the global unicast space, not
-//! observations of real hosts.
+//! observations of real hosts; attackers' IPv4 addresses are drawn inside
+//! [`ATTACKER_V4_BLOCKS`], /16 blocks registered to twenty countries, so GeoIP enrichment
+//! shows attacks from around the world.
 //!
 //! # Normal traffic
 //!
@@ -141,4 +143,5 @@ pub use config::{
     MAX_NORMAL_HOSTS, MIN_ATTACK_MEAN_GAP_SECS, MIN_NORMAL_HOSTS,
 };
 pub use generator::DemoGenerator;
+pub use model::ATTACKER_V4_BLOCKS;
 pub use pacer::{Pacer, PacerError};

@@ -264,6 +264,34 @@ pub(crate) fn is_public_v4(addr: Ipv4Addr) -> bool {
     !special
 }
 
+/// The public IPv4 blocks attackers come from: one /16 each, with the country that the
+/// ip-location-db `geo-whois-asn-country` database (RIR delegation data) gives every /24 of it,
+/// checked by a test against the shared copy of that database. Twenty countries, so GeoIP
+/// enrichment has something to show; the addresses are draws inside the blocks, not
+/// observations of real hosts.
+pub const ATTACKER_V4_BLOCKS: [([u8; 2], &str); 20] = [
+    ([61, 177], "CN"),
+    ([45, 55], "US"),
+    ([95, 165], "RU"),
+    ([117, 192], "IN"),
+    ([14, 160], "VN"),
+    ([121, 128], "KR"),
+    ([85, 214], "DE"),
+    ([90, 0], "FR"),
+    ([36, 64], "ID"),
+    ([1, 160], "TW"),
+    ([126, 0], "JP"),
+    ([86, 0], "GB"),
+    ([181, 0], "AR"),
+    ([41, 0], "ZA"),
+    ([145, 0], "NL"),
+    ([103, 0], "AU"),
+    ([78, 0], "HR"),
+    ([2, 80], "PT"),
+    ([88, 0], "ES"),
+    ([196, 0], "UG"),
+];
+
 /// Hands out addresses, never the same one twice, so every source means one host.
 #[derive(Debug, Default)]
 pub(crate) struct AddressBook {
@@ -289,6 +317,18 @@ impl AddressBook {
                     return IpAddr::V4(addr);
                 }
             }
+        })
+    }
+
+    /// A fresh attacker IPv4 address: a block of [`ATTACKER_V4_BLOCKS`], then a host in it
+    /// (never `.0` or `.255`), from one draw.
+    pub(crate) fn attacker_v4(&mut self, draw: &mut Draw) -> IpAddr {
+        self.claim(draw, |draw| {
+            let bits = draw.bits();
+            let ([a, b], _) = ATTACKER_V4_BLOCKS[(bits % ATTACKER_V4_BLOCKS.len() as u64) as usize];
+            let c = (bits >> 32) as u8;
+            let d = 1 + ((bits >> 40) % 254) as u8;
+            IpAddr::V4(Ipv4Addr::new(a, b, c, d))
         })
     }
 

@@ -28,8 +28,10 @@ pub const CEF_PRODUCT: &str = "Vigil";
 /// `rt`, `start`, `end` (event times in milliseconds since the epoch: raising event, first and
 /// last aggregated), `cnt` (count), `externalId` (alert id), `act` (`alert`), `cat` (sensor
 /// kind), `deviceExternalId` (sensor id), `src`/`dst` (IPv4) or `c6a2`/`c6a3` (IPv6, with their
-/// labels), `spt`, `dpt`, `proto` (`TCP`, `UDP`, `ICMP`), `app`, `suser`, `msg` (explanation),
-/// and labelled custom fields: `cs1` detector, `cs2` champion, `cs3` top features, `cs4` origin
+/// labels), `spt`, `slat`/`slong` (source latitude and longitude, from GeoIP enrichment), `dpt`,
+/// `proto` (`TCP`, `UDP`, `ICMP`), `app`, `suser`, `msg` (explanation), and labelled custom
+/// fields: `cn1` source AS number, `flexString1` source country ISO code, `flexString2` source
+/// AS organisation (GeoIP, each when known), `cs1` detector, `cs2` champion, `cs3` top features, `cs4` origin
 /// (`source:offset:round`), `cs5` event kind, `cs6` password (only with redaction off), `cfp1`
 /// score. The table is in `docs/outputs.md`.
 ///
@@ -97,6 +99,11 @@ fn write_cef(alert: &Alert, options: &EncodeOptions, out: &mut Vec<u8>) {
     if let Some(port) = alert.src_port {
         ext.value("spt", port);
     }
+    let geo = alert.src_geo.as_ref();
+    if let Some((lat, lon)) = geo.and_then(crate::SourceGeo::location) {
+        ext.value("slat", lat);
+        ext.value("slong", lon);
+    }
     address(
         &mut ext,
         alert.dst_ip,
@@ -135,6 +142,17 @@ fn write_cef(alert: &Alert, options: &EncodeOptions, out: &mut Vec<u8>) {
         ext.labelled("cs6", "password", format_args!("{password}"));
     }
     ext.labelled("cfp1", "score", format_args!("{}", alert.score));
+    if let Some(geo) = geo {
+        if let Some(asn) = geo.asn {
+            ext.labelled("cn1", "sourceAsn", format_args!("{asn}"));
+        }
+        if let Some(code) = geo.country_iso_code.as_deref().filter(|c| !c.is_empty()) {
+            ext.labelled("flexString1", "sourceCountry", format_args!("{code}"));
+        }
+        if let Some(org) = geo.as_org.as_deref().filter(|o| !o.is_empty()) {
+            ext.labelled("flexString2", "sourceAsOrganization", format_args!("{org}"));
+        }
+    }
     ext.out.push(b'\n');
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use vigil_sensors::{Label, Transport};
 
 use super::{EncodeOptions, Rfc3339Micros, append_or_restore, json_error};
-use crate::{Alert, AlertError, AlertState, FeatureContribution, risk_score};
+use crate::{Alert, AlertError, AlertState, FeatureContribution, SourceGeo, risk_score};
 
 /// The ECS version whose field set the encoding follows (`ecs.version`).
 pub const ECS_VERSION: &str = "8.11.0";
@@ -22,6 +22,8 @@ pub const ECS_DATASET: &str = "vigil.alert";
 ///   risk_score, id, dataset, module, start, end}`, `ecs.version`;
 /// - `source.{ip, port}`, `destination.{ip, port}`, `network.{transport, protocol}`,
 ///   `user.name`, each when the event has it;
+/// - from GeoIP enrichment, each when known: `source.geo.{country_iso_code, country_name,
+///   location: {lat, lon}}`, `source.as.{number, organization.name}`;
 /// - `rule.name` (the detector), `message` (the explanation), `observer.{name, product}`
 ///   (sensor id and sensor kind);
 /// - `vigil.{detector, score, champion, explanation, count, top_features, severity, state,
@@ -74,8 +76,8 @@ pub fn encode_ecs(
             start: Rfc3339Micros::new(alert.first_seen)?,
             end: Rfc3339Micros::new(alert.last_seen)?,
         },
-        source: Endpoint::of(alert.src_ip, alert.src_port),
-        destination: Endpoint::of(alert.dst_ip, alert.dst_port),
+        source: Endpoint::of(alert.src_ip, alert.src_port, alert.src_geo.as_ref()),
+        destination: Endpoint::of(alert.dst_ip, alert.dst_port, None),
         network: Network::of(alert.transport, alert.app_proto.as_deref()),
         rule: Rule {
             name: &alert.detector,
@@ -120,9 +122,9 @@ struct Document<'a> {
     ecs: Ecs,
     event: EventFields<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<Endpoint>,
+    source: Option<Endpoint<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    destination: Option<Endpoint>,
+    destination: Option<Endpoint<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     network: Option<Network<'a>>,
     rule: Rule<'a>,
@@ -154,17 +156,92 @@ struct EventFields<'a> {
 }
 
 #[derive(Serialize)]
-struct Endpoint {
+struct Endpoint<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    geo: Option<Geo<'a>>,
+    #[serde(rename = "as", skip_serializing_if = "Option::is_none")]
+    autonomous_system: Option<AutonomousSystem<'a>>,
 }
 
-impl Endpoint {
-    fn of(ip: Option<IpAddr>, port: Option<u16>) -> Option<Endpoint> {
-        (ip.is_some() || port.is_some()).then_some(Endpoint { ip, port })
+impl<'a> Endpoint<'a> {
+    fn of(
+        ip: Option<IpAddr>,
+        port: Option<u16>,
+        geo: Option<&'a SourceGeo>,
+    ) -> Option<Endpoint<'a>> {
+        let (geo, autonomous_system) = match geo {
+            Some(geo) => (Geo::of(geo), AutonomousSystem::of(geo)),
+            None => (None, None),
+        };
+        (ip.is_some() || port.is_some() || geo.is_some() || autonomous_system.is_some()).then_some(
+            Endpoint {
+                ip,
+                port,
+                geo,
+                autonomous_system,
+            },
+        )
     }
+}
+
+/// ECS `geo` fields.
+#[derive(Serialize)]
+struct Geo<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country_iso_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    country_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    location: Option<GeoPoint>,
+}
+
+impl<'a> Geo<'a> {
+    fn of(geo: &'a SourceGeo) -> Option<Geo<'a>> {
+        let fields = Geo {
+            country_iso_code: geo.country_iso_code.as_deref(),
+            country_name: geo.country_name.as_deref(),
+            location: geo.location().map(|(lat, lon)| GeoPoint { lat, lon }),
+        };
+        (fields.country_iso_code.is_some()
+            || fields.country_name.is_some()
+            || fields.location.is_some())
+        .then_some(fields)
+    }
+}
+
+/// ECS `geo.location`, the `geo_point` object form.
+#[derive(Serialize)]
+struct GeoPoint {
+    lat: f64,
+    lon: f64,
+}
+
+/// ECS `as` fields.
+#[derive(Serialize)]
+struct AutonomousSystem<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    organization: Option<Organization<'a>>,
+}
+
+impl<'a> AutonomousSystem<'a> {
+    fn of(geo: &'a SourceGeo) -> Option<AutonomousSystem<'a>> {
+        let organization = geo.as_org.as_deref().map(|name| Organization { name });
+        (geo.asn.is_some() || organization.is_some()).then_some(AutonomousSystem {
+            number: geo.asn,
+            organization,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Organization<'a> {
+    name: &'a str,
 }
 
 #[derive(Serialize)]

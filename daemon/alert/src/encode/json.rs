@@ -6,7 +6,7 @@ use serde::Serialize;
 use vigil_sensors::{EventKind, Label, Origin, Sensor, Transport};
 
 use super::{EncodeOptions, Rfc3339Micros, append_or_restore, json_error};
-use crate::{Alert, AlertError, AlertState, FeatureContribution, Severity};
+use crate::{Alert, AlertError, AlertState, FeatureContribution, Severity, SourceGeo};
 
 /// Appends `alert` as one line of Vigil's flat JSON: the fields of [`Alert`] under their own
 /// names (`id`, `event_time`, `severity`, `score`, `detector`, `explanation`, `src_ip`...),
@@ -71,6 +71,7 @@ impl<'a> FlatView<'a> {
             kind: alert.kind,
             src_ip: alert.src_ip,
             src_port: alert.src_port,
+            src_geo: alert.src_geo.as_ref(),
             dst_ip: alert.dst_ip,
             dst_port: alert.dst_port,
             transport: alert.transport,
@@ -110,6 +111,8 @@ pub(super) struct FlatView<'a> {
     src_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     src_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    src_geo: Option<&'a SourceGeo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dst_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
