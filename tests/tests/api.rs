@@ -378,7 +378,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
     assert!(
         metrics
             .text()
-            .contains("\nvigil_events_decided_total 3040\n"),
+            .contains("\nvigil_events_processed_total 3040\n"),
         "{}",
         metrics.text()
     );
