@@ -1,11 +1,10 @@
 //! Brute force: many failed logins from one source within the login window.
 
 use super::{
-    Episodes, EventView, RULE_SNAPSHOT_VERSION, Rule, RuleConfigError, RuleHit, SourceWindow,
-    same_setting,
+    Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow, threshold_rule_restore,
+    threshold_rule_snapshot,
 };
 use crate::DetectorError;
-use crate::codec::{SnapshotReader, SnapshotWriter};
 
 /// Configuration of the [`BruteForce`] rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,23 +129,18 @@ impl Rule for BruteForce {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        let mut w = SnapshotWriter::new(SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION);
-        w.u64(u64::from(self.config.min_failed_logins));
-        self.episodes.write(&mut w);
-        w.finish()
+        threshold_rule_snapshot(SNAPSHOT_TAG, self.config.min_failed_logins, &self.episodes)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
-        let mut r = SnapshotReader::new(Self::NAME, bytes, SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION)?;
-        same_setting(
+        self.episodes = threshold_rule_restore(
             Self::NAME,
+            SNAPSHOT_TAG,
             "brute_force.min_failed_logins",
-            r.u64()?,
-            u64::from(self.config.min_failed_logins),
+            self.config.min_failed_logins,
+            &self.episodes,
+            bytes,
         )?;
-        let episodes = self.episodes.read(Self::NAME, &mut r)?;
-        r.end()?;
-        self.episodes = episodes;
         Ok(())
     }
 }

@@ -565,6 +565,36 @@ pub(crate) fn same_setting<T: PartialEq + fmt::Display>(
     }
 }
 
+/// The snapshot of a rule made of one threshold and an episode table (brute force, port
+/// scan): the threshold, checked at restore, then the episodes.
+pub(crate) fn threshold_rule_snapshot(
+    tag: [u8; 4],
+    threshold: u32,
+    episodes: &Episodes,
+) -> Vec<u8> {
+    let mut w = SnapshotWriter::new(tag, RULE_SNAPSHOT_VERSION);
+    w.u64(u64::from(threshold));
+    episodes.write(&mut w);
+    w.finish()
+}
+
+/// Reads a [`threshold_rule_snapshot`] of the rule `rule`, whose threshold setting `field`
+/// must equal `threshold`; returns the episodes, changing nothing.
+pub(crate) fn threshold_rule_restore(
+    rule: &'static str,
+    tag: [u8; 4],
+    field: &str,
+    threshold: u32,
+    episodes: &Episodes,
+    bytes: &[u8],
+) -> Result<Episodes, DetectorError> {
+    let mut r = SnapshotReader::new(rule, bytes, tag, RULE_SNAPSHOT_VERSION)?;
+    same_setting(rule, field, r.u64()?, u64::from(threshold))?;
+    let restored = episodes.read(rule, &mut r)?;
+    r.end()?;
+    Ok(restored)
+}
+
 /// Most sources a rule remembers as being inside an episode at once.
 pub(crate) const MAX_OPEN_EPISODES: usize = 1 << 16;
 

@@ -1,11 +1,10 @@
 //! Port scan: many distinct destination ports from one source within the port window.
 
 use super::{
-    Episodes, EventView, RULE_SNAPSHOT_VERSION, Rule, RuleConfigError, RuleHit, SourceWindow,
-    same_setting,
+    Episodes, EventView, Rule, RuleConfigError, RuleHit, SourceWindow, threshold_rule_restore,
+    threshold_rule_snapshot,
 };
 use crate::DetectorError;
-use crate::codec::{SnapshotReader, SnapshotWriter};
 
 /// Configuration of the [`PortScan`] rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,23 +129,18 @@ impl Rule for PortScan {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        let mut w = SnapshotWriter::new(SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION);
-        w.u64(u64::from(self.config.min_distinct_ports));
-        self.episodes.write(&mut w);
-        w.finish()
+        threshold_rule_snapshot(SNAPSHOT_TAG, self.config.min_distinct_ports, &self.episodes)
     }
 
     fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
-        let mut r = SnapshotReader::new(Self::NAME, bytes, SNAPSHOT_TAG, RULE_SNAPSHOT_VERSION)?;
-        same_setting(
+        self.episodes = threshold_rule_restore(
             Self::NAME,
+            SNAPSHOT_TAG,
             "port_scan.min_distinct_ports",
-            r.u64()?,
-            u64::from(self.config.min_distinct_ports),
+            self.config.min_distinct_ports,
+            &self.episodes,
+            bytes,
         )?;
-        let episodes = self.episodes.read(Self::NAME, &mut r)?;
-        r.end()?;
-        self.episodes = episodes;
         Ok(())
     }
 }
