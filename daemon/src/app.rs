@@ -86,11 +86,15 @@ fn detect_stage(
         .transpose()?;
     let score_log: Option<Box<dyn std::io::Write + Send>> = match &options.score_log {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
+            let mut file = std::fs::OpenOptions::new()
                 .create(true)
+                .read(true)
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open the score log {}", path.display()))?;
+            end_partial_line(&mut file).with_context(|| {
+                format!("cannot read the end of the score log {}", path.display())
+            })?;
             Some(Box::new(std::io::BufWriter::new(file)))
         }
         None => None,
@@ -129,6 +133,23 @@ fn geoip_stage(config: &Config) -> Option<vigil_geoip::GeoIp> {
             None
         }
     }
+}
+
+/// Ends a line a crash left unfinished at the end of an append-only log, so the lines
+/// appended now stay whole.
+fn end_partial_line(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// Builds the stages, restoring the stored checkpoint when asked; fails (naming the
