@@ -373,27 +373,36 @@ fn rejection_log(config: &Config, name: &str) -> RejectionLog {
     )
 }
 
-/// Waits for SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+/// From now on, turns the first SIGINT or SIGTERM into `stop`, the shutdown path the API's
+/// `POST /api/v1/shutdown` takes too. Call it first thing inside the actix system: a signal
+/// that arrives before the handlers are installed kills the process without a drain.
+pub fn watch_signals(stop: Arc<Notify>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+            (Ok(mut term), Ok(mut int)) => {
+                actix_rt::spawn(async move {
+                    let name = tokio::select! {
+                        _ = term.recv() => "SIGTERM",
+                        _ = int.recv() => "SIGINT",
+                    };
+                    tracing::info!("{name} received");
+                    stop.notify_one();
+                });
             }
-            Err(error) => {
-                tracing::warn!("cannot watch SIGTERM: {error}");
-                let _ = tokio::signal::ctrl_c().await;
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!("cannot watch SIGINT and SIGTERM: {error}");
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        actix_rt::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.notify_one();
+            }
+        });
     }
 }
 
@@ -410,13 +419,12 @@ async fn run_pipeline(
     let drained = pipeline.drained();
     tokio::pin!(drained);
     let requested = tokio::select! {
-        _ = &mut drained => None,
-        _ = shutdown_signal() => Some("a signal"),
-        _ = stop.notified() => Some("an API request"),
+        _ = &mut drained => false,
+        _ = stop.notified() => true,
     };
-    if let Some(by) = requested {
+    if requested {
         tracing::info!(
-            "shutting down on {by}: intake stopped, draining the pipeline (grace {} s)",
+            "shutting down: intake stopped, draining the pipeline (grace {} s)",
             grace.as_secs()
         );
         pipeline.stop_intake();
@@ -431,7 +439,7 @@ async fn run_pipeline(
         .stats
         .summary((ready - process_start).as_secs_f64());
     pipeline.shut_down();
-    (summary, requested.is_some())
+    (summary, requested)
 }
 
 /// The process's Prometheus metrics (the one place they are created).
@@ -526,6 +534,8 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
     let outputs = Outputs::open(&state.store, specs)?;
     let (summary, interrupted) = actix::System::new().block_on(async move {
+        let stop = Arc::new(Notify::new());
+        watch_signals(stop.clone());
         let pipeline = Pipeline::start(
             stages,
             vec![SourceSpec {
@@ -534,14 +544,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             }],
         );
         let ready = Instant::now();
-        run_pipeline(
-            pipeline,
-            grace,
-            process_start,
-            ready,
-            Arc::new(Notify::new()),
-        )
-        .await
+        run_pipeline(pipeline, grace, process_start, ready, stop).await
     });
     // A replay's outputs deliver once the pipeline has drained, so they carry every alert in
     // its final form (aggregated repeats included) whatever the speed and batching: the
@@ -628,6 +631,8 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     let api_store = state.store.clone();
     let api_metrics = Some(demo_metrics);
     let summary = actix::System::new().block_on(async move {
+        let stop = Arc::new(Notify::new());
+        watch_signals(stop.clone());
         let pipeline = Pipeline::start(
             stages,
             vec![SourceSpec {
@@ -636,7 +641,6 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             }],
         );
         let ready = Instant::now();
-        let stop = Arc::new(Notify::new());
         let server = match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start, api_metrics.as_ref())) {
             Some(Ok(server)) => {
                 eprintln!(
@@ -873,9 +877,10 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     let api_store = state.store.clone();
     let api_metrics = Some(metrics);
     let (summary, api_error) = actix::System::new().block_on(async move {
+        let stop = Arc::new(Notify::new());
+        watch_signals(stop.clone());
         let pipeline = Pipeline::start(stages, sources);
         let ready = Instant::now();
-        let stop = Arc::new(Notify::new());
         let mut api_error = None;
         let server = match api.map(|api| {
             start_api(
