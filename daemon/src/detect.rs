@@ -290,7 +290,9 @@ impl Detect {
         let window = settings
             .pool
             .as_ref()
-            .map_or(VERDICT_WINDOW_EVENTS, |config| config.feedback_window_events);
+            .map_or(VERDICT_WINDOW_EVENTS, |config| {
+                config.feedback_window_events
+            });
         let verdicts = VerdictLedger::new(window, rule_names.len() + 1);
         Ok(Detect {
             dim: settings.dim,
@@ -647,7 +649,11 @@ impl VerdictCounts {
     /// The harmonic mean of precision and recall, when both are known (0 when both are 0).
     pub fn f1(&self) -> Option<f64> {
         let (p, r) = (self.precision()?, self.recall()?);
-        Some(if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 })
+        Some(if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        })
     }
 
     fn as_array(&self) -> [u64; 4] {
@@ -1054,6 +1060,9 @@ mod tests {
         let error = rules_only
             .request_retrain(ModelKind::Hst)
             .expect_err("no pool");
-        assert!(error.to_string().contains("learned models are off"), "{error}");
+        assert!(
+            error.to_string().contains("learned models are off"),
+            "{error}"
+        );
     }
 }

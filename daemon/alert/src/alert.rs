@@ -384,6 +384,11 @@ pub struct Alert {
     /// The analyst's verdict, if one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feedback: Option<Verdict>,
+    /// Sequence number of the event that raised it in the detector stage (the first event,
+    /// for an alert with repeats), when the daemon's pipeline raised it: what analyst
+    /// feedback names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// Sensor kind.
     pub sensor: Sensor,
     /// Sensor instance.
@@ -422,11 +427,6 @@ pub struct Alert {
     pub label: Option<Label>,
     /// Where the event was read from.
     pub origin: Origin,
-    /// Sequence number of the event that raised it in the detector stage (the first event,
-    /// for an alert with repeats), when the daemon's pipeline raised it: what analyst
-    /// feedback names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
 }
 
 impl Alert {

@@ -1049,7 +1049,12 @@ impl Pool {
     /// learned events (at most `retrain_max_events`); it completes once it holds
     /// `retrain_min_events`.
     fn schedule_retrain(&mut self, kind: ModelKind, post_width: usize, seq: u64) {
-        self.schedule_fit(kind, FitPurpose::AfterDrift { drift_seq: seq }, post_width, seq);
+        self.schedule_fit(
+            kind,
+            FitPurpose::AfterDrift { drift_seq: seq },
+            post_width,
+            seq,
+        );
     }
 
     /// Starts the training window of a fresh model of `kind` for `purpose` with the newest
@@ -1676,10 +1681,14 @@ mod tests {
             pool.request_retrain(ModelKind::Hst),
             Err(PoolError::NotLearned { .. })
         ));
-        pool.learn(&row(200), false).unwrap_or_else(|e| panic!("{e}"));
+        pool.learn(&row(200), false)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(
             pool.request_retrain(ModelKind::Ocsvm),
-            Err(PoolError::ModelNotInPool { kind: ModelKind::Ocsvm, .. })
+            Err(PoolError::ModelNotInPool {
+                kind: ModelKind::Ocsvm,
+                ..
+            })
         ));
         let request = pool
             .request_retrain(ModelKind::Hst)
@@ -1704,9 +1713,9 @@ mod tests {
             (DriftKind::DriftDetected, 200, old)
         );
         assert!(
-            events[0]
-                .reason
-                .starts_with("retrain requested by an analyst: a fresh hst is trained on the 150 newest events"),
+            events[0].reason.starts_with(
+                "retrain requested by an analyst: a fresh hst is trained on the 150 newest events"
+            ),
             "{}",
             events[0].reason
         );
@@ -1731,7 +1740,9 @@ mod tests {
         );
         assert!(events.iter().all(|e| e.seq == 240));
         assert!(
-            events[0].reason.contains("as an analyst requested at event 200"),
+            events[0]
+                .reason
+                .contains("as an analyst requested at event 200"),
             "{}",
             events[0].reason
         );
@@ -1762,7 +1773,11 @@ mod tests {
             bits
         };
         let straight = run(None);
-        assert_eq!(straight, run(Some(200)), "restored while the fit was pending");
+        assert_eq!(
+            straight,
+            run(Some(200)),
+            "restored while the fit was pending"
+        );
         assert_eq!(straight, run(Some(300)), "restored after it took effect");
         let mut unrequested = Pool::new(2, retrain_config()).unwrap_or_else(|e| panic!("{e}"));
         feed(&mut unrequested, 0, 180);

@@ -106,8 +106,8 @@ fn stage_error(error: StageError, what: &str) -> ApiError {
 /// The alert as the API serves it: decoded from the stored bytes and encoded again with the
 /// API's redaction.
 fn served_alert(bytes: &[u8], redact: bool) -> Result<Vec<u8>, ApiError> {
-    let alert: Alert = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::store("reading a stored alert", e))?;
+    let alert: Alert =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::store("reading a stored alert", e))?;
     let options = EncodeOptions {
         redact_credentials: redact,
         ..EncodeOptions::default()
@@ -194,10 +194,9 @@ pub(super) async fn feedback(
                         .verdict(seq, done.detector.clone(), verdict.anomalous())
                         .await
                     {
-                        Ok(VerdictTaken { counted, pool }) => (
-                            pool.map_or(Outcome::Recorded, Outcome::from),
-                            Some(counted),
-                        ),
+                        Ok(VerdictTaken { counted, pool }) => {
+                            (pool.map_or(Outcome::Recorded, Outcome::from), Some(counted))
+                        }
                         Err(StageError::Stopped) => (Outcome::Recorded, None),
                         Err(error) => {
                             return Err(stage_error(
@@ -213,10 +212,9 @@ pub(super) async fn feedback(
         }
         None => {
             let state2 = state.clone();
-            let (bytes, previous) =
-                web::block(move || record_in_store(&state2, alert_id, verdict))
-                    .await
-                    .map_err(|e| ApiError::store("recording the verdict", e))??;
+            let (bytes, previous) = web::block(move || record_in_store(&state2, alert_id, verdict))
+                .await
+                .map_err(|e| ApiError::store("recording the verdict", e))??;
             (bytes, previous, Outcome::Recorded, None)
         }
     };

@@ -80,7 +80,6 @@ impl<'a> FlatView<'a> {
             password: options.password(alert),
             label: alert.label.as_ref(),
             origin: &alert.origin,
-            seq: alert.seq,
         })
     }
 }
@@ -129,12 +128,11 @@ pub(super) struct FlatView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<&'a Label>,
     origin: &'a Origin,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
 }
 
-/// The analyst's `assignee`, `note` and `feedback` of an alert, each written only when set.
-/// One pointer instead of three optional fields keeps [`FlatView`] small.
+/// The analyst's `assignee`, `note` and `feedback` of an alert and the `seq` feedback names,
+/// each written only when set. One pointer instead of four optional fields keeps [`FlatView`]
+/// small.
 pub(super) struct AnalystFields<'a>(&'a Alert);
 
 impl Serialize for AnalystFields<'_> {
@@ -143,7 +141,8 @@ impl Serialize for AnalystFields<'_> {
         let alert = self.0;
         let len = usize::from(alert.assignee.is_some())
             + usize::from(alert.note.is_some())
-            + usize::from(alert.feedback.is_some());
+            + usize::from(alert.feedback.is_some())
+            + usize::from(alert.seq.is_some());
         let mut map = serializer.serialize_map(Some(len))?;
         if let Some(assignee) = &alert.assignee {
             map.serialize_entry("assignee", assignee)?;
@@ -153,6 +152,9 @@ impl Serialize for AnalystFields<'_> {
         }
         if let Some(verdict) = &alert.feedback {
             map.serialize_entry("feedback", verdict)?;
+        }
+        if let Some(seq) = &alert.seq {
+            map.serialize_entry("seq", seq)?;
         }
         map.end()
     }
@@ -217,8 +219,7 @@ mod tests {
             EventKind::LoginFailed,
             origin,
         );
-        let mut alert =
-            Alert::new(&event, "pool", 0.99, Severity::Red, "x".into()).expect("valid");
+        let mut alert = Alert::new(&event, "pool", 0.99, Severity::Red, "x".into()).expect("valid");
         let mut line = Vec::new();
         encode_json(&alert, &EncodeOptions::default(), &mut line).expect("encodes");
         let text = String::from_utf8(line).expect("utf-8");
@@ -233,10 +234,9 @@ mod tests {
         encode_json(&alert, &EncodeOptions::default(), &mut line).expect("encodes");
         let text = std::str::from_utf8(&line).expect("utf-8");
         assert!(
-            text.contains(r#""note":"seen","feedback":"false_positive","sensor""#),
+            text.contains(r#""note":"seen","feedback":"false_positive","seq":41,"sensor""#),
             "{text}"
         );
-        assert!(text.trim_end().ends_with(r#","seq":41}"#), "{text}");
         let back: Alert = serde_json::from_slice(&line).expect("reads back");
         assert_eq!(back, alert);
         let keys = |v: serde_json::Value| -> Vec<String> {
