@@ -105,7 +105,7 @@ fn detect_stage(
         .iter()
         .map(|name| name.to_string())
         .collect();
-    Ok(Detect::new(DetectSettings {
+    let mut detect = Detect::new(DetectSettings {
         dim: extractor.dim(),
         feature_names: names.into(),
         pool,
@@ -114,7 +114,9 @@ fn detect_stage(
         severity: SeverityThresholds::from(&config.severity),
         explain_top_features: config.pool.explain_top_features,
         score_log,
-    })?)
+    })?;
+    detect.set_rule_views(crate::detect::RuleView::from_config(config));
+    Ok(detect)
 }
 
 /// The GeoIP databases of `geoip.databases`, or `None` (enrichment off) when none is
@@ -805,7 +807,8 @@ fn start_api(
         },
         process_start,
     )
-    .with_alert_editor(pipeline.alert_editor());
+    .with_alert_editor(pipeline.alert_editor())
+    .with_detector_stage(pipeline.detector_stage());
     let state = match metrics {
         Some(metrics) => {
             let metrics = metrics.clone();

@@ -39,6 +39,12 @@ use crate::metrics::{Metrics, Stage, StageQueue};
 use crate::stats::{DetectorCounts, MAX_DRIFT_EVENTS_LISTED, PipelineStats};
 use vigil_detectors::codec::{SnapshotReader, SnapshotWriter};
 
+mod analyst;
+pub use analyst::{
+    AnalystVerdict, DetectorStage, DetectorStatus, RecordVerdict, RecordedVerdict, RetrainModel,
+    StageError,
+};
+
 /// A batch of events from one source.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -969,6 +975,7 @@ impl Handler<ScoredBatch> for AlertActor {
                 finding.severity,
                 finding.explanation,
             )
+            .map(|alert| alert.with_seq(finding.seq))
             .and_then(|alert| {
                 let alert = match finding.champion {
                     Some(champion) => alert.with_champion(champion),
@@ -1154,6 +1161,7 @@ pub struct Pipeline {
     /// Its counters.
     pub stats: PipelineStats,
     alerts: Addr<AlertActor>,
+    pool: Addr<PoolActor>,
     controls: Vec<Arc<SourceControl>>,
     names: Vec<Arc<str>>,
     done: Option<oneshot::Receiver<()>>,
@@ -1240,6 +1248,7 @@ impl AlertStage {
                 alert.state = stored.state;
                 alert.assignee = stored.assignee;
                 alert.note = stored.note;
+                alert.feedback = stored.feedback;
             }
             let Ok(bytes) = serde_json::to_vec(&*alert) else {
                 continue;
@@ -1321,6 +1330,7 @@ impl Pipeline {
                 queue_out: pool_queue_out,
             }
         });
+        let pool_handle = pool.clone();
         arbiters.push(pool_arbiter);
 
         let feature_arbiter = Arbiter::new();
@@ -1373,6 +1383,7 @@ impl Pipeline {
         Pipeline {
             stats,
             alerts: alert_editor,
+            pool: pool_handle,
             controls,
             names,
             done: Some(rx),
@@ -1392,6 +1403,12 @@ impl Pipeline {
     /// Where an analyst's edits of alerts go (see [`EditAlert`]).
     pub fn alert_editor(&self) -> Recipient<EditAlert> {
         self.alerts.clone().recipient()
+    }
+
+    /// Where analyst verdicts, retrain requests and detector status requests go (see
+    /// [`DetectorStage`]).
+    pub fn detector_stage(&self) -> DetectorStage {
+        DetectorStage::new(self.alerts.clone(), self.pool.clone())
     }
 
     /// Stops intake: every source sends what it holds, then says it is done.

@@ -60,6 +60,59 @@ impl FromStr for AlertState {
     }
 }
 
+/// An analyst's verdict on an alert: was the event it was raised on an attack?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The event was an attack (or otherwise worth the alert).
+    TruePositive,
+    /// The event was normal: the alert was a false alarm.
+    FalsePositive,
+}
+
+impl Verdict {
+    /// Both verdicts.
+    pub const ALL: [Verdict; 2] = [Verdict::TruePositive, Verdict::FalsePositive];
+
+    /// `true_positive` or `false_positive` (the JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::TruePositive => "true_positive",
+            Verdict::FalsePositive => "false_positive",
+        }
+    }
+
+    /// Whether the verdict says the event was anomalous (an attack).
+    pub fn anomalous(self) -> bool {
+        self == Verdict::TruePositive
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Verdict {
+    type Err = AlertError;
+
+    /// Reads `true_positive` or `false_positive`, in any letter case.
+    ///
+    /// ```
+    /// use vigil_alert::Verdict;
+    /// assert_eq!("true_positive".parse::<Verdict>()?, Verdict::TruePositive);
+    /// assert!("maybe".parse::<Verdict>().unwrap_err().to_string().contains("maybe"));
+    /// # Ok::<(), vigil_alert::AlertError>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Verdict, AlertError> {
+        Verdict::ALL
+            .into_iter()
+            .find(|verdict| verdict.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| AlertError::UnknownVerdict(s.to_string()))
+    }
+}
+
 /// One feature that pushed a learned model's score up: its value on the event and how far that
 /// is from normal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -328,6 +381,14 @@ pub struct Alert {
     /// The analyst's note, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The analyst's verdict, if one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Verdict>,
+    /// Sequence number of the event that raised it in the detector stage (the first event,
+    /// for an alert with repeats), when the daemon's pipeline raised it: what analyst
+    /// feedback names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     /// Sensor kind.
     pub sensor: Sensor,
     /// Sensor instance.
@@ -411,6 +472,7 @@ impl Alert {
             state: AlertState::New,
             assignee: None,
             note: None,
+            feedback: None,
             sensor: event.sensor,
             sensor_id: event.sensor_id.clone(),
             kind: event.kind,
@@ -425,7 +487,14 @@ impl Alert {
             password: event.password.as_deref().map(Credential::new),
             label: event.label.clone(),
             origin: event.origin.clone(),
+            seq: None,
         })
+    }
+
+    /// The same alert, carrying the sequence number of the event that raised it.
+    pub fn with_seq(mut self, seq: u64) -> Alert {
+        self.seq = Some(seq);
+        self
     }
 
     /// The same alert, naming the detector that led the pool when it was raised.

@@ -83,6 +83,9 @@ pub enum AlertError {
     /// Text that names no alert state.
     #[error("unknown alert state {0:?}: expected new, acknowledged or resolved")]
     UnknownState(String),
+    /// Text that names no analyst verdict.
+    #[error("unknown verdict {0:?}: expected true_positive or false_positive")]
+    UnknownVerdict(String),
     /// Bytes that are not a cooldown snapshot this build reads, or one that does not fit the
     /// configuration; the reason names the offending value.
     #[error("cannot restore alert cooldowns: {reason}")]

@@ -12,7 +12,7 @@
 //! - [`Alert`]: a flat projection of the event (sensor, kind, addresses, ports, transport,
 //!   application protocol, user name, password, label, origin) with the alert's own fields:
 //!   severity, score, detector, champion, explanation, top features ([`FeatureContribution`]),
-//!   count and first/last seen over its repeats, the analyst's [`AlertState`], and where the
+//!   count and first/last seen over its repeats, the analyst's [`AlertState`] and [`Verdict`], and where the
 //!   source address is ([`SourceGeo`], from GeoIP enrichment). See [`Alert`] for why it is flat.
 //! - [`Cooldowns`]: repeats from one source and detector within `alert_cooldown_secs` are
 //!   counted into the open alert ([`Aggregation`]).
@@ -66,7 +66,7 @@ mod id;
 mod severity;
 
 pub use alert::{
-    Alert, AlertState, Credential, FeatureContribution, SourceGeo, feature_explanation,
+    Alert, AlertState, Credential, FeatureContribution, SourceGeo, Verdict, feature_explanation,
 };
 pub use cooldown::{Aggregation, Cooldowns, OpenAlert};
 pub use encode::{

@@ -92,6 +92,14 @@ pub enum PoolError {
         /// Its error.
         source: DetectorError,
     },
+    /// A retrain was asked for a kind of model this pool does not run.
+    #[error("the pool runs no {kind} model (its models: {models})")]
+    ModelNotInPool {
+        /// The kind asked for.
+        kind: ModelKind,
+        /// The kinds it runs, comma-separated.
+        models: String,
+    },
     /// A snapshot that cannot be restored: not a pool snapshot, another version, corrupt.
     #[error("cannot restore pool snapshot: {reason}")]
     Snapshot {

@@ -17,6 +17,12 @@ pub enum FitPurpose {
         /// Sequence number at which the drift was acted on.
         drift_seq: u64,
     },
+    /// A fresh model an analyst asked for ([`Pool::request_retrain`](crate::Pool::request_retrain))
+    /// at `request_seq` (the last event scored then), on the recent window.
+    Requested {
+        /// Sequence number of the last event scored when the request was taken.
+        request_seq: u64,
+    },
 }
 
 impl FitPurpose {
@@ -24,6 +30,7 @@ impl FitPurpose {
         match self {
             FitPurpose::Baseline => (0, 0),
             FitPurpose::AfterDrift { drift_seq } => (1, drift_seq),
+            FitPurpose::Requested { request_seq } => (2, request_seq),
         }
     }
 
@@ -31,6 +38,9 @@ impl FitPurpose {
         match code {
             0 => Some(FitPurpose::Baseline),
             1 => Some(FitPurpose::AfterDrift { drift_seq }),
+            2 => Some(FitPurpose::Requested {
+                request_seq: drift_seq,
+            }),
             _ => None,
         }
     }

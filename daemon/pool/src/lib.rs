@@ -40,5 +40,6 @@ pub use job::{FitDone, FitJob, FitPurpose};
 pub use model::ModelRef;
 pub use pool::{
     CollectingStatus, FeedbackOutcome, FitStatus, MAX_PENDING_EVENTS, MIN_COMPARE_EVENTS,
-    ModelScore, ModelStatus, NO_MODEL_SCORE, Pool, PoolScore, PoolStatus, RetiredStatus, Signal,
+    ModelScore, ModelStatus, NO_MODEL_SCORE, Pool, PoolScore, PoolStatus, RetiredStatus,
+    RetrainRequest, Signal,
 };

@@ -1049,14 +1049,21 @@ impl Pool {
     /// learned events (at most `retrain_max_events`); it completes once it holds
     /// `retrain_min_events`.
     fn schedule_retrain(&mut self, kind: ModelKind, post_width: usize, seq: u64) {
-        let n = post_width
-            .min(self.config.retrain_max_events)
-            .min(self.history.len());
-        let mut collection = Collection::new(
+        self.schedule_fit(
             kind,
             FitPurpose::AfterDrift { drift_seq: seq },
-            self.config.retrain_min_events,
+            post_width,
+            seq,
         );
+    }
+
+    /// Starts the training window of a fresh model of `kind` for `purpose` with the newest
+    /// `width` learned events (at most `retrain_max_events`).
+    fn schedule_fit(&mut self, kind: ModelKind, purpose: FitPurpose, width: usize, seq: u64) {
+        let n = width
+            .min(self.config.retrain_max_events)
+            .min(self.history.len());
+        let mut collection = Collection::new(kind, purpose, self.config.retrain_min_events);
         for i in self.history.len() - n..self.history.len() {
             // The event still waiting for `learn` joins the window when it is learned.
             if self.history.alerted(i).is_some() {
@@ -1069,6 +1076,122 @@ impl Pool {
         }
         self.collections.push(collection);
         self.start_complete_jobs(seq);
+    }
+
+    /// An analyst's request for a fresh model of `kind`, trained the way a drift trains one:
+    /// on the recent window (the newest `retrain_max_events` learned events, for the batch
+    /// OCSVM those that count as normal), collected further until it holds
+    /// `retrain_min_events`. Call it between events (after [`learn`](Self::learn)); it is
+    /// part of the stream's order like any other call, so the pool stays deterministic: the
+    /// window ends at the last event learned, the fit starts when the window is complete and
+    /// takes effect `swap_after_events` later, the model it replaces retires, and if that
+    /// model led, the fresh one leads. The champion and the ADWINs are left alone. A
+    /// [`DriftKind::DriftDetected`] event records the request, with the reason "retrain
+    /// requested by an analyst".
+    ///
+    /// Answers [`RetrainRequest::AlreadyPending`] and changes nothing when a fresh model of
+    /// that kind is already being collected or fitted (after a drift, an earlier request, or
+    /// the baseline's first fit).
+    ///
+    /// # Errors
+    /// - [`PoolError::ModelNotInPool`] for a kind the pool does not run.
+    /// - [`PoolError::NotLearned`] between `score` and `learn`; nothing changed.
+    ///
+    /// ```
+    /// use vigil_pool::{DriftKind, ModelKind, Pool, PoolConfig, RetrainRequest};
+    /// let config = PoolConfig {
+    ///     models: vec![ModelKind::Hst],
+    ///     retrain_min_events: 100,
+    ///     retrain_max_events: 200,
+    ///     swap_after_events: 50,
+    ///     min_drift_rise: 0.99,
+    ///     ..PoolConfig::default()
+    /// };
+    /// let mut pool = Pool::new(1, config)?;
+    /// for seq in 0..300u64 {
+    ///     let x = [(seq % 5) as f64];
+    ///     pool.score(&x, seq)?;
+    ///     pool.learn(&x, false)?;
+    /// }
+    /// let request = pool.request_retrain(ModelKind::Hst)?;
+    /// assert_eq!(request, RetrainRequest::Scheduled { replaces: pool.champion(), rows: 200, due_seq: Some(349) });
+    /// assert_eq!(pool.request_retrain(ModelKind::Hst)?, RetrainRequest::AlreadyPending);
+    /// assert!(pool.request_retrain(ModelKind::Ocsvm).is_err());
+    /// let events = pool.drain_events();
+    /// assert_eq!(events[0].kind, DriftKind::DriftDetected);
+    /// assert!(events[0].reason.starts_with("retrain requested by an analyst"));
+    /// # Ok::<(), vigil_pool::PoolError>(())
+    /// ```
+    pub fn request_retrain(&mut self, kind: ModelKind) -> Result<RetrainRequest, PoolError> {
+        let Some(s) = self.slot_of(kind) else {
+            return Err(PoolError::ModelNotInPool {
+                kind,
+                models: self
+                    .config
+                    .models
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        };
+        if self.awaiting_learn
+            && let Some(last) = self.last_seq
+        {
+            return Err(PoolError::NotLearned {
+                seq: last,
+                pending: last,
+            });
+        }
+        if self.refit_pending(kind) {
+            return Ok(RetrainRequest::AlreadyPending);
+        }
+        let seq = self.last_seq.unwrap_or(0);
+        let replaces = self.slots[s].active.as_ref().map(|a| a.member.model_ref);
+        let window = self.config.retrain_max_events;
+        let first_job = self.next_job_id;
+        self.schedule_fit(
+            kind,
+            FitPurpose::Requested { request_seq: seq },
+            window,
+            seq,
+        );
+        let (rows, due_seq) = match self.jobs.iter().find(|p| p.job.id >= first_job) {
+            Some(pending) => (pending.job.rows(), Some(pending.job.due_seq)),
+            None => (
+                self.collections
+                    .iter()
+                    .find(|c| c.kind == kind)
+                    .map_or(0, Collection::len),
+                None,
+            ),
+        };
+        let plan = match due_seq {
+            Some(due) => format!(
+                "a fresh {kind} is trained on the {rows} newest events it can learn from and takes effect at event {due}"
+            ),
+            None => format!(
+                "a fresh {kind} collects its window ({rows} of {} events so far) and is fitted when it is complete",
+                self.config.retrain_min_events
+            ),
+        };
+        let model = replaces.unwrap_or(ModelRef { kind, id: 0 });
+        let replaced = match replaces {
+            Some(old) => format!("; it replaces {old}"),
+            None => String::new(),
+        };
+        self.record(
+            seq,
+            DriftKind::DriftDetected,
+            model,
+            format!("retrain requested by an analyst: {plan}{replaced}"),
+            self.champion,
+        );
+        Ok(RetrainRequest::Scheduled {
+            replaces,
+            rows,
+            due_seq,
+        })
     }
 
     /// Turns every complete training window into a job due at `seq + swap_after_events`.
@@ -1132,7 +1255,9 @@ impl Pool {
                         ));
                         "the baseline collects a new training window"
                     }
-                    FitPurpose::AfterDrift { .. } => "the model it was to replace stays",
+                    FitPurpose::AfterDrift { .. } | FitPurpose::Requested { .. } => {
+                        "the model it was to replace stays"
+                    }
                 };
                 let reason = format!("the fit of {model} on {window} failed: {e}; {next}");
                 self.record(seq, DriftKind::FitFailed, model, reason, self.champion);
@@ -1178,6 +1303,12 @@ impl Pool {
                 DriftKind::Retrained,
                 format!(
                     "{model} trained on {window} after the drift at event {drift_seq}{support}; {timing}{caught}"
+                ),
+            ),
+            FitPurpose::Requested { request_seq } => (
+                DriftKind::Retrained,
+                format!(
+                    "{model} trained on {window} as an analyst requested at event {request_seq}{support}; {timing}{caught}"
                 ),
             ),
         };
@@ -1341,6 +1472,24 @@ impl Pool {
     }
 }
 
+/// What [`Pool::request_retrain`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum RetrainRequest {
+    /// A fresh model's training window was started.
+    Scheduled {
+        /// The active model it will replace, if the slot has one.
+        replaces: Option<ModelRef>,
+        /// Rows in its window so far (the whole window once the fit started).
+        rows: usize,
+        /// Event from which it scores, when the window was complete at once and the fit
+        /// started; `None` while the window is still collected.
+        due_seq: Option<u64>,
+    },
+    /// A fresh model of that kind is already on its way; nothing changed.
+    AlreadyPending,
+}
+
 /// A model compared after a drift.
 enum Candidate {
     Active(usize),
@@ -1481,6 +1630,161 @@ mod tests {
         assert_eq!(
             (status.collecting[0].rows, status.collecting[0].target),
             (0, 20)
+        );
+    }
+    fn retrain_config() -> PoolConfig {
+        PoolConfig {
+            models: vec![ModelKind::Hst, ModelKind::OnlineOcsvm],
+            retrain_min_events: 100,
+            retrain_max_events: 150,
+            swap_after_events: 40,
+            min_drift_rise: 0.99,
+            min_evidence: 1_000_000,
+            ..PoolConfig::default()
+        }
+    }
+
+    fn row(seq: u64) -> [f64; 2] {
+        [(seq % 7) as f64, ((seq * 3) % 11) as f64 * 0.5]
+    }
+
+    /// Scores and learns events `from..to`, running due fits inline; returns the scores' bits.
+    fn feed(pool: &mut Pool, from: u64, to: u64) -> Vec<u64> {
+        let mut bits = Vec::new();
+        for seq in from..to {
+            let x = row(seq);
+            let scored = match pool.score(&x, seq) {
+                Err(PoolError::WaitingForFit { .. }) => {
+                    pool.run_pending_fits().unwrap_or_else(|e| panic!("{e}"));
+                    pool.score(&x, seq)
+                }
+                other => other,
+            }
+            .unwrap_or_else(|e| panic!("{e}"));
+            bits.extend(scored.models().map(|m| m.calibrated.to_bits()));
+            pool.learn(&x, scored.calibrated >= 0.95)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        bits
+    }
+
+    #[test]
+    fn a_requested_retrain_fits_the_recent_window_and_takes_effect_when_due() {
+        let mut pool = Pool::new(2, retrain_config()).unwrap_or_else(|e| panic!("{e}"));
+        feed(&mut pool, 0, 200);
+        pool.drain_events();
+        let old = pool.champion().expect("a champion");
+        assert_eq!(old.kind, ModelKind::Hst);
+        // Not between score and learn.
+        pool.score(&row(200), 200).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            pool.request_retrain(ModelKind::Hst),
+            Err(PoolError::NotLearned { .. })
+        ));
+        pool.learn(&row(200), false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            pool.request_retrain(ModelKind::Ocsvm),
+            Err(PoolError::ModelNotInPool {
+                kind: ModelKind::Ocsvm,
+                ..
+            })
+        ));
+        let request = pool
+            .request_retrain(ModelKind::Hst)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            request,
+            RetrainRequest::Scheduled {
+                replaces: Some(old),
+                rows: 150,
+                due_seq: Some(240),
+            }
+        );
+        assert_eq!(
+            pool.request_retrain(ModelKind::Hst)
+                .unwrap_or_else(|e| panic!("{e}")),
+            RetrainRequest::AlreadyPending
+        );
+        let events = pool.drain_events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].kind, events[0].seq, events[0].model),
+            (DriftKind::DriftDetected, 200, old)
+        );
+        assert!(
+            events[0].reason.starts_with(
+                "retrain requested by an analyst: a fresh hst is trained on the 150 newest events"
+            ),
+            "{}",
+            events[0].reason
+        );
+        let job = pool.fit_job().expect("the requested fit");
+        assert_eq!(job.purpose(), FitPurpose::Requested { request_seq: 200 });
+        assert_eq!((job.window(), job.due_seq()), ((51, 200), 240));
+        // Nothing changes before the due event, and the fresh model leads from it.
+        pool.install(job.run()).unwrap_or_else(|e| panic!("{e}"));
+        feed(&mut pool, 201, 240);
+        assert!(pool.drain_events().is_empty());
+        assert_eq!(pool.champion(), Some(old));
+        feed(&mut pool, 240, 241);
+        let events = pool.drain_events();
+        let kinds: Vec<DriftKind> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DriftKind::Retrained,
+                DriftKind::ChampionChanged,
+                DriftKind::Retired
+            ]
+        );
+        assert!(events.iter().all(|e| e.seq == 240));
+        assert!(
+            events[0]
+                .reason
+                .contains("as an analyst requested at event 200"),
+            "{}",
+            events[0].reason
+        );
+        assert_eq!(events[2].model, old);
+        assert_eq!(pool.champion(), Some(events[0].model));
+        assert_eq!(pool.retired_models(), vec![old]);
+    }
+
+    #[test]
+    fn a_requested_retrain_is_deterministic_across_a_snapshot() {
+        let run = |snapshot_at: Option<u64>| -> Vec<u64> {
+            let mut pool = Pool::new(2, retrain_config()).unwrap_or_else(|e| panic!("{e}"));
+            feed(&mut pool, 0, 180);
+            pool.request_retrain(ModelKind::OnlineOcsvm)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut bits = Vec::new();
+            match snapshot_at {
+                Some(at) => {
+                    bits.extend(feed(&mut pool, 180, at));
+                    let bytes = pool.snapshot();
+                    let mut restored =
+                        Pool::new(2, retrain_config()).unwrap_or_else(|e| panic!("{e}"));
+                    restored.restore(&bytes).unwrap_or_else(|e| panic!("{e}"));
+                    bits.extend(feed(&mut restored, at, 400));
+                }
+                None => bits.extend(feed(&mut pool, 180, 400)),
+            }
+            bits
+        };
+        let straight = run(None);
+        assert_eq!(
+            straight,
+            run(Some(200)),
+            "restored while the fit was pending"
+        );
+        assert_eq!(straight, run(Some(300)), "restored after it took effect");
+        let mut unrequested = Pool::new(2, retrain_config()).unwrap_or_else(|e| panic!("{e}"));
+        feed(&mut unrequested, 0, 180);
+        assert_ne!(
+            straight,
+            feed(&mut unrequested, 180, 400),
+            "the fresh model scores differently"
         );
     }
 }

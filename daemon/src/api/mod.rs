@@ -14,6 +14,7 @@
 
 mod alerts;
 mod error;
+mod feedback;
 mod system;
 
 use std::net::{SocketAddr, TcpListener};
@@ -97,6 +98,8 @@ pub struct ApiState {
     editor: Option<actix::Recipient<crate::pipeline::EditAlert>>,
     /// Serialises read-modify-write of alerts (PATCH) when no pipeline runs.
     patch_lock: Mutex<()>,
+    /// The alert and detector stages, for analyst verdicts, retrain requests and status.
+    detector_stage: Option<crate::pipeline::DetectorStage>,
 }
 
 impl ApiState {
@@ -132,6 +135,7 @@ impl ApiState {
             observer: None,
             editor: None,
             patch_lock: Mutex::new(()),
+            detector_stage: None,
         }
     }
 
@@ -148,6 +152,13 @@ impl ApiState {
         editor: actix::Recipient<crate::pipeline::EditAlert>,
     ) -> ApiState {
         self.editor = Some(editor);
+        self
+    }
+
+    /// Sends analyst verdicts, retrain requests and detector status requests to the running
+    /// stages (`/api/v1/alerts/{id}/feedback`, `/api/v1/detectors`).
+    pub fn with_detector_stage(mut self, stage: crate::pipeline::DetectorStage) -> ApiState {
+        self.detector_stage = Some(stage);
         self
     }
 
@@ -281,6 +292,24 @@ pub static ROUTES: &[Route] = &[
         path: "/api/v1/alerts/{id}",
         access: Access::Write,
         handler: || web::patch().to(alerts::patch),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/alerts/{id}/feedback",
+        access: Access::Write,
+        handler: || web::post().to(feedback::feedback),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/detectors",
+        access: Access::Read,
+        handler: || web::get().to(feedback::detectors),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/detectors/{name}/retrain",
+        access: Access::Write,
+        handler: || web::post().to(feedback::retrain),
     },
     Route {
         method: "GET",

@@ -130,21 +130,31 @@ pub(super) struct FlatView<'a> {
     origin: &'a Origin,
 }
 
-/// The analyst's `assignee` and `note` of an alert, each written only when set. One pointer
-/// instead of two optional strings keeps [`FlatView`] small.
+/// The analyst's `assignee`, `note` and `feedback` of an alert and the `seq` feedback names,
+/// each written only when set. One pointer instead of four optional fields keeps [`FlatView`]
+/// small.
 pub(super) struct AnalystFields<'a>(&'a Alert);
 
 impl Serialize for AnalystFields<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let alert = self.0;
-        let len = usize::from(alert.assignee.is_some()) + usize::from(alert.note.is_some());
+        let len = usize::from(alert.assignee.is_some())
+            + usize::from(alert.note.is_some())
+            + usize::from(alert.feedback.is_some())
+            + usize::from(alert.seq.is_some());
         let mut map = serializer.serialize_map(Some(len))?;
         if let Some(assignee) = &alert.assignee {
             map.serialize_entry("assignee", assignee)?;
         }
         if let Some(note) = &alert.note {
             map.serialize_entry("note", note)?;
+        }
+        if let Some(verdict) = &alert.feedback {
+            map.serialize_entry("feedback", verdict)?;
+        }
+        if let Some(seq) = &alert.seq {
+            map.serialize_entry("seq", seq)?;
         }
         map.end()
     }
@@ -193,5 +203,50 @@ mod tests {
         );
         let back: Alert = serde_json::from_slice(&line).expect("reads back");
         assert_eq!(back, alert);
+    }
+
+    #[test]
+    fn the_verdict_and_sequence_number_are_written_when_set_and_read_back() {
+        let origin = Origin {
+            source: Arc::from("cowrie.json"),
+            offset: 7,
+            round: 0,
+        };
+        let event = Event::new(
+            chrono::DateTime::UNIX_EPOCH,
+            Sensor::Cowrie,
+            Arc::from("hp-1"),
+            EventKind::LoginFailed,
+            origin,
+        );
+        let mut alert = Alert::new(&event, "pool", 0.99, Severity::Red, "x".into()).expect("valid");
+        let mut line = Vec::new();
+        encode_json(&alert, &EncodeOptions::default(), &mut line).expect("encodes");
+        let text = String::from_utf8(line).expect("utf-8");
+        assert!(
+            !text.contains("feedback") && !text.contains("\"seq\""),
+            "{text}"
+        );
+        alert = alert.with_seq(41);
+        alert.note = Some("seen".into());
+        alert.feedback = Some(crate::Verdict::FalsePositive);
+        let mut line = Vec::new();
+        encode_json(&alert, &EncodeOptions::default(), &mut line).expect("encodes");
+        let text = std::str::from_utf8(&line).expect("utf-8");
+        assert!(
+            text.contains(r#""note":"seen","feedback":"false_positive","seq":41,"sensor""#),
+            "{text}"
+        );
+        let back: Alert = serde_json::from_slice(&line).expect("reads back");
+        assert_eq!(back, alert);
+        let keys = |v: serde_json::Value| -> Vec<String> {
+            v.as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            keys(serde_json::to_value(&alert).expect("serialises")),
+            keys(serde_json::from_slice(&line).expect("JSON"))
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use vigil_alert::{Alert, AlertState, FeatureContribution, Severity};
+use vigil_alert::{Alert, AlertState, FeatureContribution, Severity, Verdict};
 use vigil_sensors::{
     Event, EventKind, Format, Label, Origin, ParseOptions, Record, Sensor, Transport, parser_for,
 };
@@ -182,6 +182,12 @@ pub fn random_alert(rng: &mut ChaCha8Rng) -> Alert {
             .expect("valid score");
     }
     alert.state = AlertState::ALL[rng.random_range(0..3)];
+    if rng.random_bool(0.3) {
+        alert.feedback = Some(Verdict::ALL[rng.random_range(0..2)]);
+    }
+    if rng.random_bool(0.5) {
+        alert = alert.with_seq(rng.random());
+    }
     alert
 }
 
