@@ -14,6 +14,8 @@
 
 mod alerts;
 mod error;
+mod ingest;
+mod live;
 mod system;
 
 use std::net::{SocketAddr, TcpListener};
@@ -32,6 +34,7 @@ use tokio::sync::Notify;
 use vigil_state::Store;
 
 pub use error::ApiError;
+pub use ingest::{HTTP_SOURCE, HttpIngest, HttpProducer};
 
 use crate::pipeline::SourceControl;
 use crate::stats::PipelineStats;
@@ -97,6 +100,8 @@ pub struct ApiState {
     editor: Option<actix::Recipient<crate::pipeline::EditAlert>>,
     /// Serialises read-modify-write of alerts (PATCH) when no pipeline runs.
     patch_lock: Mutex<()>,
+    /// Where `POST /api/v1/events` sends what it parsed (the `http` source).
+    ingest: Option<Arc<HttpIngest>>,
 }
 
 impl ApiState {
@@ -132,6 +137,7 @@ impl ApiState {
             observer: None,
             editor: None,
             patch_lock: Mutex::new(()),
+            ingest: None,
         }
     }
 
@@ -148,6 +154,12 @@ impl ApiState {
         editor: actix::Recipient<crate::pipeline::EditAlert>,
     ) -> ApiState {
         self.editor = Some(editor);
+        self
+    }
+
+    /// Takes events over HTTP (`POST /api/v1/events`) into the pipeline's `http` source.
+    pub fn with_ingest(mut self, ingest: Arc<HttpIngest>) -> ApiState {
+        self.ingest = Some(ingest);
         self
     }
 
@@ -311,6 +323,24 @@ pub static ROUTES: &[Route] = &[
         path: "/api/v1/shutdown",
         access: Access::Write,
         handler: || web::post().to(system::shutdown),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stream",
+        access: Access::Read,
+        handler: || web::get().to(live::stream),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/export",
+        access: Access::Read,
+        handler: || web::get().to(live::export),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/events",
+        access: Access::Write,
+        handler: || web::post().to(ingest::events),
     },
 ];
 
