@@ -18,7 +18,7 @@ use vigil_tail::Position;
 use tokio::sync::Notify;
 
 use crate::alert::{EncodeOptions, LineFormat, SeverityThresholds};
-use crate::api::{ApiServer, ApiSettings, ApiState, SourceHandle};
+use crate::api::{ApiServer, ApiSettings, ApiState, HTTP_SOURCE, HttpIngest, SourceHandle};
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::detect::{Detect, DetectSettings};
@@ -382,7 +382,10 @@ pub fn watch_signals(stop: Arc<Notify>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut term), Ok(mut int)) => {
                 actix_rt::spawn(async move {
                     let name = tokio::select! {
@@ -485,6 +488,11 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         }
         inputs.push(text);
     }
+    // The port is taken before anything else starts, so a taken port stops the replay.
+    let api = args
+        .listen
+        .map(|addr| bind_api_at(&config, addr))
+        .transpose()?;
     let state = open_state(&config, args.state_dir.as_deref())?;
     // Over a fresh store the files start empty, as a replay's output always did; over a
     // kept one they continue from their acknowledged length.
@@ -500,7 +508,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         },
     });
     specs.extend(webhook_output(&config));
-    let metrics = args.metrics_out.as_ref().map(|_| new_metrics());
+    let metrics = (args.metrics_out.is_some() || api.is_some()).then(new_metrics);
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -535,9 +543,13 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     let settings = source_settings(&config, "replay", pacing, Duration::from_millis(50));
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
     let outputs = Outputs::open(&state.store, specs)?;
-    let (summary, interrupted) = actix::System::new().block_on(async move {
-        let stop = Arc::new(Notify::new());
-        watch_signals(stop.clone());
+    let api_store = state.store.clone();
+    let api_metrics = metrics.clone();
+    let stop = Arc::new(Notify::new());
+    let pipeline_stop = stop.clone();
+    let system = actix::System::new();
+    let (summary, interrupted, server) = system.block_on(async move {
+        watch_signals(pipeline_stop.clone());
         let pipeline = Pipeline::start(
             stages,
             vec![SourceSpec {
@@ -546,8 +558,30 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             }],
         );
         let ready = Instant::now();
-        run_pipeline(pipeline, grace, process_start, ready, stop).await
-    });
+        let server = match api {
+            Some(api) => {
+                let server = start_api(
+                    api,
+                    &pipeline,
+                    &api_store,
+                    &pipeline_stop,
+                    process_start,
+                    api_metrics.as_ref(),
+                    None,
+                )
+                .context("the admin API could not start")?;
+                eprintln!(
+                    "vigil replay: admin API on http://{addr} (status: http://{addr}/api/v1/status)",
+                    addr = server.addr()
+                );
+                Some(server)
+            }
+            None => None,
+        };
+        let (summary, interrupted) =
+            run_pipeline(pipeline, grace, process_start, ready, pipeline_stop).await;
+        Ok::<_, anyhow::Error>((summary, interrupted, server))
+    })?;
     // A replay's outputs deliver once the pipeline has drained, so they carry every alert in
     // its final form (aggregated repeats included) whatever the speed and batching: the
     // files are byte-identical across replays. Every committed alert reaches them before the
@@ -560,6 +594,19 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write the metrics to {}", path.display()))?;
     }
     println!("{}", serde_json::to_string(&summary)?);
+    if let Some(server) = server {
+        system.block_on(async move {
+            if args.hold && !interrupted {
+                eprintln!(
+                    "vigil replay: finished; still serving on http://{} until SIGINT, SIGTERM or POST /api/v1/shutdown",
+                    server.addr()
+                );
+                // Signals reach `stop` through the watcher installed at the start.
+                stop.notified().await;
+            }
+            server.stop().await;
+        });
+    }
     Ok(())
 }
 
@@ -624,6 +671,18 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
         Duration::from_millis(50),
     );
     settings.run_for = args.duration.map(Duration::from_secs_f64);
+    let mut sources = vec![SourceSpec {
+        settings,
+        producer: Box::new(DemoProducer::new(generator)),
+    }];
+    let ingest = match &api {
+        Some(_) => {
+            let (ingest, spec) = http_source(&config)?;
+            sources.push(spec);
+            Some(ingest)
+        }
+        None => None,
+    };
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
     eprintln!(
         "vigil demo: seed {}, event time {}x the wall clock; alerts below, a summary line every 2 s on stderr. Ctrl-C stops.",
@@ -635,15 +694,10 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     let summary = actix::System::new().block_on(async move {
         let stop = Arc::new(Notify::new());
         watch_signals(stop.clone());
-        let pipeline = Pipeline::start(
-            stages,
-            vec![SourceSpec {
-                settings,
-                producer: Box::new(DemoProducer::new(generator)),
-            }],
-        );
+        let pipeline = Pipeline::start(stages, sources);
+        follow_sources(ingest.as_ref(), &pipeline);
         let ready = Instant::now();
-        let server = match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start, api_metrics.as_ref())) {
+        let server = match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start, api_metrics.as_ref(), ingest)) {
             Some(Ok(server)) => {
                 eprintln!(
                     "vigil demo: admin API on http://{addr}/api/v1/status (alerts: http://{addr}/api/v1/alerts)",
@@ -762,10 +816,14 @@ fn bind_api(config: &Config) -> anyhow::Result<Option<ApiListener>> {
     if !config.api.enabled {
         return Ok(None);
     }
+    bind_api_at(config, config.api.listen_addr()?).map(Some)
+}
+
+/// The admin API's listener on `addr` (`vigil replay --listen`), with the `[api]` settings.
+fn bind_api_at(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<ApiListener> {
     let token = config.api.load_token()?;
-    let addr = config.api.listen_addr()?;
     let listener = crate::api::bind(addr)?;
-    Ok(Some(ApiListener {
+    Ok(ApiListener {
         listener,
         settings: ApiSettings {
             token,
@@ -774,7 +832,48 @@ fn bind_api(config: &Config) -> anyhow::Result<Option<ApiListener>> {
             max_page: config.api.max_page,
             redact_credentials: config.outputs.redact_credentials,
         },
-    }))
+    })
+}
+
+/// The `http` source that `POST /api/v1/events` feeds (only beside the API): its queue
+/// holds `pipeline.mailbox_batches` requests.
+fn http_source(config: &Config) -> anyhow::Result<(Arc<HttpIngest>, SourceSpec)> {
+    if config.sources.contains_key(HTTP_SOURCE) {
+        bail!(
+            "config table `sources.{HTTP_SOURCE}`: the name is taken by the admin API's ingest source (POST /api/v1/events); rename the source"
+        );
+    }
+    // Records ingested after a restart get other origins, so their alerts other ids.
+    let input = format!(
+        "{HTTP_SOURCE}@{}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    );
+    let options = parse_options(config, HTTP_SOURCE, chrono_tz::UTC, None)?;
+    let (ingest, producer) = HttpIngest::channel(config.pipeline.mailbox_batches, options, &input);
+    let spec = SourceSpec {
+        settings: source_settings(
+            config,
+            HTTP_SOURCE,
+            Pacing::MaxSpeed,
+            Duration::from_millis(20),
+        ),
+        producer: Box::new(producer),
+    };
+    Ok((ingest, spec))
+}
+
+/// Lets the `http` source finish once every other source has.
+fn follow_sources(ingest: Option<&Arc<HttpIngest>>, pipeline: &Pipeline) {
+    if let Some(ingest) = ingest {
+        ingest.follow_sources(
+            pipeline
+                .sources()
+                .into_iter()
+                .filter(|(name, _)| &**name != HTTP_SOURCE)
+                .map(|(_, control)| control)
+                .collect(),
+        );
+    }
 }
 
 /// Starts the admin API over a started pipeline (inside its actix system) and marks it
@@ -786,6 +885,7 @@ fn start_api(
     stop: &Arc<Notify>,
     process_start: Instant,
     metrics: Option<&Metrics>,
+    ingest: Option<Arc<HttpIngest>>,
 ) -> std::io::Result<ApiServer> {
     let sources = pipeline
         .sources()
@@ -809,6 +909,10 @@ fn start_api(
     )
     .with_alert_editor(pipeline.alert_editor())
     .with_detector_stage(pipeline.detector_stage());
+    let state = match ingest {
+        Some(ingest) => state.with_ingest(ingest),
+        None => state,
+    };
     let state = match metrics {
         Some(metrics) => {
             let metrics = metrics.clone();
@@ -873,6 +977,14 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     for (name, source) in &config.sources {
         sources.push(source_spec(&config, name, source, positions.get(name))?);
     }
+    let ingest = match &api {
+        Some(_) => {
+            let (ingest, spec) = http_source(&config)?;
+            sources.push(spec);
+            Some(ingest)
+        }
+        None => None,
+    };
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
     let outputs = Outputs::start(&state.store, specs)?;
     let retention_config = config.clone();
@@ -883,6 +995,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         let stop = Arc::new(Notify::new());
         watch_signals(stop.clone());
         let pipeline = Pipeline::start(stages, sources);
+        follow_sources(ingest.as_ref(), &pipeline);
         let ready = Instant::now();
         let mut api_error = None;
         let server = match api.map(|api| {
@@ -893,6 +1006,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
                 &stop,
                 process_start,
                 api_metrics.as_ref(),
+                ingest,
             )
         }) {
             Some(Ok(server)) => Some(server),

@@ -100,6 +100,14 @@ pub struct ReplayArgs {
     /// Time zone for timestamps without an offset.
     #[arg(long, default_value = "UTC")]
     pub timezone: String,
+    /// Serve the admin API (status, alerts, metrics...) on this IP:PORT while replaying
+    /// (port 0 picks a free port; the bound address is printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// With --listen: keep serving after the replay finished, until SIGINT, SIGTERM or
+    /// `POST /api/v1/shutdown`.
+    #[arg(long, requires = "listen")]
+    pub hold: bool,
     /// Files to replay, in this order (`-` for stdin; `.gz` files are decompressed).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,

@@ -167,7 +167,8 @@ impl SourceControl {
         self.paused.load(Ordering::SeqCst)
     }
 
-    /// Whether the source has stopped (end of input, or stop asked) and said so downstream.
+    /// Whether the source has stopped (end of input, or stop asked): everything it read is
+    /// sent and its `SourceDone` is on its way downstream.
     pub fn finished(&self) -> bool {
         self.finished.load(Ordering::SeqCst)
     }
@@ -403,13 +404,15 @@ async fn run_source(
     if let Some(position) = &position {
         tracing::info!(source = %settings.name, input = %position.path, offset = position.offset, "source stopped");
     }
+    // Marked before the hand-off: once the last `SourceDone` is taken the pipeline may stop
+    // this source's arbiter before the send returns.
+    control.finished.store(true, Ordering::SeqCst);
     let _ = downstream
         .send(SourceDone {
             source: settings.name.clone(),
             resume: position.map(|p| encode_position(&p)),
         })
         .await;
-    control.finished.store(true, Ordering::SeqCst);
 }
 
 /// Where a source resumes: after the last event it handed on, when known.

@@ -120,8 +120,30 @@ impl Store {
         let from = self
             .outbox_cursor(name)?
             .map_or(0, |cursor| cursor.position);
+        self.outbox_after(from, limit)
+    }
+
+    /// Up to `limit` alerts after outbox position `after`, in commit order: what a reader
+    /// that keeps its own cursor in memory (a live stream) reads next. Like
+    /// [`Store::outbox_next`], only alerts already on disk are handed out, and alerts that
+    /// retention removed are skipped.
+    ///
+    /// ```
+    /// use vigil_state::{AlertId, NewAlert, Store, StoreOptions};
+    /// let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    /// let store = Store::open(dir.path(), &StoreOptions::default()).map_err(|e| e.to_string())?;
+    /// for id in 1..=3 {
+    ///     let alert = NewAlert { id: AlertId::new(id), event_time_micros: 0, src_ip: None, bytes: vec![] };
+    ///     store.commit_alerts(&[alert]).map_err(|e| e.to_string())?;
+    /// }
+    /// let items = store.outbox_after(1, 10).map_err(|e| e.to_string())?;
+    /// let positions: Vec<u64> = items.iter().map(|item| item.position).collect();
+    /// assert_eq!(positions, [2, 3]);
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxItem>, StateError> {
         let committed = self.last_alert_position();
-        if limit == 0 || from >= committed {
+        if limit == 0 || after >= committed {
             return Ok(Vec::new());
         }
         if self.inner.durable_position.load(Ordering::Acquire) < committed {
@@ -129,7 +151,7 @@ impl Store {
         }
         let durable = self.inner.durable_position.load(Ordering::Acquire);
         let mut out = Vec::new();
-        let range = (from + 1).to_be_bytes()..=durable.to_be_bytes();
+        let range = (after + 1).to_be_bytes()..=durable.to_be_bytes();
         for item in self.inner.alert_log.range(range) {
             let (position, key) =
                 item.map_err(|source| StateError::engine("reading the alert log", source))?;

@@ -682,7 +682,10 @@ fn every_route_auth_errors_paging_and_shutdown() {
     let exit = wait_exit(&mut child, Duration::from_secs(30));
     let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
     assert!(exit.success(), "exit {exit}: {text}");
-    assert!(text.contains("shutdown requested through the API"), "{text}");
+    assert!(
+        text.contains("shutdown requested through the API"),
+        "{text}"
+    );
     assert!(text.contains("shutting down: intake stopped"), "{text}");
     assert!(text.contains("vigil stopped"), "{text}");
 

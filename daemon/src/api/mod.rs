@@ -15,6 +15,8 @@
 mod alerts;
 mod error;
 mod feedback;
+mod ingest;
+mod live;
 mod system;
 
 use std::net::{SocketAddr, TcpListener};
@@ -33,6 +35,7 @@ use tokio::sync::Notify;
 use vigil_state::Store;
 
 pub use error::ApiError;
+pub use ingest::{HTTP_SOURCE, HttpIngest, HttpProducer};
 
 use crate::pipeline::SourceControl;
 use crate::stats::PipelineStats;
@@ -100,6 +103,8 @@ pub struct ApiState {
     patch_lock: Mutex<()>,
     /// The alert and detector stages, for analyst verdicts, retrain requests and status.
     detector_stage: Option<crate::pipeline::DetectorStage>,
+    /// Where `POST /api/v1/events` sends what it parsed (the `http` source).
+    ingest: Option<Arc<HttpIngest>>,
 }
 
 impl ApiState {
@@ -136,6 +141,7 @@ impl ApiState {
             editor: None,
             patch_lock: Mutex::new(()),
             detector_stage: None,
+            ingest: None,
         }
     }
 
@@ -159,6 +165,12 @@ impl ApiState {
     /// stages (`/api/v1/alerts/{id}/feedback`, `/api/v1/detectors`).
     pub fn with_detector_stage(mut self, stage: crate::pipeline::DetectorStage) -> ApiState {
         self.detector_stage = Some(stage);
+        self
+    }
+
+    /// Takes events over HTTP (`POST /api/v1/events`) into the pipeline's `http` source.
+    pub fn with_ingest(mut self, ingest: Arc<HttpIngest>) -> ApiState {
+        self.ingest = Some(ingest);
         self
     }
 
@@ -340,6 +352,24 @@ pub static ROUTES: &[Route] = &[
         path: "/api/v1/shutdown",
         access: Access::Write,
         handler: || web::post().to(system::shutdown),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stream",
+        access: Access::Read,
+        handler: || web::get().to(live::stream),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/export",
+        access: Access::Read,
+        handler: || web::get().to(live::export),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/events",
+        access: Access::Write,
+        handler: || web::post().to(ingest::events),
     },
 ];
 
