@@ -195,6 +195,9 @@ fn stage_settings(
             }
         }
     }
+    let filter = crate::suppress::AlertFilter::load(config.alerts.parsed_allowlist()?, &store)
+        .with_context(|| format!("cannot read the suppressions in {}", store.path().display()))?;
+    let alert_state = alert_state.with_filter(Arc::new(filter));
     let settings = StageSettings {
         extractor,
         geoip: geoip_stage(config),
@@ -780,7 +783,8 @@ fn start_api(
         },
         process_start,
     )
-    .with_alert_editor(pipeline.alert_editor());
+    .with_alert_editor(pipeline.alert_editor())
+    .with_statistics(pipeline.activity(), pipeline.alert_filter());
     let state = match metrics {
         Some(metrics) => {
             let metrics = metrics.clone();

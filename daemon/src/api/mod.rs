@@ -14,6 +14,8 @@
 
 mod alerts;
 mod error;
+mod stats;
+mod suppressions;
 mod system;
 
 use std::net::{SocketAddr, TcpListener};
@@ -97,6 +99,10 @@ pub struct ApiState {
     editor: Option<actix::Recipient<crate::pipeline::EditAlert>>,
     /// Serialises read-modify-write of alerts (PATCH) when no pipeline runs.
     patch_lock: Mutex<()>,
+    /// The alert stage's activity per minute (statistics).
+    activity: Option<Arc<crate::activity::Activity>>,
+    /// The alert stage's allowlist and suppressions.
+    filter: Option<Arc<crate::suppress::AlertFilter>>,
 }
 
 impl ApiState {
@@ -132,7 +138,22 @@ impl ApiState {
             observer: None,
             editor: None,
             patch_lock: Mutex::new(()),
+            activity: None,
+            filter: None,
         }
+    }
+
+    /// Serves statistics from the alert stage's `activity` and suppressions through its
+    /// `filter` (`/api/v1/stats/...`, `/api/v1/suppressions`); without them those routes
+    /// answer 503.
+    pub fn with_statistics(
+        mut self,
+        activity: Arc<crate::activity::Activity>,
+        filter: Arc<crate::suppress::AlertFilter>,
+    ) -> ApiState {
+        self.activity = Some(activity);
+        self.filter = Some(filter);
+        self
     }
 
     /// The same state, reporting every request to `observer` (request metrics).
@@ -311,6 +332,42 @@ pub static ROUTES: &[Route] = &[
         path: "/api/v1/shutdown",
         access: Access::Write,
         handler: || web::post().to(system::shutdown),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stats/summary",
+        access: Access::Read,
+        handler: || web::get().to(stats::summary),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stats/timeseries",
+        access: Access::Read,
+        handler: || web::get().to(stats::timeseries),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stats/top",
+        access: Access::Read,
+        handler: || web::get().to(stats::top),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/suppressions",
+        access: Access::Read,
+        handler: || web::get().to(suppressions::list),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/suppressions",
+        access: Access::Write,
+        handler: || web::post().to(suppressions::create),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/suppressions/{id}",
+        access: Access::Write,
+        handler: || web::delete().to(suppressions::delete),
     },
 ];
 
