@@ -254,6 +254,7 @@ impl AlertFilter {
                 }
             }
         }
+        held.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         if !held.is_empty() {
             tracing::info!(suppressions = held.len(), "suppressions loaded");
         }
@@ -573,7 +574,13 @@ mod tests {
         store
             .put_suppression("misnamed", &serde_json::to_vec(&misnamed).expect("json"))
             .expect("stored");
+        // Loaded in creation order, whatever their ids.
+        let mut earlier = suppression("zzz", "198.51.100.0/24", None, None);
+        earlier.created_at = time("2025-12-31T00:00:00Z");
+        store
+            .put_suppression("zzz", &serde_json::to_vec(&earlier).expect("json"))
+            .expect("stored");
         let filter = AlertFilter::load(Vec::new(), &store).expect("loads");
-        assert_eq!(filter.suppressions(), vec![good]);
+        assert_eq!(filter.suppressions(), vec![earlier, good]);
     }
 }
