@@ -218,6 +218,9 @@ fn stage_settings(
             }
         }
     }
+    let filter = crate::suppress::AlertFilter::load(config.alerts.parsed_allowlist()?, &store)
+        .with_context(|| format!("cannot read the suppressions in {}", store.path().display()))?;
+    let alert_state = alert_state.with_filter(Arc::new(filter));
     let settings = StageSettings {
         extractor,
         geoip: geoip_stage(config),
@@ -908,7 +911,8 @@ fn start_api(
         process_start,
     )
     .with_alert_editor(pipeline.alert_editor())
-    .with_detector_stage(pipeline.detector_stage());
+    .with_detector_stage(pipeline.detector_stage())
+    .with_statistics(pipeline.activity(), pipeline.alert_filter());
     let state = match ingest {
         Some(ingest) => state.with_ingest(ingest),
         None => state,

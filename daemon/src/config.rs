@@ -691,11 +691,34 @@ pub struct AlertsConfig {
     /// Repeats from one source and detector within this many seconds of event time are
     /// counted into the open alert (0: no aggregation).
     pub cooldown_secs: u64,
+    /// Sources never alerted on, as CIDRs (`192.0.2.0/24`, `2001:db8::/32`) or addresses;
+    /// their findings are counted under `allowlist` instead.
+    pub allowlist: Vec<String>,
 }
 
 impl Default for AlertsConfig {
     fn default() -> AlertsConfig {
-        AlertsConfig { cooldown_secs: 300 }
+        AlertsConfig {
+            cooldown_secs: 300,
+            allowlist: Vec::new(),
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// The allowlist, parsed.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming `alerts.allowlist[i]` and the value.
+    pub fn parsed_allowlist(&self) -> Result<Vec<crate::suppress::Cidr>, ConfigError> {
+        self.allowlist
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                text.parse()
+                    .map_err(|e| invalid(format!("alerts.allowlist[{i}]"), format!("{e}")))
+            })
+            .collect()
     }
 }
 
@@ -1306,6 +1329,7 @@ impl Config {
                 ),
             ));
         }
+        self.alerts.parsed_allowlist()?;
         for (name, output) in [("ecs", &self.outputs.ecs), ("cef", &self.outputs.cef)] {
             let Some(output) = output else { continue };
             if output.path.as_os_str().is_empty() {
@@ -1391,6 +1415,7 @@ mod tests {
             code.state.retention_max_age_days
         );
         assert_eq!(config.alerts.cooldown_secs, code.alerts.cooldown_secs);
+        assert_eq!(config.alerts.allowlist, code.alerts.allowlist);
         assert_eq!(
             config.outputs.redact_credentials,
             code.outputs.redact_credentials
@@ -1403,6 +1428,20 @@ mod tests {
         assert_eq!(config.api.max_body_bytes, code.api.max_body_bytes);
         assert_eq!(config.api.max_page, code.api.max_page);
         assert_eq!(config.geoip.databases, code.geoip.databases);
+    }
+
+    #[test]
+    fn the_alert_allowlist_takes_cidrs_and_names_a_bad_one() {
+        let config = Config::from_toml("[alerts]\nallowlist = [\"10.0.0.0/8\", \"2001:db8::1\"]\n")
+            .expect("valid");
+        let allowlist = config.alerts.parsed_allowlist().expect("parses");
+        assert_eq!(allowlist.len(), 2);
+        assert!(allowlist[0].contains("10.9.8.7".parse().expect("address")));
+        let err = Config::from_toml("[alerts]\nallowlist = [\"10.0.0.0/8\", \"10.0.0.0/99\"]\n")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("alerts.allowlist[1]"), "{text}");
+        assert!(text.contains("10.0.0.0/99"), "{text}");
     }
 
     #[test]

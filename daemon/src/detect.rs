@@ -75,6 +75,8 @@ pub struct Detected {
     pub pool_scored: u64,
     /// Events scored with every rule.
     pub rules_scored: u64,
+    /// The pool's calibrated score of each event, in event order (`None`: not scored).
+    pub scores: Vec<Option<f64>>,
 }
 
 /// Settings of the detector stage.
@@ -410,7 +412,10 @@ impl Detect {
         extracted: &[Extracted],
         first_seq: u64,
     ) -> Detected {
-        let mut out = Detected::default();
+        let mut out = Detected {
+            scores: vec![None; events.len()],
+            ..Detected::default()
+        };
         let dim = self.dim;
         for (index, ((event, x), facts)) in events
             .iter()
@@ -456,6 +461,7 @@ impl Detect {
                 continue;
             };
             out.pool_scored += 1;
+            out.scores[index] = Some(score.calibrated);
             if let Some(scores) = &self.scores {
                 scores.pool(&score);
             }

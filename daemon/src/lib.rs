@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod activity;
 pub mod alert;
 pub mod api;
 pub mod app;
@@ -18,3 +19,4 @@ pub mod metrics;
 pub mod outputs;
 pub mod pipeline;
 pub mod stats;
+pub mod suppress;

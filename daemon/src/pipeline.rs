@@ -30,6 +30,7 @@ use vigil_sensors::Event;
 
 use vigil_state::{AlertId, AlertUpdate, Checkpoint, Commit, NewAlert, NewDriftEvent, Store};
 
+use crate::activity::{Activity, BatchActivity};
 use crate::alert::{
     Aggregation, Alert, Cooldowns, EncodeOptions, Severity, SourceGeo, encode_json,
 };
@@ -37,6 +38,7 @@ use crate::detect::{Detect, Detected, POOL_DETECTOR};
 use crate::input::{Produced, Producer, Tally, encode_position};
 use crate::metrics::{Metrics, Stage, StageQueue};
 use crate::stats::{DetectorCounts, MAX_DRIFT_EVENTS_LISTED, PipelineStats};
+use crate::suppress::AlertFilter;
 use vigil_detectors::codec::{SnapshotReader, SnapshotWriter};
 
 mod analyst;
@@ -776,6 +778,10 @@ pub struct AlertActor {
     queue_in: StageQueue,
     sources_open: usize,
     done: Option<oneshot::Sender<()>>,
+    /// The allowlist and suppressions: findings it covers raise no alert (counted).
+    filter: Arc<AlertFilter>,
+    /// Events, anomalies, scores and sources per minute of event time.
+    activity: Arc<Activity>,
 }
 
 impl Actor for AlertActor {
@@ -969,8 +975,17 @@ impl Handler<ScoredBatch> for AlertActor {
         self.queue_in.taken();
         let mut alerted = vec![false; batch.events.len()];
         let mut raised = BatchAlerts::default();
+        let filter = self.filter.clone();
+        let mut screen = filter.screen();
         for finding in batch.detected.findings {
             let event = &batch.events[finding.index];
+            if !screen.is_empty()
+                && screen
+                    .check(event.src_ip, finding.detector, event.event_time)
+                    .is_some()
+            {
+                continue;
+            }
             let alert = Alert::new(
                 event,
                 finding.detector,
@@ -1000,6 +1015,13 @@ impl Handler<ScoredBatch> for AlertActor {
             alerted[finding.index] = true;
             self.raise(alert, &mut raised);
         }
+        drop(screen);
+        let mut activity = BatchActivity::default();
+        for (index, event) in batch.events.iter().enumerate() {
+            let score = batch.detected.scores.get(index).copied().flatten();
+            activity.event(event.event_time, event.src_ip, score, alerted[index]);
+        }
+        self.activity.record(activity, chrono::Utc::now());
         let drift_events: Vec<NewDriftEvent> = batch
             .detected
             .drift_events
@@ -1169,6 +1191,8 @@ pub struct Pipeline {
     names: Vec<Arc<str>>,
     done: Option<oneshot::Receiver<()>>,
     arbiters: Vec<Arbiter>,
+    filter: Arc<AlertFilter>,
+    activity: Arc<Activity>,
 }
 
 /// Everything the stages need besides their sources.
@@ -1200,6 +1224,7 @@ const ALERT_STAGE_VERSION: u16 = 1;
 pub struct AlertStage {
     cooldowns: Cooldowns,
     open: HashMap<String, Alert>,
+    filter: Arc<AlertFilter>,
 }
 
 impl AlertStage {
@@ -1208,7 +1233,15 @@ impl AlertStage {
         AlertStage {
             cooldowns: Cooldowns::new(cooldown_secs),
             open: HashMap::new(),
+            filter: Arc::default(),
         }
+    }
+
+    /// The same stage, dropping (and counting) the findings `filter` covers: the allowlist
+    /// and the suppressions.
+    pub fn with_filter(mut self, filter: Arc<AlertFilter>) -> AlertStage {
+        self.filter = filter;
+        self
     }
 
     /// The state of a checkpoint's `cooldowns` part.
@@ -1232,7 +1265,11 @@ impl AlertStage {
             open.insert(alert.id.clone(), alert);
         }
         r.end().map_err(|e| e.to_string())?;
-        Ok(AlertStage { cooldowns, open })
+        Ok(AlertStage {
+            cooldowns,
+            open,
+            filter: Arc::default(),
+        })
     }
 
     /// Writes the open alerts back to `store` as the checkpoint has them, so that repeats
@@ -1298,6 +1335,9 @@ impl Pipeline {
         let alert_state = stages.alert_state;
         let alert_metrics = metrics.clone();
         let alert_queue = queue(Stage::Alerts);
+        let filter = alert_state.filter.clone();
+        let activity = Arc::new(Activity::new());
+        let alert_activity = activity.clone();
         let alerts = AlertActor::start_in_arbiter(&alert_arbiter.handle(), move |ctx| {
             ctx.set_mailbox_capacity(capacity);
             AlertActor {
@@ -1313,6 +1353,8 @@ impl Pipeline {
                 queue_in: alert_queue,
                 sources_open,
                 done: Some(tx),
+                filter: alert_state.filter,
+                activity: alert_activity,
             }
         });
         let alert_editor = alerts.clone();
@@ -1391,7 +1433,19 @@ impl Pipeline {
             names,
             done: Some(rx),
             arbiters,
+            filter,
+            activity,
         }
+    }
+
+    /// The allowlist and suppressions the alert stage applies (the API changes them).
+    pub fn alert_filter(&self) -> Arc<AlertFilter> {
+        self.filter.clone()
+    }
+
+    /// Events, anomalies, scores and sources per minute of event time.
+    pub fn activity(&self) -> Arc<Activity> {
+        self.activity.clone()
     }
 
     /// Every source's name and control, in start order.

@@ -17,6 +17,8 @@ mod error;
 mod feedback;
 mod ingest;
 mod live;
+mod stats;
+mod suppressions;
 mod system;
 
 use std::net::{SocketAddr, TcpListener};
@@ -105,6 +107,10 @@ pub struct ApiState {
     detector_stage: Option<crate::pipeline::DetectorStage>,
     /// Where `POST /api/v1/events` sends what it parsed (the `http` source).
     ingest: Option<Arc<HttpIngest>>,
+    /// The alert stage's activity per minute (statistics).
+    activity: Option<Arc<crate::activity::Activity>>,
+    /// The alert stage's allowlist and suppressions.
+    filter: Option<Arc<crate::suppress::AlertFilter>>,
 }
 
 impl ApiState {
@@ -142,7 +148,22 @@ impl ApiState {
             patch_lock: Mutex::new(()),
             detector_stage: None,
             ingest: None,
+            activity: None,
+            filter: None,
         }
+    }
+
+    /// Serves statistics from the alert stage's `activity` and suppressions through its
+    /// `filter` (`/api/v1/stats/...`, `/api/v1/suppressions`); without them those routes
+    /// answer 503.
+    pub fn with_statistics(
+        mut self,
+        activity: Arc<crate::activity::Activity>,
+        filter: Arc<crate::suppress::AlertFilter>,
+    ) -> ApiState {
+        self.activity = Some(activity);
+        self.filter = Some(filter);
+        self
     }
 
     /// The same state, reporting every request to `observer` (request metrics).
@@ -370,6 +391,42 @@ pub static ROUTES: &[Route] = &[
         path: "/api/v1/events",
         access: Access::Write,
         handler: || web::post().to(ingest::events),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stats/summary",
+        access: Access::Read,
+        handler: || web::get().to(stats::summary),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stats/timeseries",
+        access: Access::Read,
+        handler: || web::get().to(stats::timeseries),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/stats/top",
+        access: Access::Read,
+        handler: || web::get().to(stats::top),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/suppressions",
+        access: Access::Read,
+        handler: || web::get().to(suppressions::list),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/suppressions",
+        access: Access::Write,
+        handler: || web::post().to(suppressions::create),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/suppressions/{id}",
+        access: Access::Write,
+        handler: || web::delete().to(suppressions::delete),
     },
 ];
 
