@@ -10,7 +10,9 @@
 //! - pipeline latency, alerts and drift decisions are recorded once per batch;
 //! - mailbox depths are atomics incremented when a batch is sent to a stage and decremented
 //!   when the stage handles it ([`StageQueue`]), read at scrape time;
-//! - the store's size on disk and alert count are read at scrape time.
+//! - the store's size on disk and alert count are read at scrape time;
+//! - alerts the allowlist and suppressions dropped are read from the alert stage's
+//!   [`AlertFilter`] at scrape time.
 //!
 //! Names follow Prometheus' conventions: prefix `vigil_`, base units (seconds, bytes),
 //! `_total` on counters, bounded labels (a model kind, never a model id or an address).
@@ -26,10 +28,12 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use vigil_pool::{DriftEvent, DriftKind, ModelKind, ModelRef, PoolScore};
+use vigil_sensors::RejectReason;
 use vigil_state::Store;
 
 use crate::alert::Severity;
 use crate::stats::PipelineStats;
+use crate::suppress::{ALLOWLIST_REASON, AlertFilter};
 
 /// Upper bounds of the score histograms: calibrated scores and rule strengths lie in [0, 1],
 /// and alerts are decided near its top, so the buckets are finer from 0.9 on.
@@ -170,6 +174,7 @@ impl StageQueue {
 struct Sources {
     stats: Option<PipelineStats>,
     store: Option<Store>,
+    filter: Option<Arc<AlertFilter>>,
 }
 
 /// The metrics fed from [`PipelineStats`] at scrape time.
@@ -199,6 +204,7 @@ struct Inner {
     store_bytes: IntGauge,
     store_alerts: IntGauge,
     alerts: IntCounterVec,
+    dropped: IntCounterVec,
     drift: IntCounterVec,
     detector_score: HistogramVec,
     model_score: HistogramVec,
@@ -373,6 +379,11 @@ impl Metrics {
             "New alerts stored, by severity (red, orange) and detector (pool or a rule).",
             &["severity", "detector"],
         );
+        let dropped = b.counter_vec(
+            "vigil_alerts_dropped_total",
+            "Alerts not raised because their source is on the allowlist (reason=\"allowlist\") or an analyst's suppression covers them (reason=\"suppressed\"); the events were still scored.",
+            &["reason"],
+        );
         let drift = b.counter_vec(
             "vigil_drift_decisions_total",
             "Decisions of the pool (drift detected, champion changed, retrained, ...), by kind and by the kind of model they are about.",
@@ -427,6 +438,7 @@ impl Metrics {
                 store_bytes,
                 store_alerts,
                 alerts,
+                dropped,
                 drift,
                 detector_score,
                 model_score,
@@ -473,6 +485,25 @@ impl Metrics {
                     .with_label_values(&[drift_label(drift), kind.name()]);
             }
         }
+        for reason in REJECT_REASONS {
+            self.inner
+                .from_stats
+                .rejected
+                .with_label_values(&[reason.as_str()]);
+        }
+        for reason in SKIP_REASONS {
+            self.inner.from_stats.skipped.with_label_values(&[reason]);
+        }
+    }
+
+    /// Connects the alert stage's allowlist and suppressions: what they dropped is read at
+    /// every [`render`](Self::render) as `vigil_alerts_dropped_total`, whose two series
+    /// (`allowlist`, `suppressed`) exist at 0 from now on.
+    pub fn attach_filter(&self, filter: Arc<AlertFilter>) {
+        for reason in [DROPPED_ALLOWLIST, DROPPED_SUPPRESSED] {
+            self.inner.dropped.with_label_values(&[reason]);
+        }
+        self.lock_sources().filter = Some(filter);
     }
 
     /// The queue counter of `stage`'s mailbox.
@@ -564,6 +595,18 @@ impl Metrics {
         if let Some(stats) = &sources.stats {
             self.sync_stats(stats);
         }
+        if let Some(filter) = &sources.filter {
+            let counts = filter.counts();
+            let allowlisted = counts.by_reason.get(ALLOWLIST_REASON).copied();
+            raise(
+                &self.inner.dropped.with_label_values(&[DROPPED_ALLOWLIST]),
+                allowlisted.unwrap_or(0),
+            );
+            raise(
+                &self.inner.dropped.with_label_values(&[DROPPED_SUPPRESSED]),
+                counts.by_suppression.values().sum(),
+            );
+        }
         if let Some(store) = &sources.store {
             match store.size_on_disk() {
                 Ok(bytes) => self
@@ -645,6 +688,59 @@ fn raise(counter: &IntCounter, total: u64) {
         counter.inc_by(total - current);
     }
 }
+
+/// The `reason` of `vigil_alerts_dropped_total` for alerts the allowlist dropped.
+pub const DROPPED_ALLOWLIST: &str = "allowlist";
+
+/// The `reason` of `vigil_alerts_dropped_total` for alerts an analyst's suppression dropped
+/// (whatever reason the suppression gives: that free text would make the label unbounded).
+pub const DROPPED_SUPPRESSED: &str = "suppressed";
+
+/// Every rejection reason, for the series of `vigil_events_rejected_total` set at 0 when
+/// the pipeline runs.
+const REJECT_REASONS: [RejectReason; 15] = [
+    RejectReason::MalformedJson,
+    RejectReason::TruncatedRecord,
+    RejectReason::NotAnObject,
+    RejectReason::WrongFieldType,
+    RejectReason::MissingField,
+    RejectReason::InvalidIp,
+    RejectReason::InvalidPort,
+    RejectReason::InvalidTimestamp,
+    RejectReason::InvalidNumber,
+    RejectReason::WrongColumnCount,
+    RejectReason::NotUtf8,
+    RejectReason::LineTooLong,
+    RejectReason::EmptyInput,
+    RejectReason::BinaryData,
+    RejectReason::UnknownFormat,
+];
+
+/// Fails to compile when `RejectReason` gains a variant, so that [`REJECT_REASONS`] is
+/// extended with it.
+const fn _every_reject_reason_is_listed(reason: RejectReason) {
+    match reason {
+        RejectReason::MalformedJson
+        | RejectReason::TruncatedRecord
+        | RejectReason::NotAnObject
+        | RejectReason::WrongFieldType
+        | RejectReason::MissingField
+        | RejectReason::InvalidIp
+        | RejectReason::InvalidPort
+        | RejectReason::InvalidTimestamp
+        | RejectReason::InvalidNumber
+        | RejectReason::WrongColumnCount
+        | RejectReason::NotUtf8
+        | RejectReason::LineTooLong
+        | RejectReason::EmptyInput
+        | RejectReason::BinaryData
+        | RejectReason::UnknownFormat => {}
+    }
+}
+
+/// Every reason a parser skips a well-formed record for (Suricata `stats` records, CSV
+/// headers), for the series of `vigil_events_skipped_total` set at 0 when the pipeline runs.
+const SKIP_REASONS: [&str; 2] = [vigil_sensors::suricata::STATS_SKIP_REASON, "csv_header"];
 
 /// Every kind of drift decision, for the series set at 0 when the pool runs.
 const DRIFT_KINDS: [DriftKind; 7] = [
@@ -933,6 +1029,98 @@ mod tests {
             Some(1.0)
         );
         assert!(!third.contains("vigil_pool_champion_info{model_kind=\"hst\"}"));
+    }
+
+    #[test]
+    fn dropped_alerts_are_counted_by_allowlist_and_suppression() {
+        use crate::suppress::Suppression;
+        let m = Metrics::new(&BuildInfo::current());
+        assert!(!m.render().contains("vigil_alerts_dropped_total{"));
+        let filter = Arc::new(AlertFilter::new(vec!["10.0.0.0/8".parse().unwrap()]));
+        m.attach_filter(filter.clone());
+        let allowlisted = "vigil_alerts_dropped_total{reason=\"allowlist\"}";
+        let suppressed = "vigil_alerts_dropped_total{reason=\"suppressed\"}";
+        let text = m.render();
+        assert_eq!(sample(&text, allowlisted), Some(0.0), "{text}");
+        assert_eq!(sample(&text, suppressed), Some(0.0), "{text}");
+        let created_at = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for (id, cidr) in [("a", "192.0.2.0/24"), ("b", "198.51.100.0/24")] {
+            assert!(filter.insert(Suppression {
+                id: id.to_string(),
+                src_cidr: cidr.parse().unwrap(),
+                detector: None,
+                until: None,
+                reason: format!("free text {id} that must not become a label"),
+                created_at,
+            }));
+        }
+        {
+            let mut screen = filter.screen();
+            for ip in [
+                "10.1.1.1",
+                "10.2.2.2",
+                "192.0.2.7",
+                "198.51.100.1",
+                "203.0.113.1",
+            ] {
+                screen.check(Some(ip.parse().unwrap()), "pool", created_at);
+            }
+        }
+        // A deleted suppression's drops stay counted: the counter never goes down.
+        assert!(filter.remove("a").is_some());
+        for _ in 0..2 {
+            let text = m.render();
+            assert_eq!(sample(&text, allowlisted), Some(2.0), "{text}");
+            assert_eq!(sample(&text, suppressed), Some(2.0), "{text}");
+            assert!(!text.contains("free text"), "{text}");
+        }
+    }
+
+    #[test]
+    fn known_rejection_and_skip_reasons_start_at_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Default::default()).unwrap();
+        let m = Metrics::new(&BuildInfo::current());
+        m.attach(&PipelineStats::new(), &store, &["pool"], &[]);
+        let text = m.render();
+        for reason in REJECT_REASONS {
+            let series = format!(
+                "vigil_events_rejected_total{{reason=\"{}\"}}",
+                reason.as_str()
+            );
+            assert_eq!(sample(&text, &series), Some(0.0), "{series} in {text}");
+        }
+        for reason in SKIP_REASONS {
+            let series = format!("vigil_events_skipped_total{{reason=\"{reason}\"}}");
+            assert_eq!(sample(&text, &series), Some(0.0), "{series} in {text}");
+        }
+    }
+
+    /// The parsers skip records under the reasons [`SKIP_REASONS`] lists.
+    #[test]
+    fn skip_reasons_are_the_parsers_own() {
+        use vigil_sensors::{Format, ParseOptions, Record, parser_for};
+        let cases = [
+            (
+                Format::Suricata,
+                r#"{"timestamp":"2026-03-01T00:00:00.000000+0000","event_type":"stats","stats":{"uptime":1}}"#,
+            ),
+            (Format::Csv, "duration,bytes,label"),
+        ];
+        let mut seen = Vec::new();
+        for (format, line) in cases {
+            let mut parser = parser_for(format, ParseOptions::new("t"));
+            parser.begin_input("input".into());
+            let mut out = Vec::new();
+            parser.feed(line.as_bytes(), 0, true, &mut out);
+            match out.as_slice() {
+                [Record::Skipped { reason, .. }] => seen.push(*reason),
+                other => panic!("{format:?} did not skip `{line}`: {other:?}"),
+            }
+        }
+        assert_eq!(seen, SKIP_REASONS);
     }
 
     #[test]

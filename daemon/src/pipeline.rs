@@ -1336,6 +1336,9 @@ impl Pipeline {
         let alert_metrics = metrics.clone();
         let alert_queue = queue(Stage::Alerts);
         let filter = alert_state.filter.clone();
+        if let Some(m) = &metrics {
+            m.attach_filter(filter.clone());
+        }
         let activity = Arc::new(Activity::new());
         let alert_activity = activity.clone();
         let alerts = AlertActor::start_in_arbiter(&alert_arbiter.handle(), move |ctx| {
