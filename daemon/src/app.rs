@@ -890,6 +890,7 @@ fn start_api(
     metrics: Option<&Metrics>,
     ingest: Option<Arc<HttpIngest>>,
 ) -> std::io::Result<ApiServer> {
+    let mailbox_batches = pipeline.mailbox_batches();
     let sources = pipeline
         .sources()
         .into_iter()
@@ -919,10 +920,13 @@ fn start_api(
     };
     let state = match metrics {
         Some(metrics) => {
-            let metrics = metrics.clone();
-            state.with_observer(Arc::new(move |route, status, seconds| {
-                metrics.observe_api(route, status, seconds)
-            }))
+            let observed = metrics.clone();
+            let queues = metrics.clone();
+            state
+                .with_observer(Arc::new(move |route, status, seconds| {
+                    observed.observe_api(route, status, seconds)
+                }))
+                .with_queue_depths(Arc::new(move || queues.queue_depths()), mailbox_batches)
         }
         None => state,
     };

@@ -511,6 +511,14 @@ impl Metrics {
         self.inner.queues[stage as usize].clone()
     }
 
+    /// Batches in flight to each stage, in pipeline order, by stage name.
+    pub fn queue_depths(&self) -> Vec<(&'static str, i64)> {
+        Stage::ALL
+            .iter()
+            .map(|&stage| (stage.name(), self.queue(stage).depth().max(0)))
+            .collect()
+    }
+
     /// A recorder of score distributions for the detector stage, which runs `rules` (and
     /// the pool when `pool` is true).
     pub fn score_recorder(&self, rules: &[&'static str], pool: bool) -> ScoreRecorder {

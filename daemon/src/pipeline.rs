@@ -1193,6 +1193,7 @@ pub struct Pipeline {
     arbiters: Vec<Arbiter>,
     filter: Arc<AlertFilter>,
     activity: Arc<Activity>,
+    mailbox_batches: usize,
 }
 
 /// Everything the stages need besides their sources.
@@ -1438,6 +1439,7 @@ impl Pipeline {
             arbiters,
             filter,
             activity,
+            mailbox_batches: capacity,
         }
     }
 
@@ -1449,6 +1451,11 @@ impl Pipeline {
     /// Events, anomalies, scores and sources per minute of event time.
     pub fn activity(&self) -> Arc<Activity> {
         self.activity.clone()
+    }
+
+    /// Each stage's mailbox capacity, in batches (`pipeline.mailbox_batches`).
+    pub fn mailbox_batches(&self) -> usize {
+        self.mailbox_batches
     }
 
     /// Every source's name and control, in start order.

@@ -631,6 +631,23 @@ fn every_route_auth_errors_paging_and_shutdown() {
     assert_eq!(resumed.json()["state"], "running");
     let status = settle(addr, 3060);
     assert_eq!(status["sources"][0]["records_read"], 3060);
+    let queues: Vec<(&str, u64, u64)> = status["queues"]
+        .as_array()
+        .expect("status lists the pipeline's queues")
+        .iter()
+        .map(|q| {
+            (
+                q["stage"].as_str().expect("stage"),
+                q["batches"].as_u64().expect("batches"),
+                q["capacity"].as_u64().expect("capacity"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        queues,
+        [("features", 0, 8), ("detector", 0, 8), ("alerts", 0, 8)],
+        "every stage is drained once the pipeline settled"
+    );
 
     // Paging while alerts keep arriving: every alert stored before the walk is returned,
     // none twice.

@@ -45,6 +45,9 @@ use crate::stats::PipelineStats;
 /// Renders the body of `GET /metrics` (Prometheus text format).
 pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
 
+/// Batches in flight to each pipeline stage, by stage name, in pipeline order.
+pub type QueueDepths = Arc<dyn Fn() -> Vec<(&'static str, i64)> + Send + Sync>;
+
 /// Called after every request with the route template (`/api/v1/alerts/{id}`, or
 /// `unmatched`), the status code and the duration in seconds.
 pub type RequestObserver = Arc<dyn Fn(&str, u16, f64) + Send + Sync>;
@@ -111,6 +114,8 @@ pub struct ApiState {
     activity: Option<Arc<crate::activity::Activity>>,
     /// The alert stage's allowlist and suppressions.
     filter: Option<Arc<crate::suppress::AlertFilter>>,
+    /// The pipeline's queue depths and the capacity of each mailbox, in batches.
+    queues: Option<(QueueDepths, usize)>,
 }
 
 impl ApiState {
@@ -150,7 +155,15 @@ impl ApiState {
             ingest: None,
             activity: None,
             filter: None,
+            queues: None,
         }
+    }
+
+    /// Reports the pipeline's queue depths in `GET /api/v1/status`, each stage's mailbox
+    /// holding `capacity` batches.
+    pub fn with_queue_depths(mut self, depths: QueueDepths, capacity: usize) -> ApiState {
+        self.queues = Some((depths, capacity));
+        self
     }
 
     /// Serves statistics from the alert stage's `activity` and suppressions through its

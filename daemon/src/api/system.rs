@@ -88,6 +88,16 @@ struct StoreView {
     alert_count: u64,
 }
 
+/// One pipeline stage's mailbox in `status`.
+#[derive(Serialize)]
+struct QueueView {
+    stage: &'static str,
+    /// Batches sent to the stage and not yet taken (a sender waiting for room counts).
+    batches: i64,
+    /// The mailbox's capacity in batches (`pipeline.mailbox_batches`).
+    capacity: usize,
+}
+
 #[derive(Serialize)]
 struct Status<'a> {
     version: &'static str,
@@ -103,6 +113,7 @@ struct Status<'a> {
     drift_events: u64,
     champion: Option<String>,
     sources: Vec<SourceView<'a>>,
+    queues: Vec<QueueView>,
     store: StoreView,
 }
 
@@ -134,6 +145,20 @@ pub(super) async fn status(state: web::Data<ApiState>) -> Result<HttpResponse, A
         drift_events: c.counts.drift_events_total,
         champion: c.counts.champion.clone(),
         sources: state.sources.iter().map(source_view).collect(),
+        queues: state
+            .queues
+            .as_ref()
+            .map(|(depths, capacity)| {
+                depths()
+                    .into_iter()
+                    .map(|(stage, batches)| QueueView {
+                        stage,
+                        batches,
+                        capacity: *capacity,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         store: StoreView {
             path: state.store.path().display().to_string(),
             size_bytes,
