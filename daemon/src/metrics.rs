@@ -751,7 +751,7 @@ const fn _every_reject_reason_is_listed(reason: RejectReason) {
 const SKIP_REASONS: [&str; 2] = [vigil_sensors::suricata::STATS_SKIP_REASON, "csv_header"];
 
 /// Every kind of drift decision, for the series set at 0 when the pool runs.
-const DRIFT_KINDS: [DriftKind; 7] = [
+const DRIFT_KINDS: [DriftKind; 8] = [
     DriftKind::DriftDetected,
     DriftKind::ChampionChanged,
     DriftKind::BaselineFitted,
@@ -759,6 +759,7 @@ const DRIFT_KINDS: [DriftKind; 7] = [
     DriftKind::Retired,
     DriftKind::Restored,
     DriftKind::FitFailed,
+    DriftKind::RetrainRequested,
 ];
 
 /// The `kind` label of a drift decision: its snake_case name, as in the stored records.
@@ -771,6 +772,7 @@ pub fn drift_label(kind: DriftKind) -> &'static str {
         DriftKind::Retired => "retired",
         DriftKind::Restored => "restored",
         DriftKind::FitFailed => "fit_failed",
+        DriftKind::RetrainRequested => "retrain_requested",
     }
 }
 

@@ -1213,6 +1213,7 @@ pub fn drift_notice(bytes: &[u8]) -> Result<DriftNotice, serde_json::Error> {
         DriftKind::Retired => "retired",
         DriftKind::Restored => "restored",
         DriftKind::FitFailed => "fit failed",
+        DriftKind::RetrainRequested => "retrain requested",
     };
     let champion = |model: Option<vigil_pool::ModelRef>| {
         model.map_or_else(|| "none".to_string(), |model| model.to_string())

@@ -643,7 +643,7 @@ fn verdicts_reach_the_pool_detectors_show_them_and_retrains_take_effect() {
                 .is_some_and(|r| r.starts_with("retrain requested by an analyst"))
         })
         .unwrap_or_else(|| panic!("the request is not stored: {drift}"));
-    assert_eq!(requested["kind"], "drift_detected");
+    assert_eq!(requested["kind"], "retrain_requested");
     assert_eq!(requested["seq"], total - 400);
     assert_eq!(requested["model"], old_hst.as_str());
     let retrained = events

@@ -27,6 +27,10 @@ pub enum DriftKind {
     /// A background fit failed; the reason holds the model's error. The model it was to
     /// replace stays; a failed first baseline fit starts collecting its window again.
     FitFailed,
+    /// An analyst asked for a fresh model of a kind
+    /// ([`Pool::request_retrain`](crate::Pool::request_retrain)); the reason says which
+    /// window it learns and when it takes effect (recorded as `Retrained` then).
+    RetrainRequested,
 }
 
 impl DriftKind {
@@ -39,6 +43,7 @@ impl DriftKind {
             DriftKind::Restored => 4,
             DriftKind::FitFailed => 5,
             DriftKind::DriftDetected => 6,
+            DriftKind::RetrainRequested => 7,
         }
     }
 
@@ -51,6 +56,7 @@ impl DriftKind {
             4 => DriftKind::Restored,
             5 => DriftKind::FitFailed,
             6 => DriftKind::DriftDetected,
+            7 => DriftKind::RetrainRequested,
             _ => return None,
         })
     }
@@ -92,11 +98,11 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_and_serialise_in_snake_case() {
-        for code in 0..7 {
+        for code in 0..8 {
             let kind = DriftKind::from_code(code);
             assert_eq!(kind.map(DriftKind::code), Some(code));
         }
-        assert_eq!(DriftKind::from_code(7), None);
+        assert_eq!(DriftKind::from_code(8), None);
         let event = DriftEvent {
             seq: 3,
             event_time_micros: Some(-5),

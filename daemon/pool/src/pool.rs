@@ -1086,7 +1086,7 @@ impl Pool {
     /// window ends at the last event learned, the fit starts when the window is complete and
     /// takes effect `swap_after_events` later, the model it replaces retires, and if that
     /// model led, the fresh one leads. The champion and the ADWINs are left alone. A
-    /// [`DriftKind::DriftDetected`] event records the request, with the reason "retrain
+    /// [`DriftKind::RetrainRequested`] event records the request, with the reason "retrain
     /// requested by an analyst".
     ///
     /// Answers [`RetrainRequest::AlreadyPending`] and changes nothing when a fresh model of
@@ -1118,7 +1118,7 @@ impl Pool {
     /// assert_eq!(pool.request_retrain(ModelKind::Hst)?, RetrainRequest::AlreadyPending);
     /// assert!(pool.request_retrain(ModelKind::Ocsvm).is_err());
     /// let events = pool.drain_events();
-    /// assert_eq!(events[0].kind, DriftKind::DriftDetected);
+    /// assert_eq!(events[0].kind, DriftKind::RetrainRequested);
     /// assert!(events[0].reason.starts_with("retrain requested by an analyst"));
     /// # Ok::<(), vigil_pool::PoolError>(())
     /// ```
@@ -1182,7 +1182,7 @@ impl Pool {
         };
         self.record(
             seq,
-            DriftKind::DriftDetected,
+            DriftKind::RetrainRequested,
             model,
             format!("retrain requested by an analyst: {plan}{replaced}"),
             self.champion,
@@ -1710,7 +1710,7 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!(
             (events[0].kind, events[0].seq, events[0].model),
-            (DriftKind::DriftDetected, 200, old)
+            (DriftKind::RetrainRequested, 200, old)
         );
         assert!(
             events[0].reason.starts_with(
