@@ -17,6 +17,7 @@ mod error;
 mod feedback;
 mod ingest;
 mod live;
+mod reload;
 mod stats;
 mod suppressions;
 mod system;
@@ -62,6 +63,9 @@ pub struct ApiSettings {
     pub max_page: usize,
     /// Leave honeypot passwords out of the alerts served (`outputs.redact_credentials`).
     pub redact_credentials: bool,
+    /// Whether the API is served over TLS (`[api.tls]`), for what depends on it (cookies'
+    /// `Secure` attribute).
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for ApiSettings {
@@ -72,6 +76,7 @@ impl std::fmt::Debug for ApiSettings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_page", &self.max_page)
             .field("redact_credentials", &self.redact_credentials)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -111,6 +116,8 @@ pub struct ApiState {
     activity: Option<Arc<crate::activity::Activity>>,
     /// The alert stage's allowlist and suppressions.
     filter: Option<Arc<crate::suppress::AlertFilter>>,
+    /// Re-reads the config file (`POST /api/v1/config/reload`).
+    reloader: Option<Arc<crate::reload::Reloader>>,
 }
 
 impl ApiState {
@@ -150,7 +157,15 @@ impl ApiState {
             ingest: None,
             activity: None,
             filter: None,
+            reloader: None,
         }
+    }
+
+    /// Re-reads the config file and applies what can change live on `POST
+    /// /api/v1/config/reload`; without it that route answers 409.
+    pub fn with_reloader(mut self, reloader: Arc<crate::reload::Reloader>) -> ApiState {
+        self.reloader = Some(reloader);
+        self
     }
 
     /// Serves statistics from the alert stage's `activity` and suppressions through its
@@ -428,6 +443,12 @@ pub static ROUTES: &[Route] = &[
         access: Access::Write,
         handler: || web::delete().to(suppressions::delete),
     },
+    Route {
+        method: "POST",
+        path: "/api/v1/config/reload",
+        access: Access::Write,
+        handler: || web::post().to(reload::reload),
+    },
 ];
 
 /// Whether `path` matches `template` segment by segment (`{x}` matches one non-empty segment).
@@ -534,12 +555,17 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Serves `state` on `listener`. Must run inside the actix system (the server's task is
-    /// spawned on it; its workers get their own threads).
+    /// Serves `state` on `listener`, over TLS with `tls` (see [`crate::tls`]). Must run
+    /// inside the actix system (the server's task is spawned on it; its workers get their
+    /// own threads).
     ///
     /// # Errors
     /// The listener cannot be used.
-    pub fn start(listener: TcpListener, state: Arc<ApiState>) -> std::io::Result<ApiServer> {
+    pub fn start(
+        listener: TcpListener,
+        state: Arc<ApiState>,
+        tls: Option<rustls::ServerConfig>,
+    ) -> std::io::Result<ApiServer> {
         let addr = listener.local_addr()?;
         let data = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
@@ -554,8 +580,11 @@ impl ApiServer {
         })
         .workers(2)
         .disable_signals()
-        .shutdown_timeout(2)
-        .listen(listener)?
+        .shutdown_timeout(2);
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
         let handle = server.handle();
         actix_rt::spawn(async move {
@@ -573,6 +602,16 @@ impl ApiServer {
     /// The address it listens on (the bound port when `api.listen` had port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its base URL: `https://ADDR` over TLS, else `http://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.state.settings.tls {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Its shared state.
@@ -726,6 +765,7 @@ mod tests {
                 max_body_bytes: 4096,
                 max_page: 10,
                 redact_credentials: true,
+                tls: false,
             },
             store,
             stats,
