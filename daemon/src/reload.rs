@@ -334,7 +334,7 @@ impl Reloader {
         }
         if !diff.restart.is_empty() {
             tracing::warn!(
-                "config reload: {} differ from what runs and take effect only after a restart",
+                "config reload: these fields differ from what runs and take effect only after a restart: {}",
                 diff.restart.join(", ")
             );
         }
