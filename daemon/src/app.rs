@@ -29,6 +29,7 @@ use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs, WebhookS
 use crate::pipeline::{
     AlertStage, CheckpointPolicy, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings,
 };
+use crate::reload::{Hangup, Reloader};
 use crate::stats::Summary;
 
 /// How often `vigil run` applies retention.
@@ -48,16 +49,26 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Logs to stderr, with colours only on a terminal.
+/// Logs to stderr, with colours only on a terminal. Without `RUST_LOG`, a config reload
+/// can change the level.
 fn init_logging(level: &str) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::EnvFilter;
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let reloadable = from_env.is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(from_env.unwrap_or_else(|| EnvFilter::new(level)))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    if builder.try_init().is_ok() && reloadable {
+        crate::reload::set_log_level_control(Box::new(move |level| {
+            handle
+                .reload(EnvFilter::new(level))
+                .map_err(|e| e.to_string())
+        }));
+    }
 }
 
 /// What differs between the commands when building the stages.
@@ -550,6 +561,8 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     let api_metrics = metrics.clone();
     let stop = Arc::new(Notify::new());
     let pipeline_stop = stop.clone();
+    let replay_config = config.clone();
+    let replay_config_path = args.config.clone();
     let system = actix::System::new();
     let (summary, interrupted, server) = system.block_on(async move {
         watch_signals(pipeline_stop.clone());
@@ -563,8 +576,10 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         let ready = Instant::now();
         let server = match api {
             Some(api) => {
+                let reloader =
+                    Reloader::new(replay_config_path, replay_config, pipeline.live_stages());
                 let server = start_api(
-                    api,
+                    api.with_reloader(Arc::new(reloader)),
                     &pipeline,
                     &api_store,
                     &pipeline_stop,
@@ -574,8 +589,8 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
                 )
                 .context("the admin API could not start")?;
                 eprintln!(
-                    "vigil replay: admin API on http://{addr} (status: http://{addr}/api/v1/status)",
-                    addr = server.addr()
+                    "vigil replay: admin API on {url} (status: {url}/api/v1/status)",
+                    url = server.url()
                 );
                 Some(server)
             }
@@ -601,8 +616,8 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         system.block_on(async move {
             if args.hold && !interrupted {
                 eprintln!(
-                    "vigil replay: finished; still serving on http://{} until SIGINT, SIGTERM or POST /api/v1/shutdown",
-                    server.addr()
+                    "vigil replay: finished; still serving on {} until SIGINT, SIGTERM or POST /api/v1/shutdown",
+                    server.url()
                 );
                 // Signals reach `stop` through the watcher installed at the start.
                 stop.notified().await;
@@ -694,17 +709,24 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     );
     let api_store = state.store.clone();
     let api_metrics = Some(demo_metrics);
+    let demo_running_config = config.clone();
+    let demo_config_path = args.config.clone();
     let summary = actix::System::new().block_on(async move {
         let stop = Arc::new(Notify::new());
         watch_signals(stop.clone());
         let pipeline = Pipeline::start(stages, sources);
         follow_sources(ingest.as_ref(), &pipeline);
         let ready = Instant::now();
-        let server = match api.map(|api| start_api(api, &pipeline, &api_store, &stop, process_start, api_metrics.as_ref(), ingest)) {
+        let reloader = Arc::new(Reloader::new(
+            demo_config_path,
+            demo_running_config,
+            pipeline.live_stages(),
+        ));
+        let server = match api.map(|api| start_api(api.with_reloader(reloader), &pipeline, &api_store, &stop, process_start, api_metrics.as_ref(), ingest)) {
             Some(Ok(server)) => {
                 eprintln!(
-                    "vigil demo: admin API on http://{addr}/api/v1/status (alerts: http://{addr}/api/v1/alerts)",
-                    addr = server.addr()
+                    "vigil demo: admin API on {url}/api/v1/status (alerts: {url}/api/v1/alerts)",
+                    url = server.url()
                 );
                 Some(server)
             }
@@ -813,6 +835,18 @@ fn source_spec(
 struct ApiListener {
     listener: std::net::TcpListener,
     settings: ApiSettings,
+    /// `[api.tls]`, read and checked.
+    tls: Option<rustls::ServerConfig>,
+    /// Serves `POST /api/v1/config/reload`.
+    reloader: Option<Arc<Reloader>>,
+}
+
+impl ApiListener {
+    /// The same, reloading the configuration with `reloader`.
+    fn with_reloader(mut self, reloader: Arc<Reloader>) -> ApiListener {
+        self.reloader = Some(reloader);
+        self
+    }
 }
 
 fn bind_api(config: &Config) -> anyhow::Result<Option<ApiListener>> {
@@ -825,6 +859,12 @@ fn bind_api(config: &Config) -> anyhow::Result<Option<ApiListener>> {
 /// The admin API's listener on `addr` (`vigil replay --listen`), with the `[api]` settings.
 fn bind_api_at(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<ApiListener> {
     let token = config.api.load_token()?;
+    let tls = config
+        .api
+        .tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
     let listener = crate::api::bind(addr)?;
     Ok(ApiListener {
         listener,
@@ -834,7 +874,10 @@ fn bind_api_at(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<Ap
             max_body_bytes: config.api.max_body_bytes,
             max_page: config.api.max_page,
             redact_credentials: config.outputs.redact_credentials,
+            tls: tls.is_some(),
         },
+        tls,
+        reloader: None,
     })
 }
 
@@ -918,6 +961,10 @@ fn start_api(
         Some(ingest) => state.with_ingest(ingest),
         None => state,
     };
+    let state = match api.reloader {
+        Some(reloader) => state.with_reloader(reloader),
+        None => state,
+    };
     let state = match metrics {
         Some(metrics) => {
             let observed = metrics.clone();
@@ -930,9 +977,9 @@ fn start_api(
         }
         None => state,
     };
-    let server = ApiServer::start(api.listener, Arc::new(state))?;
+    let server = ApiServer::start(api.listener, Arc::new(state), api.tls)?;
     server.state().set_ready(true);
-    tracing::info!("admin API on http://{}", server.addr());
+    tracing::info!("admin API on {}", server.url());
     Ok(server)
 }
 
@@ -999,16 +1046,25 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     let retention_store = state.store.clone();
     let api_store = state.store.clone();
     let api_metrics = Some(metrics);
+    let reload_config = config.clone();
+    let reload_path = config_path.to_path_buf();
     let (summary, api_error) = actix::System::new().block_on(async move {
         let stop = Arc::new(Notify::new());
         watch_signals(stop.clone());
+        let hangup = Hangup::catch();
         let pipeline = Pipeline::start(stages, sources);
         follow_sources(ingest.as_ref(), &pipeline);
+        let reloader = Arc::new(Reloader::new(
+            Some(reload_path),
+            reload_config,
+            pipeline.live_stages(),
+        ));
+        hangup.reload_with(reloader.clone());
         let ready = Instant::now();
         let mut api_error = None;
         let server = match api.map(|api| {
             start_api(
-                api,
+                api.with_reloader(reloader),
                 &pipeline,
                 &api_store,
                 &stop,
@@ -1029,7 +1085,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         tracing::info!(
             sources = config.sources.len(),
             state = %config.state.dir.display(),
-            "vigil running; SIGINT, SIGTERM or POST /api/v1/shutdown stops it"
+            "vigil running; SIGINT, SIGTERM or POST /api/v1/shutdown stops it, SIGHUP reloads the config"
         );
         let retention = actix_rt::spawn(async move {
             let mut tick = tokio::time::interval(RETENTION_INTERVAL);
@@ -1079,14 +1135,7 @@ fn apply_retention(config: &Config, store: &Store) {
 /// `vigil check-config`.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    if config.api.enabled {
-        config.api.load_token()?;
-    }
-    let extractor = FeatureExtractor::new(config.feature_config()?)?;
-    RuleSet::new(&config.rule_set_config()?)?;
-    if config.pool.enabled {
-        vigil_pool::Pool::new(extractor.dim(), config.pool_config()?)?;
-    }
+    crate::reload::check_runnable(&config)?;
     // A bad GeoIP database does not stop Vigil (enrichment is then off), so it is reported,
     // not an error.
     match config.geoip.open() {

@@ -911,6 +911,19 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Most items a page may hold (`limit`).
     pub max_page: usize,
+    /// Serve HTTPS with this certificate and key (`[api.tls]`); absent: plain HTTP.
+    pub tls: Option<ApiTlsConfig>,
+}
+
+/// The admin API's TLS (`[api.tls]`): PEM files, read and checked at start (see
+/// [`crate::tls`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiTlsConfig {
+    /// The certificate chain, PEM: the server's certificate first, then intermediates.
+    pub cert_file: PathBuf,
+    /// The certificate's private key, PEM: PKCS#8, RSA (PKCS#1) or EC (SEC1).
+    pub key_file: PathBuf,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -923,6 +936,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("read_requires_token", &self.read_requires_token)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_page", &self.max_page)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -937,6 +951,7 @@ impl Default for ApiConfig {
             read_requires_token: false,
             max_body_bytes: 65_536,
             max_page: 1000,
+            tls: None,
         }
     }
 }
@@ -1017,6 +1032,16 @@ impl ApiConfig {
                 "api.max_page",
                 format!("must be between 1 and 100000, got {}", self.max_page),
             ));
+        }
+        if let Some(tls) = &self.tls {
+            for (field, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+                if path.as_os_str().is_empty() {
+                    return Err(invalid(
+                        format!("api.tls.{field}"),
+                        "required in [api.tls] (both cert_file and key_file)",
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -881,6 +881,13 @@ pub struct DetectorsView {
 }
 
 impl Detect {
+    /// Takes the alert decision on `severity` from the next event on (a config reload). The
+    /// pool's own verdict threshold (`alert_threshold`, for its error streams) keeps the
+    /// value it started with.
+    pub fn set_severity(&mut self, severity: SeverityThresholds) {
+        self.severity = severity;
+    }
+
     /// Names the rules' thresholds in the detectors view ([`RuleView::from_config`]).
     pub fn set_rule_views(&mut self, rules: Vec<RuleView>) {
         self.rule_views = rules;

@@ -46,6 +46,8 @@ pub use analyst::{
     AnalystVerdict, DetectorStage, DetectorStatus, RecordVerdict, RecordedVerdict, RetrainModel,
     StageError,
 };
+mod reload;
+pub use reload::{LiveStages, SetAlertPolicy, SetSeverity};
 
 /// A batch of events from one source.
 #[derive(Message)]

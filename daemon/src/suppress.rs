@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -215,7 +215,8 @@ pub struct DropCounts {
 /// Shared between the alert stage (reads once per batch) and the API (changes).
 #[derive(Debug, Default)]
 pub struct AlertFilter {
-    allowlist: Vec<Cidr>,
+    /// Replaced whole by a config reload, between two batches.
+    allowlist: RwLock<Arc<[Cidr]>>,
     suppressions: RwLock<Vec<Suppression>>,
     counts: Mutex<DropCounts>,
 }
@@ -224,7 +225,7 @@ impl AlertFilter {
     /// A filter with `allowlist` and no suppressions.
     pub fn new(allowlist: Vec<Cidr>) -> AlertFilter {
         AlertFilter {
-            allowlist,
+            allowlist: RwLock::new(allowlist.into()),
             ..AlertFilter::default()
         }
     }
@@ -263,8 +264,19 @@ impl AlertFilter {
     }
 
     /// The allowlist.
-    pub fn allowlist(&self) -> &[Cidr] {
-        &self.allowlist
+    pub fn allowlist(&self) -> Arc<[Cidr]> {
+        self.allowlist
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the allowlist (a config reload); screens taken from now on use it.
+    pub fn set_allowlist(&self, allowlist: Vec<Cidr>) {
+        *self
+            .allowlist
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = allowlist.into();
     }
 
     /// Every suppression, in creation order.
@@ -317,6 +329,7 @@ impl AlertFilter {
     pub fn screen(&self) -> Screen<'_> {
         Screen {
             filter: self,
+            allowlist: self.allowlist(),
             suppressions: self.read(),
             allowlisted: 0,
             suppressed: Vec::new(),
@@ -339,6 +352,7 @@ impl AlertFilter {
 /// The filter as one batch sees it (see [`AlertFilter::screen`]).
 pub struct Screen<'a> {
     filter: &'a AlertFilter,
+    allowlist: Arc<[Cidr]>,
     suppressions: RwLockReadGuard<'a, Vec<Suppression>>,
     allowlisted: u64,
     /// Drops per suppression index.
@@ -355,7 +369,7 @@ impl Screen<'_> {
         event_time: DateTime<Utc>,
     ) -> Option<Dropped> {
         let ip = src_ip?;
-        if self.filter.allowlist.iter().any(|cidr| cidr.contains(ip)) {
+        if self.allowlist.iter().any(|cidr| cidr.contains(ip)) {
             self.allowlisted += 1;
             return Some(Dropped::Allowlisted);
         }
@@ -372,7 +386,7 @@ impl Screen<'_> {
 
     /// Whether nothing could be dropped (no allowlist, no suppression).
     pub fn is_empty(&self) -> bool {
-        self.filter.allowlist.is_empty() && self.suppressions.is_empty()
+        self.allowlist.is_empty() && self.suppressions.is_empty()
     }
 }
 

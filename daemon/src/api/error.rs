@@ -24,6 +24,10 @@ pub enum ApiError {
     /// The path exists but not with this method (405).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request cannot be carried out in the current state, for example a config reload
+    /// when Vigil was started without a config file (409).
+    #[error("{0}")]
+    Conflict(String),
     /// The request body is larger than `api.max_body_bytes` (413).
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -44,6 +48,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -76,6 +81,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -17,6 +17,7 @@ mod error;
 mod feedback;
 mod ingest;
 mod live;
+mod reload;
 mod stats;
 mod suppressions;
 mod system;
@@ -65,6 +66,9 @@ pub struct ApiSettings {
     pub max_page: usize,
     /// Leave honeypot passwords out of the alerts served (`outputs.redact_credentials`).
     pub redact_credentials: bool,
+    /// Whether the API is served over TLS (`[api.tls]`), for what depends on it (cookies'
+    /// `Secure` attribute).
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for ApiSettings {
@@ -75,6 +79,7 @@ impl std::fmt::Debug for ApiSettings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_page", &self.max_page)
             .field("redact_credentials", &self.redact_credentials)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -116,6 +121,8 @@ pub struct ApiState {
     filter: Option<Arc<crate::suppress::AlertFilter>>,
     /// The pipeline's queue depths and the capacity of each mailbox, in batches.
     queues: Option<(QueueDepths, usize)>,
+    /// Re-reads the config file (`POST /api/v1/config/reload`).
+    reloader: Option<Arc<crate::reload::Reloader>>,
 }
 
 impl ApiState {
@@ -156,6 +163,7 @@ impl ApiState {
             activity: None,
             filter: None,
             queues: None,
+            reloader: None,
         }
     }
 
@@ -163,6 +171,13 @@ impl ApiState {
     /// holding `capacity` batches.
     pub fn with_queue_depths(mut self, depths: QueueDepths, capacity: usize) -> ApiState {
         self.queues = Some((depths, capacity));
+        self
+    }
+
+    /// Re-reads the config file and applies what can change live on `POST
+    /// /api/v1/config/reload`; without it that route answers 409.
+    pub fn with_reloader(mut self, reloader: Arc<crate::reload::Reloader>) -> ApiState {
+        self.reloader = Some(reloader);
         self
     }
 
@@ -441,6 +456,12 @@ pub static ROUTES: &[Route] = &[
         access: Access::Write,
         handler: || web::delete().to(suppressions::delete),
     },
+    Route {
+        method: "POST",
+        path: "/api/v1/config/reload",
+        access: Access::Write,
+        handler: || web::post().to(reload::reload),
+    },
 ];
 
 /// Whether `path` matches `template` segment by segment (`{x}` matches one non-empty segment).
@@ -547,12 +568,17 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
-    /// Serves `state` on `listener`. Must run inside the actix system (the server's task is
-    /// spawned on it; its workers get their own threads).
+    /// Serves `state` on `listener`, over TLS with `tls` (see [`crate::tls`]). Must run
+    /// inside the actix system (the server's task is spawned on it; its workers get their
+    /// own threads).
     ///
     /// # Errors
     /// The listener cannot be used.
-    pub fn start(listener: TcpListener, state: Arc<ApiState>) -> std::io::Result<ApiServer> {
+    pub fn start(
+        listener: TcpListener,
+        state: Arc<ApiState>,
+        tls: Option<rustls::ServerConfig>,
+    ) -> std::io::Result<ApiServer> {
         let addr = listener.local_addr()?;
         let data = web::Data::from(state.clone());
         let server = HttpServer::new(move || {
@@ -567,8 +593,11 @@ impl ApiServer {
         })
         .workers(2)
         .disable_signals()
-        .shutdown_timeout(2)
-        .listen(listener)?
+        .shutdown_timeout(2);
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
         let handle = server.handle();
         actix_rt::spawn(async move {
@@ -586,6 +615,16 @@ impl ApiServer {
     /// The address it listens on (the bound port when `api.listen` had port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its base URL: `https://ADDR` over TLS, else `http://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.state.settings.tls {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Its shared state.
@@ -739,6 +778,7 @@ mod tests {
                 max_body_bytes: 4096,
                 max_page: 10,
                 redact_credentials: true,
+                tls: false,
             },
             store,
             stats,
