@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use vigil_demo::DemoConfig;
 use vigil_detectors::rules::{
     BruteForceConfig, PortScanConfig, RulesConfig as RuleSetConfig, TrafficSpikeConfig,
@@ -53,7 +53,7 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ConfigError 
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 #[derive(Default)]
 pub struct Config {
@@ -88,7 +88,7 @@ pub struct Config {
 }
 
 /// Batching, backpressure, event-time and shutdown settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     /// Most events in one message between actors.
@@ -122,7 +122,7 @@ impl Default for PipelineConfig {
 }
 
 /// Windowed per-source feature settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeaturesConfig {
     /// Window for the per-source event count (and the traffic-spike rule), in seconds.
@@ -162,7 +162,7 @@ impl Default for FeaturesConfig {
 }
 
 /// Behaviour rule thresholds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 #[derive(Default)]
 pub struct RulesConfig {
@@ -175,7 +175,7 @@ pub struct RulesConfig {
 }
 
 /// The brute-force rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BruteForceRule {
     /// Whether the rule runs.
@@ -194,7 +194,7 @@ impl Default for BruteForceRule {
 }
 
 /// The port-scan rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PortScanRule {
     /// Whether the rule runs.
@@ -213,7 +213,7 @@ impl Default for PortScanRule {
 }
 
 /// The traffic-spike rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrafficSpikeRule {
     /// Whether the rule runs.
@@ -235,7 +235,7 @@ impl Default for TrafficSpikeRule {
 }
 
 /// Severity thresholds on the calibrated score or rule strength, in [0, 1].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SeverityConfig {
     /// RED at or above this.
@@ -254,7 +254,7 @@ impl Default for SeverityConfig {
 }
 
 /// What kind of input a source reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     /// One file, read once or followed across rotation.
@@ -266,7 +266,7 @@ pub enum SourceKind {
 }
 
 /// Where a followed file source starts when there is no saved position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StartAt {
     /// From the first byte.
@@ -276,7 +276,7 @@ pub enum StartAt {
 }
 
 /// One configured input.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
     /// `file`, `glob` or `stdin`.
@@ -419,7 +419,7 @@ fn relabel(e: ConfigError, field: &str) -> ConfigError {
 }
 
 /// Where alerts go. Every output follows the store's outbox with its own cursor.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputsConfig {
     /// Append every alert as one flat JSON line to this file (besides the store).
@@ -456,7 +456,7 @@ impl Default for OutputsConfig {
 /// `vigil_alert::encode_webhook_alert`. 2xx is delivered; 429, 5xx, connection errors and
 /// timeouts are retried with exponential backoff (honouring `Retry-After`); other 4xx are
 /// logged and skipped.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebhookOutputConfig {
     /// The URL POSTed to: `http://` or `https://` (required).
@@ -633,7 +633,7 @@ impl WebhookOutputConfig {
 
 /// A file output with size-based rotation: `path` is renamed to `path.1`, `path.1` to
 /// `path.2` and so on up to `keep_files`, when the next line would take it past `max_bytes`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileOutputConfig {
     /// The file written to.
@@ -655,7 +655,7 @@ fn default_output_keep_files() -> u32 {
 }
 
 /// The state database.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
     /// Directory of the database (`vigil run`).
@@ -685,7 +685,7 @@ impl Default for StateConfig {
 }
 
 /// Alert aggregation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
     /// Repeats from one source and detector within this many seconds of event time are
@@ -724,7 +724,7 @@ impl AlertsConfig {
 
 /// The detector pool (`[pool]`): which models run, how the baseline is trained and how
 /// drift is handled. See `docs/pool.md`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PoolSection {
     /// Whether the learned models run at all; without them only the behaviour rules alert.
@@ -755,7 +755,7 @@ pub struct PoolSection {
 }
 
 /// Which events' scores enter the calibrators' reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferenceSection {
     /// Only events that were not alerted on.
@@ -782,7 +782,7 @@ impl Default for PoolSection {
 }
 
 /// Feedback (`[feedback]`): ground-truth labels of the data standing in for an analyst.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeedbackSection {
     /// Reveal each labelled event's label to the pool after it is scored. Unset: on in
@@ -805,7 +805,7 @@ impl Default for FeedbackSection {
 }
 
 /// The synthetic traffic `vigil demo` runs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoSection {
     /// Seed of the generator; the same seed gives the same traffic.
@@ -852,7 +852,7 @@ impl Default for DemoSection {
 
 /// GeoIP enrichment: the country, location and autonomous system of each event's source
 /// address, from MaxMind-format databases (see `docs/geoip.md`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GeoIpSection {
     /// `.mmdb` files (GeoIP2/GeoLite2 City or Country, ASN, ip-location-db country files),
@@ -875,7 +875,7 @@ impl GeoIpSection {
 }
 
 /// Logging.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// Default level (`error`, `warn`, `info`, `debug`, `trace`); `RUST_LOG` overrides it.
@@ -894,7 +894,7 @@ impl Default for LogConfig {
 }
 
 /// The admin HTTP API (`[api]`).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     /// Whether `vigil run` and `vigil demo` serve the API.
@@ -917,7 +917,7 @@ pub struct ApiConfig {
 
 /// The admin API's TLS (`[api.tls]`): PEM files, read and checked at start (see
 /// [`crate::tls`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiTlsConfig {
     /// The certificate chain, PEM: the server's certificate first, then intermediates.

@@ -58,74 +58,40 @@ impl ConfigDiff {
     }
 }
 
-/// The configuration as `section.field` → the field's value in `Debug` form.
+/// The configuration as `section.field` → the field's value as JSON text (a map section
+/// such as `sources` gives one entry per key: `sources.cowrie`).
 ///
-/// The pretty `Debug` form puts every field of a section on its own line, four spaces deeper
-/// than the section, and everything nested deeper still, so the lines of one field are the
-/// lines up to the next one at its depth. This covers every field of every section, including
-/// those added later, without a list to keep in step; the `Debug` form of floats and strings
-/// is exact. Fields whose `Debug` hides a secret are compared apart (see [`diff`]).
+/// The configuration is serialised as it runs, defaults filled in, so every field of every
+/// section is compared, those added later included, without a list to keep in step; secrets
+/// (the API token, the webhook's URL and headers) are compared too, and never shown: only
+/// [`LIVE_FIELDS`] values appear in a [`Change`].
 fn fields(config: &Config) -> BTreeMap<String, String> {
-    let text = format!("{config:#?}");
     let mut out = BTreeMap::new();
-    let mut section: Option<String> = None;
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        let indent = line.len() - line.trim_start().len();
-        let trimmed = line.trim();
-        match indent {
-            4 => {
-                current = None;
-                section = None;
-                if let Some((name, value)) = field_line(trimmed) {
-                    if opens(trimmed) {
-                        section = Some(name.to_string());
-                    } else if !matches!(value, "{}," | "[],") {
-                        // A section that is a single value (none is, today).
-                        out.insert(name.to_string(), value.to_string());
-                    }
+    let value = match serde_json::to_value(config) {
+        Ok(value) => value,
+        Err(error) => {
+            // Every config type serialises (derived); this would be a bug, and a reload must
+            // then report every section rather than none.
+            tracing::error!("config reload: the configuration does not serialise: {error}");
+            return out;
+        }
+    };
+    let serde_json::Value::Object(sections) = value else {
+        return out;
+    };
+    for (section, content) in sections {
+        match content {
+            serde_json::Value::Object(fields) => {
+                for (field, value) in fields {
+                    out.insert(format!("{section}.{field}"), value.to_string());
                 }
             }
-            8 => {
-                let Some(section) = &section else { continue };
-                match field_line(trimmed) {
-                    Some((name, value)) => {
-                        let key = format!("{section}.{name}");
-                        out.insert(key.clone(), value.to_string());
-                        current = Some(key);
-                    }
-                    None => append(&mut out, current.as_deref(), trimmed),
-                }
+            other => {
+                out.insert(section, other.to_string());
             }
-            n if n > 8 => append(&mut out, current.as_deref(), trimmed),
-            _ => {}
         }
     }
     out
-}
-
-/// `name: value` with `name` an identifier or a quoted map key; `None` for other lines.
-fn field_line(line: &str) -> Option<(&str, &str)> {
-    if let Some(rest) = line.strip_prefix('"') {
-        let (name, value) = rest.split_once("\": ")?;
-        return Some((name, value));
-    }
-    let (name, value) = line.split_once(": ")?;
-    name.chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        .then_some((name, value))
-}
-
-/// Whether a line opens a nested value (a struct, map, list or `Some(`).
-fn opens(line: &str) -> bool {
-    line.ends_with('{') || line.ends_with('[') || line.ends_with('(')
-}
-
-fn append(out: &mut BTreeMap<String, String>, key: Option<&str>, line: &str) {
-    if let Some(value) = key.and_then(|key| out.get_mut(key)) {
-        value.push(' ');
-        value.push_str(line);
-    }
 }
 
 /// What differs between `running` and `new`: the live fields that changed, with their
@@ -139,30 +105,14 @@ pub fn diff(running: &Config, new: &Config) -> ConfigDiff {
         .map(String::as_str)
         .filter(|key| before.get(*key) != after.get(*key))
         .collect();
-    // `Debug` hides these; they are compared here.
-    if running.api.token != new.api.token {
-        changed.push("api.token");
-    }
-    let webhook = |config: &Config| {
-        config
-            .outputs
-            .webhook
-            .as_ref()
-            .map(|w| (w.url.clone(), w.headers.clone()))
-    };
-    if webhook(running) != webhook(new) {
-        changed.push("outputs.webhook");
-    }
     changed.sort_unstable();
     changed.dedup();
     let live = LIVE_FIELDS
         .iter()
         .filter(|field| changed.contains(field))
         .map(|field| {
-            let value = |fields: &BTreeMap<String, String>| {
-                let text = fields.get(*field).map_or("", String::as_str);
-                text.strip_suffix(',').unwrap_or(text).to_string()
-            };
+            let value =
+                |fields: &BTreeMap<String, String>| fields.get(*field).cloned().unwrap_or_default();
             Change {
                 field: field.to_string(),
                 before: value(&before),
@@ -441,8 +391,8 @@ mod tests {
         for field in LIVE_FIELDS {
             assert!(fields.contains_key(*field), "{field}");
         }
-        assert_eq!(fields["severity.red"], "0.99,");
-        assert_eq!(fields["api.tls"], "None,");
+        assert_eq!(fields["severity.red"], "0.99");
+        assert_eq!(fields["api.tls"], "null");
     }
 
     #[test]
@@ -545,7 +495,7 @@ mod tests {
                 .collect();
             assert!(others.is_empty(), "{extra}: {changes:?}");
         }
-        // A webhook's URL and headers hide secrets from `Debug`; they are still compared.
+        // A webhook's URL and headers are secrets, kept out of logs; they are still compared.
         let hook = |url: &str| {
             config(&format!(
                 "[outputs.webhook]\nurl = \"https://example.com/hook/{url}\"\n"
