@@ -18,7 +18,10 @@ fn library(crate_name: &str) -> PluginLibrary {
     PluginLibrary::open(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn factory(library: &PluginLibrary, config: impl Fn(u64) -> String) -> impl Fn(u64) -> Box<dyn Detector> {
+fn factory(
+    library: &PluginLibrary,
+    config: impl Fn(u64) -> String,
+) -> impl Fn(u64) -> Box<dyn Detector> {
     move |seed| {
         let model = library
             .create(&config(seed), DIM)
@@ -37,7 +40,11 @@ fn loda_plugin_conforms_through_the_abi() {
     report.assert_conforms();
     // Random projections: another seed draws others.
     report.assert_seed_matters();
-    assert_eq!(lib.live_instances(), 0, "the suite's models are all dropped");
+    assert_eq!(
+        lib.live_instances(),
+        0,
+        "the suite's models are all dropped"
+    );
 }
 
 #[test]

@@ -419,7 +419,7 @@ impl PluginDetector for Loda {
             let origin = r.finite()?;
             let width = r.finite()?;
             let bins = r.usize()?;
-            if !(width > 0.0) || bins == 0 || bins > config.window + 1 {
+            if width <= 0.0 || bins == 0 || bins > config.window + 1 {
                 return Err(Error::Snapshot(format!(
                     "a histogram of {bins} bins of width {width}"
                 )));

@@ -134,7 +134,7 @@ impl PluginDetector for RunningZ {
         }
         let min_std = f64::from_le_bytes(words[1]);
         let floats: Vec<f64> = words[3..].iter().map(|w| f64::from_le_bytes(*w)).collect();
-        if !(min_std > 0.0) || floats.iter().any(|v| !v.is_finite()) {
+        if min_std.is_nan() || min_std <= 0.0 || floats.iter().any(|v| !v.is_finite()) {
             return Err(Error::Snapshot("a non-finite or negative value".into()));
         }
         self.min_std = min_std;
