@@ -27,6 +27,7 @@
 //! export_detector!(MyDetector);
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod abi;
