@@ -18,7 +18,9 @@ use vigil_tail::Position;
 use tokio::sync::Notify;
 
 use crate::alert::{EncodeOptions, LineFormat, SeverityThresholds};
-use crate::api::{ApiServer, ApiSettings, ApiState, HTTP_SOURCE, HttpIngest, SourceHandle};
+use crate::api::{
+    ApiServer, ApiSettings, ApiState, GeoIpStatus, HTTP_SOURCE, HttpIngest, SourceHandle,
+};
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::detect::{Detect, DetectSettings};
@@ -134,6 +136,28 @@ fn geoip_stage(config: &Config) -> Option<vigil_geoip::GeoIp> {
             tracing::warn!("GeoIP enrichment is off: {error}");
             None
         }
+    }
+}
+
+/// What the API reports of GeoIP enrichment (`geoip` in the status; the dashboard's map):
+/// the databases opened by the stages, or why there are none.
+fn geoip_status(config: &Config, geoip: Option<&vigil_geoip::GeoIp>) -> GeoIpStatus {
+    match geoip {
+        Some(geoip) => GeoIpStatus {
+            enabled: true,
+            databases: geoip.databases().map(ToString::to_string).collect(),
+            reason: None,
+        },
+        None if config.geoip.databases.is_empty() => GeoIpStatus::default(),
+        None => GeoIpStatus {
+            enabled: false,
+            databases: Vec::new(),
+            reason: Some(match config.geoip.open() {
+                Err(error) => format!("{error}; enrichment is off"),
+                Ok(_) => "the GeoIP databases could not be opened at start; enrichment is off"
+                    .to_string(),
+            }),
+        },
     }
 }
 
@@ -492,7 +516,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         inputs.push(text);
     }
     // The port is taken before anything else starts, so a taken port stops the replay.
-    let api = args
+    let mut api = args
         .listen
         .map(|addr| bind_api_at(&config, addr))
         .transpose()?;
@@ -522,6 +546,9 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             metrics: metrics.clone(),
         },
     )?;
+    if let Some(api) = api.as_mut() {
+        api.geoip = geoip_status(&config, stages.geoip.as_ref());
+    }
     let parser = vigil_sensors::parser_for(
         format,
         parse_options(
@@ -635,13 +662,22 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     }
     let generator = vigil_demo::DemoGenerator::new(demo_config)?;
     // The demo runs without its API when the port is taken (another demo, say).
-    let api = match bind_api(&config) {
+    let mut api = match bind_api(&config) {
         Ok(api) => api,
         Err(error) => {
             eprintln!("vigil demo: no admin API: {error:#}");
             None
         }
     };
+    // Without a configured token, a sign-in token for this run only.
+    let mut sign_in_token = "api.token of the config".to_string();
+    if let Some(api) = api.as_mut()
+        && api.settings.token.is_none()
+    {
+        let token = crate::api::random_token(24).context("cannot generate a sign-in token")?;
+        sign_in_token.clone_from(&token);
+        api.settings.token = Some(token);
+    }
     let state = open_state(&config, None)?;
     let outputs = Outputs::start(
         &state.store,
@@ -664,6 +700,9 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             metrics: Some(demo_metrics.clone()),
         },
     )?;
+    if let Some(api) = api.as_mut() {
+        api.geoip = geoip_status(&config, stages.geoip.as_ref());
+    }
     let mut settings = source_settings(
         &config,
         "demo",
@@ -704,6 +743,10 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             Some(Ok(server)) => {
                 eprintln!(
                     "vigil demo: admin API on http://{addr}/api/v1/status (alerts: http://{addr}/api/v1/alerts)",
+                    addr = server.addr()
+                );
+                eprintln!(
+                    "vigil demo: dashboard http://{addr}/  sign-in token: {sign_in_token}",
                     addr = server.addr()
                 );
                 Some(server)
@@ -813,6 +856,10 @@ fn source_spec(
 struct ApiListener {
     listener: std::net::TcpListener,
     settings: ApiSettings,
+    /// How long a dashboard sign-in lasts (`api.session_ttl_secs`).
+    session_ttl: Duration,
+    /// What the status says of GeoIP enrichment (set once the stages are built).
+    geoip: GeoIpStatus,
 }
 
 fn bind_api(config: &Config) -> anyhow::Result<Option<ApiListener>> {
@@ -835,6 +882,8 @@ fn bind_api_at(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<Ap
             max_page: config.api.max_page,
             redact_credentials: config.outputs.redact_credentials,
         },
+        session_ttl: Duration::from_secs(config.api.session_ttl_secs),
+        geoip: GeoIpStatus::default(),
     })
 }
 
@@ -910,6 +959,8 @@ fn start_api(
         },
         process_start,
     )
+    .with_session_ttl(api.session_ttl)
+    .with_geoip(api.geoip)
     .with_alert_editor(pipeline.alert_editor())
     .with_detector_stage(pipeline.detector_stage())
     .with_statistics(pipeline.activity(), pipeline.alert_filter());
@@ -929,6 +980,7 @@ fn start_api(
     let server = ApiServer::start(api.listener, Arc::new(state))?;
     server.state().set_ready(true);
     tracing::info!("admin API on http://{}", server.addr());
+    tracing::info!("dashboard on http://{}/", server.addr());
     Ok(server)
 }
 
@@ -942,7 +994,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         );
     }
     // The port is taken before anything else starts, so a taken port stops start-up.
-    let api = bind_api(&config)?;
+    let mut api = bind_api(&config)?;
     let state = open_state(&config, Some(&config.state.dir))?;
     apply_retention(&config, &state.store);
     let mut specs = siem_outputs(&config, false);
@@ -977,6 +1029,9 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             metrics: Some(metrics.clone()),
         },
     )?;
+    if let Some(api) = api.as_mut() {
+        api.geoip = geoip_status(&config, stages.geoip.as_ref());
+    }
     let mut sources = Vec::new();
     for (name, source) in &config.sources {
         sources.push(source_spec(&config, name, source, positions.get(name))?);

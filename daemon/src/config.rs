@@ -911,6 +911,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Most items a page may hold (`limit`).
     pub max_page: usize,
+    /// How long a dashboard sign-in lasts, in seconds.
+    pub session_ttl_secs: u64,
 }
 
 impl std::fmt::Debug for ApiConfig {
@@ -923,6 +925,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("read_requires_token", &self.read_requires_token)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_page", &self.max_page)
+            .field("session_ttl_secs", &self.session_ttl_secs)
             .finish()
     }
 }
@@ -937,6 +940,7 @@ impl Default for ApiConfig {
             read_requires_token: false,
             max_body_bytes: 65_536,
             max_page: 1000,
+            session_ttl_secs: 43_200,
         }
     }
 }
@@ -1016,6 +1020,15 @@ impl ApiConfig {
             return Err(invalid(
                 "api.max_page",
                 format!("must be between 1 and 100000, got {}", self.max_page),
+            ));
+        }
+        if !(1..=2_592_000).contains(&self.session_ttl_secs) {
+            return Err(invalid(
+                "api.session_ttl_secs",
+                format!(
+                    "must be between 1 and 2592000 (30 days), got {}",
+                    self.session_ttl_secs
+                ),
             ));
         }
         Ok(())
@@ -1427,6 +1440,7 @@ mod tests {
         assert_eq!(config.api.read_requires_token, code.api.read_requires_token);
         assert_eq!(config.api.max_body_bytes, code.api.max_body_bytes);
         assert_eq!(config.api.max_page, code.api.max_page);
+        assert_eq!(config.api.session_ttl_secs, code.api.session_ttl_secs);
         assert_eq!(config.geoip.databases, code.geoip.databases);
     }
 
@@ -1458,6 +1472,7 @@ mod tests {
             ("read_requires_token = true", "api.read_requires_token"),
             ("max_body_bytes = 10", "api.max_body_bytes"),
             ("max_page = 0", "api.max_page"),
+            ("session_ttl_secs = 0", "api.session_ttl_secs"),
         ];
         for (table, field) in cases {
             let err = Config::from_toml(&format!("[api]\n{table}\n")).unwrap_err();

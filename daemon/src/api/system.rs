@@ -104,6 +104,7 @@ struct Status<'a> {
     champion: Option<String>,
     sources: Vec<SourceView<'a>>,
     store: StoreView,
+    geoip: &'a super::GeoIpStatus,
 }
 
 /// `GET /api/v1/status`.
@@ -139,6 +140,7 @@ pub(super) async fn status(state: web::Data<ApiState>) -> Result<HttpResponse, A
             size_bytes,
             alert_count,
         },
+        geoip: state.geoip(),
     };
     drop(c);
     Ok(json(&status))
