@@ -866,7 +866,8 @@
     }
     const legend = $("map-legend");
     clear(legend);
-    legend.append(el("span", { text: "1" }), el("span", { class: "ramp" }), el("span", { text: fmtInt(max) + " alerts" }));
+    if (counts.size) legend.append(el("span", { text: "1" }), el("span", { class: "ramp" }), el("span", { text: fmtInt(max) + " alerts" }));
+    else legend.append(el("span", { text: "no source country in this window" }));
   }
 
   function renderDots() {
