@@ -455,6 +455,82 @@ mod tests {
         assert!(sessions.cookie(None).ends_with("Max-Age=0; Secure"));
     }
 
+    fn guarded_state(dir: &std::path::Path) -> ApiState {
+        let store = vigil_state::Store::open(dir, &vigil_state::StoreOptions::default())
+            .expect("store opens");
+        let stats = crate::stats::PipelineStats::new();
+        let metrics = super::super::basic_metrics(stats.clone(), store.clone());
+        ApiState::new(
+            super::super::ApiSettings {
+                token: Some("0123456789abcdef-token".to_string()),
+                read_requires_token: true,
+                max_body_bytes: 4096,
+                max_page: 10,
+                redact_credentials: true,
+            },
+            store,
+            stats,
+            Vec::new(),
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+            metrics,
+            Instant::now(),
+        )
+    }
+
+    #[test]
+    fn the_gate_takes_a_cookie_for_reads_and_a_csrf_token_for_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = guarded_state(dir.path());
+        let (id, view) = state.sessions.create().expect("session");
+        let headers = |pairs: &[(&'static str, String)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(
+                    actix_web::http::header::HeaderName::from_static(name),
+                    HeaderValue::from_str(value).expect("header"),
+                );
+            }
+            map
+        };
+        let cookie = format!("{SESSION_COOKIE}={id}");
+        let none = headers(&[]);
+        let with_cookie = headers(&[("cookie", cookie.clone())]);
+        let with_csrf = headers(&[("cookie", cookie.clone()), (CSRF_HEADER, view.csrf.clone())]);
+        let wrong_csrf = headers(&[("cookie", cookie), (CSRF_HEADER, "x".to_string())]);
+        let forged = headers(&[("cookie", format!("{SESSION_COOKIE}=forged"))]);
+        assert_eq!(state.authorize_request(Access::Open, &none), Ok(()));
+        assert!(matches!(
+            state.authorize_request(Access::Read, &none),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert_eq!(state.authorize_request(Access::Read, &with_cookie), Ok(()));
+        assert!(matches!(
+            state.authorize_request(Access::Read, &forged),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            state.authorize_request(Access::Write, &with_cookie),
+            Err(ApiError::Forbidden(detail)) if detail.contains("CSRF")
+        ));
+        assert!(matches!(
+            state.authorize_request(Access::Write, &wrong_csrf),
+            Err(ApiError::Forbidden(detail)) if detail.contains("CSRF")
+        ));
+        assert_eq!(state.authorize_request(Access::Write, &with_csrf), Ok(()));
+        // A bearer header decides alone, even beside a valid cookie.
+        let mut bearer_wrong = with_csrf.clone();
+        bearer_wrong.insert(AUTHORIZATION, HeaderValue::from_static("Bearer wrong"));
+        assert!(matches!(
+            state.authorize_request(Access::Write, &bearer_wrong),
+            Err(ApiError::Unauthorized(_))
+        ));
+        state.sessions.remove(&id);
+        assert!(matches!(
+            state.authorize_request(Access::Write, &with_csrf),
+            Err(ApiError::Unauthorized(_))
+        ));
+    }
+
     #[test]
     fn csrf_is_checked_against_the_session() {
         let sessions = Sessions::new(Duration::from_secs(60));
