@@ -18,7 +18,9 @@ use vigil_tail::Position;
 use tokio::sync::Notify;
 
 use crate::alert::{EncodeOptions, LineFormat, SeverityThresholds};
-use crate::api::{ApiServer, ApiSettings, ApiState, HTTP_SOURCE, HttpIngest, SourceHandle};
+use crate::api::{
+    ApiServer, ApiSettings, ApiState, GeoIpStatus, HTTP_SOURCE, HttpIngest, SourceHandle,
+};
 use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::detect::{Detect, DetectSettings};
@@ -145,6 +147,28 @@ fn geoip_stage(config: &Config) -> Option<vigil_geoip::GeoIp> {
             tracing::warn!("GeoIP enrichment is off: {error}");
             None
         }
+    }
+}
+
+/// What the API reports of GeoIP enrichment (`geoip` in the status; the dashboard's map):
+/// the databases opened by the stages, or why there are none.
+fn geoip_status(config: &Config, geoip: Option<&vigil_geoip::GeoIp>) -> GeoIpStatus {
+    match geoip {
+        Some(geoip) => GeoIpStatus {
+            enabled: true,
+            databases: geoip.databases().map(ToString::to_string).collect(),
+            reason: None,
+        },
+        None if config.geoip.databases.is_empty() => GeoIpStatus::default(),
+        None => GeoIpStatus {
+            enabled: false,
+            databases: Vec::new(),
+            reason: Some(match config.geoip.open() {
+                Err(error) => format!("{error}; enrichment is off"),
+                Ok(_) => "the GeoIP databases could not be opened at start; enrichment is off"
+                    .to_string(),
+            }),
+        },
     }
 }
 
@@ -503,7 +527,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         inputs.push(text);
     }
     // The port is taken before anything else starts, so a taken port stops the replay.
-    let api = args
+    let mut api = args
         .listen
         .map(|addr| bind_api_at(&config, addr))
         .transpose()?;
@@ -533,6 +557,9 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             metrics: metrics.clone(),
         },
     )?;
+    if let Some(api) = api.as_mut() {
+        api.geoip = geoip_status(&config, stages.geoip.as_ref());
+    }
     let parser = vigil_sensors::parser_for(
         format,
         parse_options(
@@ -650,13 +677,22 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     }
     let generator = vigil_demo::DemoGenerator::new(demo_config)?;
     // The demo runs without its API when the port is taken (another demo, say).
-    let api = match bind_api(&config) {
+    let mut api = match bind_api(&config) {
         Ok(api) => api,
         Err(error) => {
             eprintln!("vigil demo: no admin API: {error:#}");
             None
         }
     };
+    // Without a configured token, a sign-in token for this run only.
+    let mut sign_in_token = "api.token of the config".to_string();
+    if let Some(api) = api.as_mut()
+        && api.settings.token.is_none()
+    {
+        let token = crate::api::random_token(24).context("cannot generate a sign-in token")?;
+        sign_in_token.clone_from(&token);
+        api.settings.token = Some(token);
+    }
     let state = open_state(&config, None)?;
     let outputs = Outputs::start(
         &state.store,
@@ -679,6 +715,9 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             metrics: Some(demo_metrics.clone()),
         },
     )?;
+    if let Some(api) = api.as_mut() {
+        api.geoip = geoip_status(&config, stages.geoip.as_ref());
+    }
     let mut settings = source_settings(
         &config,
         "demo",
@@ -726,6 +765,10 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             Some(Ok(server)) => {
                 eprintln!(
                     "vigil demo: admin API on {url}/api/v1/status (alerts: {url}/api/v1/alerts)",
+                    url = server.url()
+                );
+                eprintln!(
+                    "vigil demo: dashboard {url}/  sign-in token: {sign_in_token}",
                     url = server.url()
                 );
                 Some(server)
@@ -839,6 +882,10 @@ struct ApiListener {
     tls: Option<rustls::ServerConfig>,
     /// Serves `POST /api/v1/config/reload`.
     reloader: Option<Arc<Reloader>>,
+    /// How long a dashboard sign-in lasts (`api.session_ttl_secs`).
+    session_ttl: Duration,
+    /// What the status says of GeoIP enrichment (set once the stages are built).
+    geoip: GeoIpStatus,
 }
 
 impl ApiListener {
@@ -878,6 +925,8 @@ fn bind_api_at(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<Ap
         },
         tls,
         reloader: None,
+        session_ttl: Duration::from_secs(config.api.session_ttl_secs),
+        geoip: GeoIpStatus::default(),
     })
 }
 
@@ -939,6 +988,7 @@ fn start_api(
         .into_iter()
         .map(|(name, control)| SourceHandle { name, control })
         .collect();
+    let secure_cookies = api.tls.is_some();
     let state = ApiState::new(
         api.settings,
         store.clone(),
@@ -954,6 +1004,9 @@ fn start_api(
         },
         process_start,
     )
+    .with_session_ttl(api.session_ttl)
+    .with_secure_cookies(secure_cookies)
+    .with_geoip(api.geoip)
     .with_alert_editor(pipeline.alert_editor())
     .with_detector_stage(pipeline.detector_stage())
     .with_statistics(pipeline.activity(), pipeline.alert_filter());
@@ -980,6 +1033,7 @@ fn start_api(
     let server = ApiServer::start(api.listener, Arc::new(state), api.tls)?;
     server.state().set_ready(true);
     tracing::info!("admin API on {}", server.url());
+    tracing::info!("dashboard on {}/", server.url());
     Ok(server)
 }
 
@@ -993,7 +1047,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         );
     }
     // The port is taken before anything else starts, so a taken port stops start-up.
-    let api = bind_api(&config)?;
+    let mut api = bind_api(&config)?;
     let state = open_state(&config, Some(&config.state.dir))?;
     apply_retention(&config, &state.store);
     let mut specs = siem_outputs(&config, false);
@@ -1028,6 +1082,9 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             metrics: Some(metrics.clone()),
         },
     )?;
+    if let Some(api) = api.as_mut() {
+        api.geoip = geoip_status(&config, stages.geoip.as_ref());
+    }
     let mut sources = Vec::new();
     for (name, source) in &config.sources {
         sources.push(source_spec(&config, name, source, positions.get(name))?);

@@ -911,6 +911,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Most items a page may hold (`limit`).
     pub max_page: usize,
+    /// How long a dashboard sign-in lasts, in seconds.
+    pub session_ttl_secs: u64,
     /// Serve HTTPS with this certificate and key (`[api.tls]`); absent: plain HTTP.
     pub tls: Option<ApiTlsConfig>,
 }
@@ -937,6 +939,7 @@ impl std::fmt::Debug for ApiConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_page", &self.max_page)
             .field("tls", &self.tls)
+            .field("session_ttl_secs", &self.session_ttl_secs)
             .finish()
     }
 }
@@ -952,6 +955,7 @@ impl Default for ApiConfig {
             max_body_bytes: 65_536,
             max_page: 1000,
             tls: None,
+            session_ttl_secs: 43_200,
         }
     }
 }
@@ -1042,6 +1046,15 @@ impl ApiConfig {
                     ));
                 }
             }
+        }
+        if !(1..=2_592_000).contains(&self.session_ttl_secs) {
+            return Err(invalid(
+                "api.session_ttl_secs",
+                format!(
+                    "must be between 1 and 2592000 (30 days), got {}",
+                    self.session_ttl_secs
+                ),
+            ));
         }
         Ok(())
     }
@@ -1452,6 +1465,7 @@ mod tests {
         assert_eq!(config.api.read_requires_token, code.api.read_requires_token);
         assert_eq!(config.api.max_body_bytes, code.api.max_body_bytes);
         assert_eq!(config.api.max_page, code.api.max_page);
+        assert_eq!(config.api.session_ttl_secs, code.api.session_ttl_secs);
         assert_eq!(config.geoip.databases, code.geoip.databases);
     }
 
@@ -1483,6 +1497,7 @@ mod tests {
             ("read_requires_token = true", "api.read_requires_token"),
             ("max_body_bytes = 10", "api.max_body_bytes"),
             ("max_page = 0", "api.max_page"),
+            ("session_ttl_secs = 0", "api.session_ttl_secs"),
         ];
         for (table, field) in cases {
             let err = Config::from_toml(&format!("[api]\n{table}\n")).unwrap_err();

@@ -13,11 +13,13 @@
 //! duration, and reported to the optional [`RequestObserver`].
 
 mod alerts;
+mod dashboard;
 mod error;
 mod feedback;
 mod ingest;
 mod live;
 mod reload;
+mod session;
 mod stats;
 mod suppressions;
 mod system;
@@ -30,15 +32,16 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, ResponseError, web};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use vigil_state::Store;
 
+pub use dashboard::GeoIpStatus;
 pub use error::ApiError;
 pub use ingest::{HTTP_SOURCE, HttpIngest, HttpProducer};
+pub use session::{CSRF_HEADER, SESSION_COOKIE, random_token};
 
 use crate::pipeline::SourceControl;
 use crate::stats::PipelineStats;
@@ -123,6 +126,10 @@ pub struct ApiState {
     queues: Option<(QueueDepths, usize)>,
     /// Re-reads the config file (`POST /api/v1/config/reload`).
     reloader: Option<Arc<crate::reload::Reloader>>,
+    /// The dashboard's signed-in browsers.
+    sessions: session::Sessions,
+    /// Whether GeoIP enrichment runs, for the status (and the dashboard's map).
+    geoip: GeoIpStatus,
 }
 
 impl ApiState {
@@ -164,6 +171,8 @@ impl ApiState {
             filter: None,
             queues: None,
             reloader: None,
+            sessions: session::Sessions::new(session::DEFAULT_SESSION_TTL),
+            geoip: GeoIpStatus::default(),
         }
     }
 
@@ -306,6 +315,36 @@ pub struct Route {
 
 /// Every route the server registers.
 pub static ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/",
+        access: Access::Open,
+        handler: || web::get().to(dashboard::index),
+    },
+    Route {
+        method: "GET",
+        path: "/assets/{name}",
+        access: Access::Open,
+        handler: || web::get().to(dashboard::asset),
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/session",
+        access: Access::Open,
+        handler: || web::post().to(session::sign_in),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/session",
+        access: Access::Open,
+        handler: || web::get().to(session::current),
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/session",
+        access: Access::Open,
+        handler: || web::delete().to(session::sign_out),
+    },
     Route {
         method: "GET",
         path: "/healthz",
@@ -499,12 +538,7 @@ async fn gate<B: MessageBody + 'static>(
     let path = req.path().to_owned();
     let route = find_route(&method, &path);
     let denied = match (&state, route) {
-        (Some(state), Some(route)) => state
-            .authorize(
-                route.access,
-                req.headers().get(AUTHORIZATION).map(|v| v.as_bytes()),
-            )
-            .err(),
+        (Some(state), Some(route)) => state.authorize_request(route.access, req.headers()).err(),
         _ => None,
     };
     let response = match denied {

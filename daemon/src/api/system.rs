@@ -115,6 +115,7 @@ struct Status<'a> {
     sources: Vec<SourceView<'a>>,
     queues: Vec<QueueView>,
     store: StoreView,
+    geoip: &'a super::GeoIpStatus,
 }
 
 /// `GET /api/v1/status`.
@@ -164,6 +165,7 @@ pub(super) async fn status(state: web::Data<ApiState>) -> Result<HttpResponse, A
             size_bytes,
             alert_count,
         },
+        geoip: state.geoip(),
     };
     drop(c);
     Ok(json(&status))
