@@ -401,10 +401,37 @@ impl PluginDescriptor {
 /// static and the `vigil_plugin_entry` function (see [`abi`](crate::abi)). The plugin's
 /// version is its crate's `CARGO_PKG_VERSION`. Call it once, at the crate root.
 ///
-/// ```ignore
-/// struct MyDetector { /* ... */ }
-/// impl vigil_plugin::PluginDetector for MyDetector { /* ... */ }
-/// vigil_plugin::export_detector!(MyDetector);
+/// ```
+/// use vigil_plugin::{ConfigReader, Error, PluginDetector};
+///
+/// /// Distance from the last value learned.
+/// struct LastValue { last: f64, dim: usize }
+///
+/// impl PluginDetector for LastValue {
+///     const NAME: &'static str = "last-value";
+///     fn create(config: &serde_json::Value, dim: usize) -> Result<Self, Error> {
+///         ConfigReader::new(config)?.finish()?;
+///         Ok(LastValue { last: 0.0, dim })
+///     }
+///     fn dim(&self) -> usize { self.dim }
+///     fn score_one(&self, x: &[f64]) -> Result<f64, Error> { Ok((x[0] - self.last).abs()) }
+///     fn learn_one(&mut self, x: &[f64]) -> Result<(), Error> { self.last = x[0]; Ok(()) }
+///     fn snapshot(&self) -> Vec<u8> { self.last.to_le_bytes().to_vec() }
+///     fn restore(&mut self, bytes: &[u8]) -> Result<(), Error> {
+///         let bytes = bytes.try_into().map_err(|_| Error::Snapshot("8 bytes expected".into()))?;
+///         self.last = f64::from_le_bytes(bytes);
+///         Ok(())
+///     }
+/// }
+///
+/// vigil_plugin::export_detector!(LastValue);
+///
+/// // What the host finds in the library: the version symbol and the descriptor.
+/// assert_eq!(VIGIL_PLUGIN_ABI_VERSION, vigil_plugin::abi::VIGIL_PLUGIN_ABI_VERSION);
+/// let descriptor = vigil_plugin_entry();
+/// // SAFETY: the entry function returns a pointer to a `'static` descriptor.
+/// let descriptor = unsafe { &*descriptor };
+/// assert_eq!(descriptor.abi_version, vigil_plugin::abi::VIGIL_PLUGIN_ABI_VERSION);
 /// ```
 #[macro_export]
 macro_rules! export_detector {

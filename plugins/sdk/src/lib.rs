@@ -13,19 +13,9 @@
 //! See `docs/plugins.md` for the author guide and the ABI rules, and `plugins/template/` for
 //! a starting point.
 //!
-//! ```ignore
-//! use vigil_plugin::{export_detector, ConfigReader, Error, PluginDetector};
-//!
-//! pub struct MyDetector { /* state */ }
-//!
-//! impl PluginDetector for MyDetector {
-//!     const NAME: &'static str = "my-detector";
-//!     fn create(config: &serde_json::Value, dim: usize) -> Result<Self, Error> { /* ... */ }
-//!     /* dim, score_one, learn_one, snapshot, restore */
-//! }
-//!
-//! export_detector!(MyDetector);
-//! ```
+//! A plugin is a `cdylib` crate with one type implementing [`PluginDetector`] and one
+//! [`export_detector!`] call at its crate root; [`PluginDetector`] and [`export_detector!`]
+//! show complete examples, and `plugins/examples/` holds two real plugins.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
