@@ -29,6 +29,7 @@ use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs, WebhookS
 use crate::pipeline::{
     AlertStage, CheckpointPolicy, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings,
 };
+use crate::plugins::Plugins;
 use crate::reload::{Hangup, Reloader};
 use crate::stats::Summary;
 
@@ -81,6 +82,15 @@ struct StageOptions {
     checkpoints: bool,
     /// Prometheus metrics the stages feed.
     metrics: Option<Metrics>,
+    /// The detector plugins loaded at start; the usable enabled ones join the pool.
+    plugins: Arc<Plugins>,
+}
+
+/// Loads the plugin folder once for a command (see [`Plugins::load`]), for rows of the
+/// feature schema's width.
+fn load_plugins(config: &Config) -> anyhow::Result<Arc<Plugins>> {
+    let dim = FeatureExtractor::new(config.feature_config()?)?.dim();
+    Ok(Arc::new(Plugins::load(&config.plugins, None, dim)))
 }
 
 /// Builds the detector stage, fresh.
@@ -90,11 +100,19 @@ fn detect_stage(
     options: &StageOptions,
 ) -> anyhow::Result<Detect> {
     let rules = RuleSet::new(&config.rule_set_config()?)?;
-    let pool = config
+    let mut pool = config
         .pool
         .enabled
         .then(|| config.pool_config())
         .transpose()?;
+    if let Some(pool) = pool.as_mut() {
+        options.plugins.attach(pool);
+        if pool.models.is_empty() {
+            bail!(
+                "pool.models names only plugins, and none of them could be loaded (see the warnings above, or `vigil plugins list`)"
+            );
+        }
+    }
     let score_log: Option<Box<dyn std::io::Write + Send>> = match &options.score_log {
         Some(path) => {
             let mut file = std::fs::OpenOptions::new()
@@ -523,6 +541,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     });
     specs.extend(webhook_output(&config));
     let metrics = (args.metrics_out.is_some() || api.is_some()).then(new_metrics);
+    let plugins = load_plugins(&config)?;
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -531,6 +550,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             score_log: args.score_log.clone(),
             checkpoints: false,
             metrics: metrics.clone(),
+            plugins: plugins.clone(),
         },
     )?;
     let parser = vigil_sensors::parser_for(
@@ -579,7 +599,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
                 let reloader =
                     Reloader::new(replay_config_path, replay_config, pipeline.live_stages());
                 let server = start_api(
-                    api.with_reloader(Arc::new(reloader)),
+                    api.with_reloader(Arc::new(reloader)).with_plugins(&plugins),
                     &pipeline,
                     &api_store,
                     &pipeline_stop,
@@ -669,6 +689,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     )?;
     // What the API serves at `GET /metrics`.
     let demo_metrics = new_metrics();
+    let plugins = load_plugins(&config)?;
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -677,6 +698,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             score_log: config.outputs.scores_ndjson.clone(),
             checkpoints: false,
             metrics: Some(demo_metrics.clone()),
+            plugins: plugins.clone(),
         },
     )?;
     let mut settings = source_settings(
@@ -722,7 +744,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             demo_running_config,
             pipeline.live_stages(),
         ));
-        let server = match api.map(|api| start_api(api.with_reloader(reloader), &pipeline, &api_store, &stop, process_start, api_metrics.as_ref(), ingest)) {
+        let server = match api.map(|api| start_api(api.with_reloader(reloader).with_plugins(&plugins), &pipeline, &api_store, &stop, process_start, api_metrics.as_ref(), ingest)) {
             Some(Ok(server)) => {
                 eprintln!(
                     "vigil demo: admin API on {url}/api/v1/status (alerts: {url}/api/v1/alerts)",
@@ -839,12 +861,20 @@ struct ApiListener {
     tls: Option<rustls::ServerConfig>,
     /// Serves `POST /api/v1/config/reload`.
     reloader: Option<Arc<Reloader>>,
+    /// Serves `GET /api/v1/plugins`.
+    plugins: Option<Arc<Plugins>>,
 }
 
 impl ApiListener {
     /// The same, reloading the configuration with `reloader`.
     fn with_reloader(mut self, reloader: Arc<Reloader>) -> ApiListener {
         self.reloader = Some(reloader);
+        self
+    }
+
+    /// The same, serving the plugin report.
+    fn with_plugins(mut self, plugins: &Arc<Plugins>) -> ApiListener {
+        self.plugins = Some(plugins.clone());
         self
     }
 }
@@ -878,6 +908,7 @@ fn bind_api_at(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<Ap
         },
         tls,
         reloader: None,
+        plugins: None,
     })
 }
 
@@ -957,6 +988,10 @@ fn start_api(
     .with_alert_editor(pipeline.alert_editor())
     .with_detector_stage(pipeline.detector_stage())
     .with_statistics(pipeline.activity(), pipeline.alert_filter());
+    let state = match api.plugins {
+        Some(plugins) => state.with_plugins(plugins),
+        None => state,
+    };
     let state = match ingest {
         Some(ingest) => state.with_ingest(ingest),
         None => state,
@@ -1018,6 +1053,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     specs.extend(webhook_output(&config));
     // What the API serves at `GET /metrics`.
     let metrics = new_metrics();
+    let plugins = load_plugins(&config)?;
     let (stages, positions) = stage_settings(
         &config,
         state.store.clone(),
@@ -1026,6 +1062,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             score_log: config.outputs.scores_ndjson.clone(),
             checkpoints: true,
             metrics: Some(metrics.clone()),
+            plugins: plugins.clone(),
         },
     )?;
     let mut sources = Vec::new();
@@ -1064,7 +1101,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         let mut api_error = None;
         let server = match api.map(|api| {
             start_api(
-                api.with_reloader(reloader),
+                api.with_reloader(reloader).with_plugins(&plugins),
                 &pipeline,
                 &api_store,
                 &stop,
@@ -1153,6 +1190,34 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
         config.sources.len(),
         if config.sources.len() == 1 { "" } else { "s" }
     );
+    Ok(())
+}
+
+/// `vigil plugins list`: loads the plugin folder as `vigil run` would and prints each
+/// library loaded or refused, with the reason. Refusals are not an error; a folder that
+/// cannot be listed is reported the same way.
+pub fn plugins_list(args: &crate::cli::PluginsListArgs) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    let dim = FeatureExtractor::new(config.feature_config()?)?.dim();
+    if args.dir.is_none() && config.plugins.dir.is_none() {
+        bail!("no plugin folder: give --dir, or plugins.dir in the config (--config)");
+    }
+    let plugins = Plugins::load(&config.plugins, args.dir.as_deref(), dim);
+    match args.format {
+        crate::cli::ListFormat::Table => {
+            if let Some(dir) = &plugins.dir {
+                println!("plugin folder: {}", dir.display());
+            }
+            print!("{}", plugins.table());
+        }
+        crate::cli::ListFormat::Json => {
+            let body = serde_json::json!({
+                "dir": plugins.dir.as_ref().map(|d| d.display().to_string()),
+                "plugins": plugins.rows,
+            });
+            println!("{body}");
+        }
+    }
     Ok(())
 }
 

@@ -44,6 +44,6 @@ pub use plugin::{
 };
 pub use pool::{
     CollectingStatus, FeedbackOutcome, FitStatus, MAX_PENDING_EVENTS, MIN_COMPARE_EVENTS,
-    ModelScore, ModelStatus, NO_MODEL_SCORE, Pool, PoolScore, PoolStatus, RetiredStatus,
-    RetrainRequest, Signal,
+    ModelScore, ModelStatus, NO_MODEL_SCORE, PluginModelStatus, Pool, PoolScore, PoolStatus,
+    RetiredStatus, RetrainRequest, Signal,
 };

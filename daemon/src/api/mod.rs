@@ -17,6 +17,7 @@ mod error;
 mod feedback;
 mod ingest;
 mod live;
+mod plugins;
 mod reload;
 mod stats;
 mod suppressions;
@@ -123,6 +124,8 @@ pub struct ApiState {
     queues: Option<(QueueDepths, usize)>,
     /// Re-reads the config file (`POST /api/v1/config/reload`).
     reloader: Option<Arc<crate::reload::Reloader>>,
+    /// The detector plugins found at start (`GET /api/v1/plugins`).
+    plugins: Option<Arc<crate::plugins::Plugins>>,
 }
 
 impl ApiState {
@@ -164,6 +167,7 @@ impl ApiState {
             filter: None,
             queues: None,
             reloader: None,
+            plugins: None,
         }
     }
 
@@ -191,6 +195,13 @@ impl ApiState {
     ) -> ApiState {
         self.activity = Some(activity);
         self.filter = Some(filter);
+        self
+    }
+
+    /// Serves the plugin report of the start (`GET /api/v1/plugins`); without it that route
+    /// lists none.
+    pub fn with_plugins(mut self, plugins: Arc<crate::plugins::Plugins>) -> ApiState {
+        self.plugins = Some(plugins);
         self
     }
 
@@ -371,6 +382,12 @@ pub static ROUTES: &[Route] = &[
         path: "/api/v1/detectors/{name}/retrain",
         access: Access::Write,
         handler: || web::post().to(feedback::retrain),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/plugins",
+        access: Access::Read,
+        handler: || web::get().to(plugins::list),
     },
     Route {
         method: "GET",
