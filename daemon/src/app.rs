@@ -31,6 +31,7 @@ use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs, WebhookS
 use crate::pipeline::{
     AlertStage, CheckpointPolicy, Pacing, Pipeline, SourceSettings, SourceSpec, StageSettings,
 };
+use crate::plugins::Plugins;
 use crate::reload::{Hangup, Reloader};
 use crate::stats::Summary;
 
@@ -83,6 +84,15 @@ struct StageOptions {
     checkpoints: bool,
     /// Prometheus metrics the stages feed.
     metrics: Option<Metrics>,
+    /// The detector plugins loaded at start; the usable enabled ones join the pool.
+    plugins: Arc<Plugins>,
+}
+
+/// Loads the plugin folder once for a command (see [`Plugins::load`]), for rows of the
+/// feature schema's width.
+fn load_plugins(config: &Config) -> anyhow::Result<Arc<Plugins>> {
+    let dim = FeatureExtractor::new(config.feature_config()?)?.dim();
+    Ok(Arc::new(Plugins::load(&config.plugins, None, dim)))
 }
 
 /// Builds the detector stage, fresh.
@@ -92,11 +102,19 @@ fn detect_stage(
     options: &StageOptions,
 ) -> anyhow::Result<Detect> {
     let rules = RuleSet::new(&config.rule_set_config()?)?;
-    let pool = config
+    let mut pool = config
         .pool
         .enabled
         .then(|| config.pool_config())
         .transpose()?;
+    if let Some(pool) = pool.as_mut() {
+        options.plugins.attach(pool);
+        if pool.models.is_empty() {
+            bail!(
+                "pool.models names only plugins, and none of them could be loaded (see the warnings above, or `vigil plugins list`)"
+            );
+        }
+    }
     let score_log: Option<Box<dyn std::io::Write + Send>> = match &options.score_log {
         Some(path) => {
             let mut file = std::fs::OpenOptions::new()
@@ -547,6 +565,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     });
     specs.extend(webhook_output(&config));
     let metrics = (args.metrics_out.is_some() || api.is_some()).then(new_metrics);
+    let plugins = load_plugins(&config)?;
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -555,6 +574,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
             score_log: args.score_log.clone(),
             checkpoints: false,
             metrics: metrics.clone(),
+            plugins: plugins.clone(),
         },
     )?;
     if let Some(api) = api.as_mut() {
@@ -606,7 +626,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
                 let reloader =
                     Reloader::new(replay_config_path, replay_config, pipeline.live_stages());
                 let server = start_api(
-                    api.with_reloader(Arc::new(reloader)),
+                    api.with_reloader(Arc::new(reloader)).with_plugins(&plugins),
                     &pipeline,
                     &api_store,
                     &pipeline_stop,
@@ -705,6 +725,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     )?;
     // What the API serves at `GET /metrics`.
     let demo_metrics = new_metrics();
+    let plugins = load_plugins(&config)?;
     let (stages, _) = stage_settings(
         &config,
         state.store.clone(),
@@ -713,6 +734,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             score_log: config.outputs.scores_ndjson.clone(),
             checkpoints: false,
             metrics: Some(demo_metrics.clone()),
+            plugins: plugins.clone(),
         },
     )?;
     if let Some(api) = api.as_mut() {
@@ -761,7 +783,7 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
             demo_running_config,
             pipeline.live_stages(),
         ));
-        let server = match api.map(|api| start_api(api.with_reloader(reloader), &pipeline, &api_store, &stop, process_start, api_metrics.as_ref(), ingest)) {
+        let server = match api.map(|api| start_api(api.with_reloader(reloader).with_plugins(&plugins), &pipeline, &api_store, &stop, process_start, api_metrics.as_ref(), ingest)) {
             Some(Ok(server)) => {
                 eprintln!(
                     "vigil demo: admin API on {url}/api/v1/status (alerts: {url}/api/v1/alerts)",
@@ -886,12 +908,20 @@ struct ApiListener {
     session_ttl: Duration,
     /// What the status says of GeoIP enrichment (set once the stages are built).
     geoip: GeoIpStatus,
+    /// Serves `GET /api/v1/plugins`.
+    plugins: Option<Arc<Plugins>>,
 }
 
 impl ApiListener {
     /// The same, reloading the configuration with `reloader`.
     fn with_reloader(mut self, reloader: Arc<Reloader>) -> ApiListener {
         self.reloader = Some(reloader);
+        self
+    }
+
+    /// The same, serving the plugin report.
+    fn with_plugins(mut self, plugins: &Arc<Plugins>) -> ApiListener {
+        self.plugins = Some(plugins.clone());
         self
     }
 }
@@ -927,6 +957,7 @@ fn bind_api_at(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<Ap
         reloader: None,
         session_ttl: Duration::from_secs(config.api.session_ttl_secs),
         geoip: GeoIpStatus::default(),
+        plugins: None,
     })
 }
 
@@ -1010,6 +1041,10 @@ fn start_api(
     .with_alert_editor(pipeline.alert_editor())
     .with_detector_stage(pipeline.detector_stage())
     .with_statistics(pipeline.activity(), pipeline.alert_filter());
+    let state = match api.plugins {
+        Some(plugins) => state.with_plugins(plugins),
+        None => state,
+    };
     let state = match ingest {
         Some(ingest) => state.with_ingest(ingest),
         None => state,
@@ -1072,6 +1107,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
     specs.extend(webhook_output(&config));
     // What the API serves at `GET /metrics`.
     let metrics = new_metrics();
+    let plugins = load_plugins(&config)?;
     let (stages, positions) = stage_settings(
         &config,
         state.store.clone(),
@@ -1080,6 +1116,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
             score_log: config.outputs.scores_ndjson.clone(),
             checkpoints: true,
             metrics: Some(metrics.clone()),
+            plugins: plugins.clone(),
         },
     )?;
     if let Some(api) = api.as_mut() {
@@ -1121,7 +1158,7 @@ pub fn run(config_path: &Path, process_start: Instant) -> anyhow::Result<()> {
         let mut api_error = None;
         let server = match api.map(|api| {
             start_api(
-                api.with_reloader(reloader),
+                api.with_reloader(reloader).with_plugins(&plugins),
                 &pipeline,
                 &api_store,
                 &stop,
@@ -1210,6 +1247,34 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
         config.sources.len(),
         if config.sources.len() == 1 { "" } else { "s" }
     );
+    Ok(())
+}
+
+/// `vigil plugins list`: loads the plugin folder as `vigil run` would and prints each
+/// library loaded or refused, with the reason. Refusals are not an error; a folder that
+/// cannot be listed is reported the same way.
+pub fn plugins_list(args: &crate::cli::PluginsListArgs) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    let dim = FeatureExtractor::new(config.feature_config()?)?.dim();
+    if args.dir.is_none() && config.plugins.dir.is_none() {
+        bail!("no plugin folder: give --dir, or plugins.dir in the config (--config)");
+    }
+    let plugins = Plugins::load(&config.plugins, args.dir.as_deref(), dim);
+    match args.format {
+        crate::cli::ListFormat::Table => {
+            if let Some(dir) = &plugins.dir {
+                println!("plugin folder: {}", dir.display());
+            }
+            print!("{}", plugins.table());
+        }
+        crate::cli::ListFormat::Json => {
+            let body = serde_json::json!({
+                "dir": plugins.dir.as_ref().map(|d| d.display().to_string()),
+                "plugins": plugins.rows,
+            });
+            println!("{body}");
+        }
+    }
     Ok(())
 }
 

@@ -33,6 +33,43 @@ pub enum Command {
         /// Config file to check.
         file: PathBuf,
     },
+    /// Detector plugins.
+    Plugins {
+        /// What to do with them.
+        #[command(subcommand)]
+        command: PluginsCommand,
+    },
+}
+
+/// `vigil plugins ...`.
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Load every library of the plugin folder and show each one loaded or refused, with
+    /// the reason (enabled plugins are also made from their configuration, to check it).
+    List(PluginsListArgs),
+}
+
+/// `vigil plugins list`.
+#[derive(Debug, Args)]
+pub struct PluginsListArgs {
+    /// The plugin folder (default: `plugins.dir` from the config).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Config file: `plugins.dir`, the enabled plugins and their configurations.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Output: a table, or one JSON object (`{"dir": ..., "plugins": [...]}`).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+}
+
+/// How `vigil plugins list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    /// One line per library (and one for each reason).
+    Table,
+    /// One JSON object, as `GET /api/v1/plugins` answers.
+    Json,
 }
 
 /// `vigil demo`.

@@ -85,6 +85,136 @@ pub struct Config {
     pub api: ApiConfig,
     /// GeoIP enrichment of source addresses.
     pub geoip: GeoIpSection,
+    /// Detector plugins: where they are and which ones run in the pool.
+    pub plugins: PluginsSection,
+}
+
+/// Detector plugins (`[plugins]`): the folder Vigil loads them from at start, and which
+/// of them run in the pool, each with its own configuration. See `docs/plugins.md`.
+///
+/// ```toml
+/// [plugins]
+/// dir = "/var/lib/vigil/plugins"
+/// max_failures = 10
+///
+/// [plugins.enabled.loda]
+/// warm_up_events = 256
+/// config = { seed = 7, projections = 100 }
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSection {
+    /// The folder whose libraries (`.so`, `.dylib`, `.dll`) are loaded at start. Unset: no
+    /// plugins.
+    pub dir: Option<PathBuf>,
+    /// Failures (errors, panics, NaN or infinite scores) after which a plugin's model is
+    /// disabled and leaves the pool. At least 1.
+    pub max_failures: u64,
+    /// The plugins that run in the pool, by the plugin's name (as the library says it;
+    /// its models are `plugin:<name>`). A plugin named here joins `pool.models` (at the
+    /// end, unless `pool.models` names it).
+    pub enabled: BTreeMap<String, PluginEntry>,
+}
+
+impl Default for PluginsSection {
+    fn default() -> PluginsSection {
+        PluginsSection {
+            dir: None,
+            max_failures: 10,
+            enabled: BTreeMap::new(),
+        }
+    }
+}
+
+/// One enabled plugin (`[plugins.enabled.NAME]`).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginEntry {
+    /// The plugin's own configuration, passed to it as JSON (an empty table: `{}`). The
+    /// plugin checks it when its model is made; what it refuses is reported by name.
+    pub config: toml::Table,
+    /// Events its model learns before its scores enter its calibrator's reference (for a
+    /// plugin that scores 0 until it has seen a window, such as LODA's 256). Default 0.
+    pub warm_up_events: u64,
+    /// Failures after which its model is disabled; unset: `plugins.max_failures`.
+    pub max_failures: Option<u64>,
+}
+
+impl PluginEntry {
+    /// The plugin's configuration as JSON.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(&self.config).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+impl PluginsSection {
+    /// Checks the section, naming the first bad field; `models` is `pool.models`.
+    fn validate(&self, models: &[vigil_pool::ModelKind]) -> Result<(), ConfigError> {
+        if self.max_failures == 0 {
+            return Err(invalid("plugins.max_failures", "must be at least 1, got 0"));
+        }
+        if !self.enabled.is_empty() && self.dir.is_none() {
+            return Err(invalid(
+                "plugins.dir",
+                "must name the plugin folder when plugins are enabled",
+            ));
+        }
+        if self.enabled.len() > vigil_pool::MAX_PLUGINS {
+            return Err(invalid(
+                "plugins.enabled",
+                format!(
+                    "must enable at most {} plugins, got {}",
+                    vigil_pool::MAX_PLUGINS,
+                    self.enabled.len()
+                ),
+            ));
+        }
+        for (name, entry) in &self.enabled {
+            if vigil_pool::PluginId::intern(name).is_err() {
+                return Err(invalid(
+                    format!("plugins.enabled.{name}"),
+                    format!("{name:?} is not a plugin name (ASCII letters, digits, '-' and '_')"),
+                ));
+            }
+            if entry.max_failures == Some(0) {
+                return Err(invalid(
+                    format!("plugins.enabled.{name}.max_failures"),
+                    "must be at least 1, got 0",
+                ));
+            }
+        }
+        for kind in models {
+            if let Some(id) = kind.plugin()
+                && !self.enabled.contains_key(id.name())
+            {
+                return Err(invalid(
+                    "pool.models",
+                    format!(
+                        "names {kind}, which is not enabled: add a [plugins.enabled.{}] table",
+                        id.name()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The kinds of the enabled plugins, in name order.
+    pub fn enabled_kinds(&self) -> Vec<vigil_pool::ModelKind> {
+        self.enabled
+            .keys()
+            .filter_map(|name| vigil_pool::PluginId::intern(name).ok())
+            .map(vigil_pool::ModelKind::Plugin)
+            .collect()
+    }
+
+    /// The failures after which plugin `name`'s model is disabled.
+    pub fn max_failures_of(&self, name: &str) -> u64 {
+        self.enabled
+            .get(name)
+            .and_then(|e| e.max_failures)
+            .unwrap_or(self.max_failures)
+    }
 }
 
 /// Batching, backpressure, event-time and shutdown settings.
@@ -729,8 +859,10 @@ impl AlertsConfig {
 pub struct PoolSection {
     /// Whether the learned models run at all; without them only the behaviour rules alert.
     pub enabled: bool,
-    /// The models, each at most once: `ocsvm` (the batch baseline), `hst`, `online-ocsvm`.
-    /// The first online one stands in until the baseline is fitted.
+    /// The models, each at most once: `ocsvm` (the batch baseline), `hst`, `online-ocsvm`,
+    /// and `plugin:<name>` for a plugin enabled in `[plugins.enabled]` (enabled plugins not
+    /// named here join at the end). The first online one stands in until the baseline is
+    /// fitted.
     pub models: Vec<vigil_pool::ModelKind>,
     /// Events that count as normal the baseline's first fit is trained on.
     pub baseline_train_events: usize,
@@ -1202,10 +1334,31 @@ impl Config {
 
     /// The pool's settings, checked; the error names the field. `alert_threshold` is
     /// `severity.orange`, so a model's verdict is what the alert decision would be.
+    ///
+    /// Its `models` hold the enabled plugins' kinds (those `pool.models` names, where it
+    /// names them, the others at the end) but no plugin specs: the daemon adds those once
+    /// it has loaded the libraries (`crate::plugins::attach`), dropping the plugins it
+    /// could not load. Checked here without the plugin kinds.
     pub fn pool_config(&self) -> Result<vigil_pool::PoolConfig, ConfigError> {
         let p = &self.pool;
-        let config = vigil_pool::PoolConfig {
-            models: p.models.clone(),
+        self.plugins.validate(&p.models)?;
+        let mut models = p.models.clone();
+        for kind in self.plugins.enabled_kinds() {
+            if !models.contains(&kind) {
+                models.push(kind);
+            }
+        }
+        let mut builtin: Vec<vigil_pool::ModelKind> = models
+            .iter()
+            .copied()
+            .filter(|k| k.plugin().is_none())
+            .collect();
+        if builtin.is_empty() && !models.is_empty() {
+            // Only plugins: check the rest of the configuration with a stand-in.
+            builtin.push(vigil_pool::ModelKind::Hst);
+        }
+        let mut config = vigil_pool::PoolConfig {
+            models: builtin,
             alert_threshold: self.severity.orange,
             baseline_train_events: p.baseline_train_events,
             swap_after_events: p.swap_after_events,
@@ -1232,6 +1385,13 @@ impl Config {
             ),
             other => invalid("pool", other.to_string()),
         })?;
+        if models.len() > vigil_pool::MAX_MODELS {
+            return Err(invalid(
+                "pool.models",
+                format!("must name at most {} models", vigil_pool::MAX_MODELS),
+            ));
+        }
+        config.models = models;
         if p.models.is_empty() {
             return Err(invalid("pool.models", "name at least one model"));
         }

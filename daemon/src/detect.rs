@@ -77,6 +77,9 @@ pub struct Detected {
     pub rules_scored: u64,
     /// The pool's calibrated score of each event, in event order (`None`: not scored).
     pub scores: Vec<Option<f64>>,
+    /// Events each plugin model of the pool scored (`plugin:<name>`), for the plugins that
+    /// scored any.
+    pub plugins_scored: Vec<(&'static str, u64)>,
 }
 
 /// Settings of the detector stage.
@@ -465,6 +468,16 @@ impl Detect {
             if let Some(scores) = &self.scores {
                 scores.pool(&score);
             }
+            for model in score.models() {
+                if model.model.kind.plugin().is_none() {
+                    continue;
+                }
+                let name = model.model.kind.name();
+                match out.plugins_scored.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, n)) => *n += 1,
+                    None => out.plugins_scored.push((name, 1)),
+                }
+            }
             let severity = Severity::of(score.calibrated, &self.severity);
             let champion = score.champion.map(|c| c.to_string());
             if severity != Severity::Green {
@@ -528,6 +541,9 @@ impl Detect {
         }
         if let Some(scores) = &self.scores {
             scores.flush();
+            if let Some(pool) = &self.pool {
+                scores.plugins(&pool.plugin_status());
+            }
         }
         out
     }

@@ -587,16 +587,23 @@ fn run_batch_ocsvm(data: &Dataset, train_rows: usize) -> anyhow::Result<Run> {
     })
 }
 
-/// The detector pool, prequential: score each row, reveal its label as feedback (the share
+/// The detector pool, prequential (its default configuration with this seed; with plugins
+/// enabled, `pool.models` and the enabled plugins): score each row, reveal its label as feedback (the share
 /// and delay of `[feedback]`; none when `feedback.from_labels = false`), learn it (alerted
 /// when the pool's score reaches the alert threshold). Fits run inline when the pool waits
 /// for them; their time counts as fit time.
 fn run_pool(data: &Dataset, config: &Config, seed: u64) -> anyhow::Result<Run> {
     use vigil_pool::{LabelFeedback, Pool, PoolConfig, PoolError};
-    let pool_config = PoolConfig {
+    let mut pool_config = PoolConfig {
         seed,
         ..PoolConfig::default()
     };
+    // With plugins enabled, the models are the configuration's (`pool.models` and the
+    // enabled plugins), the plugins made for this data's width.
+    if !config.plugins.enabled.is_empty() {
+        pool_config.models = config.pool_config()?.models;
+        crate::plugins::Plugins::load(&config.plugins, None, data.dim()).attach(&mut pool_config);
+    }
     let feedback_config = config
         .label_feedback(true)?
         .map(|f| vigil_pool::LabelFeedbackConfig { seed, ..f });

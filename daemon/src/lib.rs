@@ -18,6 +18,7 @@ pub mod input;
 pub mod metrics;
 pub mod outputs;
 pub mod pipeline;
+pub mod plugins;
 pub mod reload;
 pub mod stats;
 pub mod suppress;

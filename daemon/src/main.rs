@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use vigil::cli::{Cli, Command};
+use vigil::cli::{Cli, Command, PluginsCommand};
 
 fn main() -> ExitCode {
     let process_start = Instant::now();
@@ -16,6 +16,9 @@ fn main() -> ExitCode {
         Command::Replay(args) => vigil::app::replay(args, process_start),
         Command::Eval(args) => vigil::app::eval(args),
         Command::CheckConfig { file } => vigil::app::check_config(&file),
+        Command::Plugins {
+            command: PluginsCommand::List(args),
+        } => vigil::app::plugins_list(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

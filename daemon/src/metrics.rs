@@ -208,6 +208,8 @@ struct Inner {
     drift: IntCounterVec,
     detector_score: HistogramVec,
     model_score: HistogramVec,
+    plugin_failures: IntCounterVec,
+    plugin_disabled: IntGaugeVec,
     latency: Histogram,
     api_requests: IntCounterVec,
     api_duration: HistogramVec,
@@ -401,6 +403,16 @@ impl Metrics {
             &["model_kind"],
             SCORE_BUCKETS,
         );
+        let plugin_failures = b.counter_vec(
+            "vigil_plugin_failures_total",
+            "Failures of a detector plugin's models while scoring and learning (errors, panics, NaN or infinite scores), by plugin (configured plugins only).",
+            &["plugin"],
+        );
+        let plugin_disabled = b.gauge_vec(
+            "vigil_plugin_disabled",
+            "1 when a plugin's model was disabled after plugins.max_failures failures (it left the pool), else 0; by plugin (configured plugins only).",
+            &["plugin"],
+        );
         let latency = b.add(
             MetricKind::Histogram,
             Histogram::with_opts(
@@ -442,6 +454,8 @@ impl Metrics {
                 drift,
                 detector_score,
                 model_score,
+                plugin_failures,
+                plugin_disabled,
                 latency,
                 api_requests,
                 api_duration,
@@ -520,22 +534,61 @@ impl Metrics {
     }
 
     /// A recorder of score distributions for the detector stage, which runs `rules` (and
-    /// the pool when `pool` is true).
+    /// the pool when `pool` is true, with the built-in kinds).
     pub fn score_recorder(&self, rules: &[&'static str], pool: bool) -> ScoreRecorder {
+        self.score_recorder_with_models(rules, pool, &[])
+    }
+
+    /// [`score_recorder`](Self::score_recorder) for a pool that also runs the plugin kinds
+    /// among `models`: their scores get `model_kind="plugin:<name>"` series, and their
+    /// failures and disabling `vigil_plugin_failures_total` and `vigil_plugin_disabled`
+    /// (at 0 from now on). Only configured plugins get series, so labels stay bounded.
+    pub fn score_recorder_with_models(
+        &self,
+        rules: &[&'static str],
+        pool: bool,
+        models: &[ModelKind],
+    ) -> ScoreRecorder {
+        let plugin_kinds: Vec<ModelKind> = models
+            .iter()
+            .copied()
+            .filter(|k| k.plugin().is_some())
+            .collect();
         let pool = pool.then(|| {
             (
                 self.inner
                     .detector_score
                     .with_label_values(&["pool"])
                     .local(),
-                ModelKind::ALL.map(|kind| {
-                    self.inner
-                        .model_score
-                        .with_label_values(&[kind.name()])
-                        .local()
-                }),
+                ModelKind::ALL
+                    .iter()
+                    .chain(&plugin_kinds)
+                    .map(|kind| {
+                        (
+                            *kind,
+                            self.inner
+                                .model_score
+                                .with_label_values(&[kind.name()])
+                                .local(),
+                        )
+                    })
+                    .collect(),
             )
         });
+        let plugins = plugin_kinds
+            .iter()
+            .filter_map(|kind| {
+                let name = kind.plugin()?.name();
+                let disabled = self.inner.plugin_disabled.with_label_values(&[name]);
+                disabled.set(0);
+                Some(PluginSeries {
+                    kind: *kind,
+                    failures: self.inner.plugin_failures.with_label_values(&[name]),
+                    disabled,
+                    counted: std::cell::Cell::new(0),
+                })
+            })
+            .collect();
         ScoreRecorder {
             rules: rules
                 .iter()
@@ -547,6 +600,7 @@ impl Metrics {
                 })
                 .collect(),
             pool,
+            plugins,
         }
     }
 
@@ -789,8 +843,18 @@ pub fn severity_label(severity: Severity) -> &'static str {
 /// no locks) and merged into the shared ones by [`flush`](Self::flush) once per batch.
 pub struct ScoreRecorder {
     rules: Vec<(&'static str, LocalHistogram)>,
-    /// The pool's calibrated score, and each model kind's (in [`ModelKind::ALL`] order).
-    pool: Option<(LocalHistogram, [LocalHistogram; 3])>,
+    /// The pool's calibrated score, and each model kind's (built-in kinds, then plugins).
+    pool: Option<(LocalHistogram, Vec<(ModelKind, LocalHistogram)>)>,
+    /// Each configured plugin's failure and disabled series.
+    plugins: Vec<PluginSeries>,
+}
+
+/// A plugin's failure counter and disabled gauge, with the failures already counted.
+struct PluginSeries {
+    kind: ModelKind,
+    failures: IntCounter,
+    disabled: IntGauge,
+    counted: std::cell::Cell<u64>,
 }
 
 impl std::fmt::Debug for ScoreRecorder {
@@ -818,9 +882,25 @@ impl ScoreRecorder {
         };
         pool.observe(score.calibrated);
         for model in score.models() {
-            if let Some(i) = ModelKind::ALL.iter().position(|k| *k == model.model.kind) {
-                models[i].observe(model.calibrated);
+            if let Some((_, h)) = models.iter().find(|(k, _)| *k == model.model.kind) {
+                h.observe(model.calibrated);
             }
+        }
+    }
+
+    /// The pool's plugins after a batch: failures since the last call are added to
+    /// `vigil_plugin_failures_total`, and `vigil_plugin_disabled` says which are disabled.
+    pub fn plugins(&self, status: &[vigil_pool::PluginModelStatus]) {
+        for series in &self.plugins {
+            let Some(s) = status.iter().find(|s| s.kind == series.kind) else {
+                continue;
+            };
+            let new = s.failures_total.saturating_sub(series.counted.get());
+            if new > 0 {
+                series.failures.inc_by(new);
+                series.counted.set(s.failures_total);
+            }
+            series.disabled.set(i64::from(s.disabled));
         }
     }
 
@@ -831,7 +911,7 @@ impl ScoreRecorder {
         }
         if let Some((pool, models)) = &self.pool {
             pool.flush();
-            for h in models {
+            for (_, h) in models {
                 h.flush();
             }
         }

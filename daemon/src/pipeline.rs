@@ -724,6 +724,14 @@ impl Handler<FeatureBatch> for PoolActor {
                     .entry(POOL_DETECTOR.to_string())
                     .or_default();
                 counts.events_scored += detected.pool_scored;
+                for (plugin, scored) in &detected.plugins_scored {
+                    let counts = c
+                        .counts
+                        .by_detector
+                        .entry((*plugin).to_string())
+                        .or_default();
+                    counts.events_scored += scored;
+                }
                 c.counts.champion = self
                     .detect
                     .pool()
@@ -1326,7 +1334,8 @@ impl Pipeline {
                 detectors.push(POOL_DETECTOR);
             }
             m.attach(&stats, &stages.store, &detectors, &model_kinds);
-            let recorder = m.score_recorder(detect.rule_names(), detect.has_pool());
+            let recorder =
+                m.score_recorder_with_models(detect.rule_names(), detect.has_pool(), &model_kinds);
             detect.record_scores(recorder);
         }
         let queue = |stage| metrics.as_ref().map(|m| m.queue(stage)).unwrap_or_default();

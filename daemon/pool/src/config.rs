@@ -9,10 +9,13 @@ use vigil_detectors::hst::HstConfig;
 use vigil_detectors::ocsvm::{BatchOcsvmConfig, OnlineOcsvmConfig};
 
 use crate::PoolError;
+use crate::plugin::{PluginId, PluginSpec};
 
 /// The kinds of model the pool runs. Each kind has one active slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+///
+/// Serialised as its name: `ocsvm`, `hst`, `online-ocsvm`, or `plugin:<name>` for a
+/// plugin's models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ModelKind {
     /// The baseline: batch nu-One-Class SVM behind a batch standard scaler
     /// ([`ScaledBatchOcsvm`](vigil_detectors::ocsvm::ScaledBatchOcsvm)), fitted in the
@@ -23,18 +26,60 @@ pub enum ModelKind {
     /// Online One-Class SVM (SGD on random Fourier features) behind an online standard
     /// scaler, learning every event.
     OnlineOcsvm,
+    /// A detector plugin ([`PoolConfig::plugins`] names its factory), learning every event.
+    Plugin(PluginId),
 }
 
+/// Models a pool runs at most: the three built-in kinds and [`MAX_PLUGINS`] plugins.
+pub const MAX_MODELS: usize = ModelKind::ALL.len() + MAX_PLUGINS;
+
+/// Plugins a pool runs at most.
+pub const MAX_PLUGINS: usize = 8;
+
+/// The prefix of a plugin kind's name.
+pub const PLUGIN_PREFIX: &str = "plugin:";
+
 impl ModelKind {
-    /// Every kind, in the default order of [`PoolConfig::models`].
+    /// Every built-in kind, in the default order of [`PoolConfig::models`].
     pub const ALL: [ModelKind; 3] = [ModelKind::Ocsvm, ModelKind::Hst, ModelKind::OnlineOcsvm];
 
-    /// The detector's name: `ocsvm`, `hst` or `online-ocsvm`.
+    /// The detector's name: `ocsvm`, `hst`, `online-ocsvm`, or `plugin:<name>`.
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Ocsvm => "ocsvm",
             ModelKind::Hst => "hst",
             ModelKind::OnlineOcsvm => "online-ocsvm",
+            ModelKind::Plugin(id) => id.label(),
+        }
+    }
+
+    /// The kind named `name` (as [`name`](Self::name) writes it; `online_ocsvm` too, and
+    /// any case for the built-in kinds). A plugin's name is interned.
+    ///
+    /// # Errors
+    /// [`PoolError::InvalidConfig`] (field `models`) for a name that is neither.
+    pub fn parse(name: &str) -> Result<ModelKind, PoolError> {
+        if let Some(plugin) = name.strip_prefix(PLUGIN_PREFIX) {
+            return Ok(ModelKind::Plugin(PluginId::intern(plugin)?));
+        }
+        let lower = name.to_ascii_lowercase().replace('_', "-");
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == lower)
+            .ok_or_else(|| {
+                invalid(
+                    "models",
+                    "must name ocsvm, hst, online-ocsvm or plugin:<name>",
+                    format!("{name:?}"),
+                )
+            })
+    }
+
+    /// The plugin whose models these are, for a plugin kind.
+    pub fn plugin(self) -> Option<PluginId> {
+        match self {
+            ModelKind::Plugin(id) => Some(id),
+            _ => None,
         }
     }
 
@@ -44,11 +89,14 @@ impl ModelKind {
         self == ModelKind::Ocsvm
     }
 
+    /// The code of a built-in kind in snapshots; plugins are written as [`PLUGIN_CODE`] and
+    /// their name.
     pub(crate) fn code(self) -> u64 {
         match self {
             ModelKind::Ocsvm => 0,
             ModelKind::Hst => 1,
             ModelKind::OnlineOcsvm => 2,
+            ModelKind::Plugin(_) => PLUGIN_CODE,
         }
     }
 
@@ -59,6 +107,22 @@ impl ModelKind {
             2 => Some(ModelKind::OnlineOcsvm),
             _ => None,
         }
+    }
+}
+
+/// The snapshot code of a plugin kind, followed by the plugin's name.
+pub(crate) const PLUGIN_CODE: u64 = 3;
+
+impl Serialize for ModelKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ModelKind, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        ModelKind::parse(&name).map_err(serde::de::Error::custom)
     }
 }
 
@@ -171,6 +235,9 @@ pub struct PoolConfig {
     pub online_ocsvm: OnlineOcsvmConfig,
     /// Seed of everything random in the pool: model `n` gets a seed derived from this and `n`.
     pub seed: u64,
+    /// The plugins the pool can run, one spec per plugin name: a plugin kind in
+    /// [`models`](Self::models) needs its spec here. Default: none.
+    pub plugins: Vec<PluginSpec>,
 }
 
 impl Default for PoolConfig {
@@ -199,6 +266,7 @@ impl Default for PoolConfig {
             hst: HstConfig::default(),
             online_ocsvm: OnlineOcsvmConfig::default(),
             seed: 0,
+            plugins: Vec::new(),
         }
     }
 }
@@ -225,6 +293,41 @@ impl PoolConfig {
         for (i, kind) in self.models.iter().enumerate() {
             if self.models[..i].contains(kind) {
                 return Err(invalid("models", "must name each kind at most once", kind));
+            }
+        }
+        if self.models.len() > MAX_MODELS {
+            return Err(invalid(
+                "models",
+                "must name at most 11 models (3 built-in kinds and 8 plugins)",
+                self.models.len(),
+            ));
+        }
+        for (i, spec) in self.plugins.iter().enumerate() {
+            spec.kind()?;
+            if self.plugins[..i].iter().any(|p| p.name() == spec.name()) {
+                return Err(invalid(
+                    "plugins",
+                    "must name each plugin at most once",
+                    spec.name(),
+                ));
+            }
+            if spec.max_failures == 0 {
+                return Err(invalid(
+                    &format!("plugins.{}.max_failures", spec.name()),
+                    "must be at least 1",
+                    0,
+                ));
+            }
+        }
+        for kind in &self.models {
+            if let ModelKind::Plugin(id) = kind
+                && self.plugin_spec(*kind).is_none()
+            {
+                return Err(invalid(
+                    "models",
+                    "names a plugin the pool was given no spec for",
+                    id.label(),
+                ));
             }
         }
         if !(self.alert_threshold > 0.0 && self.alert_threshold <= 1.0) {
@@ -324,6 +427,12 @@ impl PoolConfig {
                 .map_err(|e| nested("online_ocsvm", e))?;
         }
         Ok(())
+    }
+
+    /// The spec of a plugin kind's plugin.
+    pub fn plugin_spec(&self, kind: ModelKind) -> Option<&PluginSpec> {
+        let id = kind.plugin()?;
+        self.plugins.iter().find(|p| p.name() == id.name())
     }
 
     /// Events the pool's history holds.

@@ -203,12 +203,19 @@ impl FitJob {
                 }
             }
         } else {
+            // A plugin model that fails on a row skips it (counted; it may end disabled,
+            // which the pool finds when the fit takes effect).
             for (row, normal) in self.rows.chunks_exact(dim).zip(&self.normal) {
-                let raw = model.detector().score_one(row)?;
-                if *normal && model.is_warm() {
+                let raw = model.raw_score(row)?;
+                if let Some(raw) = raw
+                    && *normal
+                    && model.is_warm()
+                {
                     calibrator.offer_reference(raw);
                 }
-                model.detector_mut().learn_one(row)?;
+                if raw.is_some() {
+                    model.learn_one(row)?;
+                }
             }
         }
         Ok(Member {

@@ -29,17 +29,21 @@ mod feedback;
 mod history;
 mod job;
 mod model;
+mod plugin;
 mod pool;
 mod snapshot;
 
-pub use config::{ModelKind, PoolConfig, ReferencePolicy};
+pub use config::{MAX_MODELS, MAX_PLUGINS, ModelKind, PLUGIN_PREFIX, PoolConfig, ReferencePolicy};
 pub use error::PoolError;
 pub use event::{DriftEvent, DriftKind};
 pub use feedback::{LabelFeedback, LabelFeedbackConfig};
 pub use job::{FitDone, FitJob, FitPurpose};
 pub use model::ModelRef;
+pub use plugin::{
+    MAX_PLUGIN_NAMES, PluginCallError, PluginFactory, PluginId, PluginInstance, PluginSpec,
+};
 pub use pool::{
     CollectingStatus, FeedbackOutcome, FitStatus, MAX_PENDING_EVENTS, MIN_COMPARE_EVENTS,
-    ModelScore, ModelStatus, NO_MODEL_SCORE, Pool, PoolScore, PoolStatus, RetiredStatus,
-    RetrainRequest, Signal,
+    ModelScore, ModelStatus, NO_MODEL_SCORE, PluginModelStatus, Pool, PoolScore, PoolStatus,
+    RetiredStatus, RetrainRequest, Signal,
 };

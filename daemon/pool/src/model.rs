@@ -9,6 +9,7 @@ use vigil_detectors::hst::{HalfSpaceTrees, HstConfig};
 use vigil_detectors::ocsvm::{BatchOcsvmConfig, OnlineOcsvm, OnlineOcsvmConfig, ScaledBatchOcsvm};
 use vigil_detectors::{Detector, DetectorError};
 
+use crate::plugin::{PluginCallError, PluginModelState, PluginSpec};
 use crate::{ModelKind, PoolError};
 
 /// One model instance of the pool: its kind and a number unique within the pool (and its
@@ -51,10 +52,14 @@ impl FromStr for ModelRef {
         let (name, id) = s
             .split_once('#')
             .ok_or_else(|| format!("model {s:?} is not written kind#id"))?;
-        let kind = ModelKind::ALL
-            .into_iter()
-            .find(|k| k.name() == name)
-            .ok_or_else(|| format!("model {s:?}: unknown kind {name:?}"))?;
+        let kind = if name.starts_with(crate::PLUGIN_PREFIX) {
+            ModelKind::parse(name).map_err(|e| format!("model {s:?}: {e}"))?
+        } else {
+            ModelKind::ALL
+                .into_iter()
+                .find(|k| k.name() == name)
+                .ok_or_else(|| format!("model {s:?}: unknown kind {name:?}"))?
+        };
         let id = id
             .parse()
             .map_err(|_| format!("model {s:?}: {id:?} is not a model number"))?;
@@ -70,12 +75,13 @@ impl TryFrom<String> for ModelRef {
     }
 }
 
-/// A model of one of the three kinds.
+/// A model of one of the three built-in kinds, or a plugin's.
 #[derive(Debug, Clone)]
 pub(crate) enum Model {
     Ocsvm(ScaledBatchOcsvm),
     Hst(HalfSpaceTrees),
     OnlineOcsvm(OnlineOcsvm),
+    Plugin(PluginModelState),
 }
 
 /// The parameters a fresh model of one kind is built with.
@@ -84,6 +90,9 @@ pub(crate) enum ModelParams {
     Ocsvm(BatchOcsvmConfig),
     Hst(HstConfig),
     OnlineOcsvm(OnlineOcsvmConfig),
+    Plugin(PluginSpec),
+    /// A plugin kind the configuration has no spec for (refused when built).
+    MissingPlugin(ModelKind),
 }
 
 impl ModelParams {
@@ -99,7 +108,21 @@ impl ModelParams {
                 seed,
                 ..config.online_ocsvm
             }),
+            ModelKind::Plugin(_) => match config.plugin_spec(kind) {
+                Some(spec) => ModelParams::Plugin(spec.clone()),
+                None => ModelParams::MissingPlugin(kind),
+            },
         }
+    }
+}
+
+/// A plugin's error as a detector error of `plugin:<name>`.
+pub(crate) fn plugin_error(kind: impl fmt::Display, error: PluginCallError) -> DetectorError {
+    DetectorError::InvalidParameter {
+        detector: kind.to_string(),
+        name: "plugin",
+        requirement: "must make a model",
+        value: error.message,
     }
 }
 
@@ -110,47 +133,95 @@ impl Model {
             ModelParams::Ocsvm(c) => Model::Ocsvm(ScaledBatchOcsvm::new(dim, c)?),
             ModelParams::Hst(c) => Model::Hst(HalfSpaceTrees::new(dim, c.clone())?),
             ModelParams::OnlineOcsvm(c) => Model::OnlineOcsvm(OnlineOcsvm::new(dim, *c)?),
+            ModelParams::Plugin(spec) => Model::Plugin(
+                PluginModelState::new(spec, dim).map_err(|e| plugin_error(spec.name(), e))?,
+            ),
+            ModelParams::MissingPlugin(kind) => {
+                return Err(DetectorError::InvalidParameter {
+                    detector: kind.to_string(),
+                    name: "plugin",
+                    requirement: "must be among the pool's plugins",
+                    value: kind.to_string(),
+                });
+            }
         })
     }
 
-    /// An empty model of `kind` to restore a snapshot into (the snapshot carries the
-    /// parameters).
+    /// An empty built-in model of `kind` to restore a snapshot into (the snapshot carries
+    /// the parameters).
     pub(crate) fn blank(dim: usize, kind: ModelKind) -> Result<Model, DetectorError> {
         let params = match kind {
             ModelKind::Ocsvm => ModelParams::Ocsvm(BatchOcsvmConfig::default()),
             ModelKind::Hst => ModelParams::Hst(HstConfig::default()),
             ModelKind::OnlineOcsvm => ModelParams::OnlineOcsvm(OnlineOcsvmConfig::default()),
+            ModelKind::Plugin(_) => ModelParams::MissingPlugin(kind),
         };
         Model::new(dim, &params)
     }
 
-    pub(crate) fn detector(&self) -> &dyn Detector {
+    /// The built-in model as a detector; `None` for a plugin's.
+    pub(crate) fn detector(&self) -> Option<&dyn Detector> {
         match self {
-            Model::Ocsvm(m) => m,
-            Model::Hst(m) => m,
-            Model::OnlineOcsvm(m) => m,
+            Model::Ocsvm(m) => Some(m),
+            Model::Hst(m) => Some(m),
+            Model::OnlineOcsvm(m) => Some(m),
+            Model::Plugin(_) => None,
         }
     }
 
-    pub(crate) fn detector_mut(&mut self) -> &mut dyn Detector {
+    /// Restores a built-in model's snapshot.
+    pub(crate) fn restore_builtin(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
         match self {
-            Model::Ocsvm(m) => m,
-            Model::Hst(m) => m,
-            Model::OnlineOcsvm(m) => m,
+            Model::Ocsvm(m) => m.restore(bytes),
+            Model::Hst(m) => m.restore(bytes),
+            Model::OnlineOcsvm(m) => m.restore(bytes),
+            Model::Plugin(_) => Err(DetectorError::Snapshot {
+                detector: "plugin".into(),
+                reason: "a plugin model is restored through its factory".into(),
+            }),
         }
     }
 
-    pub(crate) fn kind(&self) -> ModelKind {
+    /// The raw score of `x` (already checked); `None` when a plugin model failed on it (the
+    /// failure is counted) or is disabled.
+    pub(crate) fn raw_score(&self, x: &[f64]) -> Result<Option<f64>, DetectorError> {
         match self {
-            Model::Ocsvm(_) => ModelKind::Ocsvm,
-            Model::Hst(_) => ModelKind::Hst,
-            Model::OnlineOcsvm(_) => ModelKind::OnlineOcsvm,
+            Model::Ocsvm(m) => m.score_one(x).map(Some),
+            Model::Hst(m) => m.score_one(x).map(Some),
+            Model::OnlineOcsvm(m) => m.score_one(x).map(Some),
+            Model::Plugin(p) => Ok(p.score(x)),
         }
+    }
+
+    /// Learns `x` (already checked). A plugin model's failure is counted, not returned.
+    pub(crate) fn learn_one(&mut self, x: &[f64]) -> Result<(), DetectorError> {
+        match self {
+            Model::Ocsvm(m) => m.learn_one(x),
+            Model::Hst(m) => m.learn_one(x),
+            Model::OnlineOcsvm(m) => m.learn_one(x),
+            Model::Plugin(p) => {
+                p.learn(x);
+                Ok(())
+            }
+        }
+    }
+
+    /// The plugin model's state, for a plugin's.
+    pub(crate) fn plugin(&self) -> Option<&PluginModelState> {
+        match self {
+            Model::Plugin(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether it is a plugin's model that failed `max_failures` times.
+    pub(crate) fn is_disabled(&self) -> bool {
+        self.plugin().is_some_and(PluginModelState::is_disabled)
     }
 
     /// Whether it learns event by event; the batch OCSVM only learns by a fit.
     pub(crate) fn learns_online(&self) -> bool {
-        !self.kind().is_batch()
+        !matches!(self, Model::Ocsvm(_))
     }
 
     /// Whether its scores say something yet: Half-Space Trees score 0 until their first
@@ -161,6 +232,7 @@ impl Model {
             Model::Ocsvm(m) => m.scaler().is_some(),
             Model::Hst(m) => m.is_warm(),
             Model::OnlineOcsvm(m) => m.learned() >= ONLINE_OCSVM_WARM_UP,
+            Model::Plugin(p) => p.is_warm(),
         }
     }
 }
@@ -181,17 +253,23 @@ pub(crate) struct Member {
 impl Member {
     /// Raw and calibrated score of `x` (already checked). The calibrated score is
     /// [`NO_MODEL_SCORE`](crate::NO_MODEL_SCORE) while the reference holds fewer than
-    /// `min_reference` scores.
-    pub(crate) fn score(&self, x: &[f64], min_reference: usize) -> Result<(f64, f64), PoolError> {
-        let raw = self
-            .model
-            .detector()
-            .score_one(x)
-            .map_err(|source| PoolError::Model {
-                model: self.model_ref.to_string(),
-                source,
-            })?;
-        Ok((raw, calibrate(&self.calibrator, raw, min_reference)))
+    /// `min_reference` scores. `None` when a plugin model failed on `x` or is disabled: it
+    /// skips the event.
+    pub(crate) fn score(
+        &self,
+        x: &[f64],
+        min_reference: usize,
+    ) -> Result<Option<(f64, f64)>, PoolError> {
+        let raw = self.model.raw_score(x).map_err(|source| PoolError::Model {
+            model: self.model_ref.to_string(),
+            source,
+        })?;
+        Ok(raw.map(|raw| (raw, calibrate(&self.calibrator, raw, min_reference))))
+    }
+
+    /// Failures of a plugin model so far (0 for the built-in models).
+    pub(crate) fn plugin_failures(&self) -> u64 {
+        self.model.plugin().map_or(0, |p| p.failures.get())
     }
 
     /// Offers a score of an event that counts as normal to the reference, if the model is
@@ -212,13 +290,10 @@ impl Member {
         if !self.model.learns_online() {
             return Ok(());
         }
-        self.model
-            .detector_mut()
-            .learn_one(x)
-            .map_err(|source| PoolError::Model {
-                model: self.model_ref.to_string(),
-                source,
-            })
+        self.model.learn_one(x).map_err(|source| PoolError::Model {
+            model: self.model_ref.to_string(),
+            source,
+        })
     }
 }
 

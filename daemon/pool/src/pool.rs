@@ -12,7 +12,7 @@ use crate::event::{DriftEvent, DriftKind};
 use crate::history::{History, SlotScore};
 use crate::job::{Collection, FitDone, FitJob, FitPurpose, PendingJob};
 use crate::model::{Member, Model, ModelParams, ModelRef, calibrator_config, derive_seed};
-use crate::{ModelKind, PoolConfig, PoolError};
+use crate::{MAX_MODELS, ModelKind, PoolConfig, PoolError};
 
 /// Undrained drift events kept at most; older ones are dropped and counted
 /// ([`Pool::events_dropped`]). Decisions are rare, so only a caller that never drains hits it.
@@ -47,7 +47,7 @@ pub struct PoolScore {
     /// The champion that scored it.
     pub champion: Option<ModelRef>,
     /// Every active model's score, by slot (the order of [`PoolConfig::models`]).
-    models: [Option<ModelScore>; ModelKind::ALL.len()],
+    models: [Option<ModelScore>; MAX_MODELS],
 }
 
 impl PoolScore {
@@ -113,6 +113,11 @@ pub(crate) struct Active {
 pub(crate) struct Slot {
     pub(crate) kind: ModelKind,
     pub(crate) active: Option<Active>,
+    /// A plugin's slot whose model was disabled: it stays empty for good.
+    pub(crate) disabled: bool,
+    /// Failures of the plugin's models in this slot since the pool was made (not part of
+    /// snapshots: a counter for metrics).
+    pub(crate) failures_total: u64,
 }
 
 /// A retired model, kept for recurring drift.
@@ -237,7 +242,12 @@ impl Pool {
         let slots: Vec<Slot> = config
             .models
             .iter()
-            .map(|&kind| Slot { kind, active: None })
+            .map(|&kind| Slot {
+                kind,
+                active: None,
+                disabled: false,
+                failures_total: 0,
+            })
             .collect();
         let history = History::new(config.history_events(), dim, slots.len());
         Pool {
@@ -269,10 +279,15 @@ impl Pool {
         self.next_model_id += 1;
         let seed = derive_seed(self.config.seed, id);
         let params = ModelParams::for_kind(&self.config, kind, seed);
+        let plugin_prefix;
         let prefix = match kind {
             ModelKind::Ocsvm => "ocsvm",
             ModelKind::Hst => "hst",
             ModelKind::OnlineOcsvm => "online_ocsvm",
+            ModelKind::Plugin(id) => {
+                plugin_prefix = format!("plugins.{}", id.name());
+                &plugin_prefix
+            }
         };
         let model = Model::new(self.dim, &params).map_err(|e| nested(prefix, e))?;
         let calibrator = Calibrator::new(calibrator_config(&self.config.calibration, id))
@@ -411,11 +426,24 @@ impl Pool {
             self.take_effect(pending, seq)?;
         }
         let mut scores = std::mem::take(&mut self.scratch);
-        let mut models = [None; ModelKind::ALL.len()];
-        for (s, slot) in self.slots.iter().enumerate() {
+        let mut models = [None; MAX_MODELS];
+        for (s, slot) in self.slots.iter_mut().enumerate() {
             scores[s] = SlotScore::default();
             if let Some(active) = &slot.active {
-                let (raw, calibrated) = active.member.score(x, self.config.min_reference_scores)?;
+                let failures = active.member.plugin_failures();
+                let scored = active.member.score(x, self.config.min_reference_scores);
+                slot.failures_total += active.member.plugin_failures().saturating_sub(failures);
+                let scored = match scored {
+                    Ok(scored) => scored,
+                    Err(e) => {
+                        self.scratch = scores;
+                        return Err(e);
+                    }
+                };
+                // A plugin model that failed on the event skips it.
+                let Some((raw, calibrated)) = scored else {
+                    continue;
+                };
                 scores[s] = SlotScore {
                     model: active.member.model_ref.id,
                     raw,
@@ -432,6 +460,19 @@ impl Pool {
         self.scratch = scores;
         self.last_seq = Some(seq);
         self.awaiting_learn = true;
+        if self.drop_disabled(seq) {
+            // The champion may have changed: its score for this event, if it scored it.
+            let champion = self.champion;
+            let calibrated = champion
+                .and_then(|c| models.iter().flatten().find(|m| m.model == c))
+                .map_or(NO_MODEL_SCORE, |m| m.calibrated);
+            return Ok(PoolScore {
+                seq,
+                calibrated,
+                champion,
+                models,
+            });
+        }
         let calibrated = self
             .champion
             .and_then(|c| models.iter().flatten().find(|m| m.model == c))
@@ -442,6 +483,79 @@ impl Pool {
             champion: self.champion,
             models,
         })
+    }
+
+    /// Takes every disabled plugin model out of the active set for good, recording why,
+    /// and hands the lead to the first active model left if it led. Returns whether any was
+    /// taken out.
+    fn drop_disabled(&mut self, seq: u64) -> bool {
+        let mut any = false;
+        for s in 0..self.slots.len() {
+            let disabled = self.slots[s]
+                .active
+                .as_ref()
+                .is_some_and(|a| a.member.model.is_disabled());
+            if !disabled {
+                continue;
+            }
+            any = true;
+            let Some(active) = self.slots[s].active.take() else {
+                continue;
+            };
+            self.slots[s].disabled = true;
+            let kind = self.slots[s].kind;
+            self.cancel_refits(kind);
+            let model = active.member.model_ref;
+            let why = active
+                .member
+                .model
+                .plugin()
+                .map_or_else(String::new, |p| p.disabled_reason());
+            let led = self.champion == Some(model);
+            if led {
+                self.champion = None;
+            }
+            self.record(
+                seq,
+                DriftKind::Retired,
+                model,
+                format!(
+                    "{model} is {why}; it leaves the active set for good, is neither retrained nor restored, and never leads"
+                ),
+                if led { Some(model) } else { self.champion },
+            );
+            if led {
+                let next = self.actives().map(|a| a.member.model_ref).next();
+                if let Some(next) = next {
+                    let before = Some(model);
+                    self.champion = Some(next);
+                    self.record(
+                        seq,
+                        DriftKind::ChampionChanged,
+                        next,
+                        format!("champion {model} was disabled, so {next}, the first active model, leads"),
+                        before,
+                    );
+                }
+            }
+        }
+        any
+    }
+
+    /// Each plugin the pool runs: its kind, the failures its models had since the pool was
+    /// made (or restored), and whether it is disabled.
+    pub fn plugin_status(&self) -> Vec<PluginModelStatus> {
+        self.slots
+            .iter()
+            .filter(|s| s.kind.plugin().is_some())
+            .map(|s| PluginModelStatus {
+                kind: s.kind,
+                model: s.active.as_ref().map(|a| a.member.model_ref),
+                failures: s.active.as_ref().map_or(0, |a| a.member.plugin_failures()),
+                failures_total: s.failures_total,
+                disabled: s.disabled,
+            })
+            .collect()
     }
 
     /// Index of the earliest job due at or before `seq` that has no result yet.
@@ -512,15 +626,19 @@ impl Pool {
             if normal || (tail_candidate && active.member.within_reference(recorded.raw)) {
                 active.member.offer(recorded.raw);
             }
+            let failures = active.member.plugin_failures();
             active.member.learn(x)?;
+            let failed = active.member.plugin_failures().saturating_sub(failures);
+            self.slots[s].failures_total += failed;
         }
+        self.drop_disabled(seq);
         for collection in &mut self.collections {
             collection.add(seq, x, normal);
         }
         self.start_complete_jobs(seq);
         if self.signal == Signal::Scores {
             // One slot per kind at most (as in `PoolScore`): no allocation per event.
-            let mut values = [None; ModelKind::ALL.len()];
+            let mut values = [None; MAX_MODELS];
             let values = &mut values[..self.slots.len()];
             for (s, value) in values.iter_mut().enumerate() {
                 *value = self.recorded_for_active(i, s).map(|r| r.calibrated);
@@ -570,7 +688,7 @@ impl Pool {
             }
         }
         let threshold = self.config.alert_threshold;
-        let mut values = [None; ModelKind::ALL.len()];
+        let mut values = [None; MAX_MODELS];
         let values = &mut values[..self.slots.len()];
         for (s, value) in values.iter_mut().enumerate() {
             let Some(recorded) = self.recorded_for_active(i, s) else {
@@ -772,10 +890,11 @@ impl Pool {
             }
         }
         for r in (0..self.retired.len()).rev() {
-            if self
-                .slot_of(self.retired[r].member.model_ref.kind)
-                .is_none()
-            {
+            let member = &self.retired[r].member;
+            let open = self
+                .slot_of(member.model_ref.kind)
+                .is_some_and(|s| !self.slots[s].disabled);
+            if !open || member.model.is_disabled() {
                 continue;
             }
             if let Some((m, count)) = self.retired_metric(r, start, use_errors)?
@@ -848,7 +967,8 @@ impl Pool {
         }
         // A stopgap of the champion's kind is replaced by a fresh model like any drifted
         // champion.
-        if !recurring && !refit_pending {
+        let disabled = self.slots[cs].disabled;
+        if !recurring && !refit_pending && !disabled {
             self.schedule_retrain(champion.kind, after_width, seq);
         }
         // The stream changed: every model's record from before says little about after.
@@ -960,8 +1080,11 @@ impl Pool {
             if use_errors && label.is_none() {
                 continue;
             }
-            let (_, calibrated) =
-                member.score(self.history.row(i), self.config.min_reference_scores)?;
+            let Some((_, calibrated)) =
+                member.score(self.history.row(i), self.config.min_reference_scores)?
+            else {
+                continue;
+            };
             sum += match label {
                 Some(anomalous) if use_errors => {
                     f64::from(u8::from((calibrated >= threshold) != anomalous))
@@ -1123,13 +1246,14 @@ impl Pool {
     /// # Ok::<(), vigil_pool::PoolError>(())
     /// ```
     pub fn request_retrain(&mut self, kind: ModelKind) -> Result<RetrainRequest, PoolError> {
-        let Some(s) = self.slot_of(kind) else {
+        let Some(s) = self.slot_of(kind).filter(|&s| !self.slots[s].disabled) else {
             return Err(PoolError::ModelNotInPool {
                 kind,
                 models: self
                     .config
                     .models
                     .iter()
+                    .filter(|k| self.slot_of(**k).is_some_and(|s| !self.slots[s].disabled))
                     .map(|k| k.name())
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -1277,6 +1401,9 @@ impl Pool {
             Model::Ocsvm(m) => format!(", {} support vectors", m.model().n_support()),
             _ => String::new(),
         };
+        if self.slots[s].disabled {
+            return Ok(());
+        }
         let timing = format!(
             "the window was complete at event {}, so it took effect at event {seq} (due at {}: fit start + swap_after_events {})",
             job.fit_start_seq, job.due_seq, self.config.swap_after_events
@@ -1351,7 +1478,9 @@ impl Pool {
         let from = self.history.first_after(fit_start_seq);
         for i in from..self.history.len() {
             let row = self.history.row(i);
-            let (raw, _) = member.score(row, self.config.min_reference_scores)?;
+            let Some((raw, _)) = member.score(row, self.config.min_reference_scores)? else {
+                continue;
+            };
             if self.history.normal(i) == Some(true) {
                 member.offer(raw);
             }
@@ -1470,6 +1599,22 @@ impl Pool {
             events_dropped: self.events_dropped,
         }
     }
+}
+
+/// One plugin of the pool in [`Pool::plugin_status`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PluginModelStatus {
+    /// Its kind (`plugin:<name>`).
+    pub kind: ModelKind,
+    /// Its active model, if it has one.
+    pub model: Option<ModelRef>,
+    /// Failures of the active model.
+    pub failures: u64,
+    /// Failures of its models while scoring and learning the stream since the pool was
+    /// made or restored.
+    pub failures_total: u64,
+    /// Whether it was disabled (and left the active set for good).
+    pub disabled: bool,
 }
 
 /// What [`Pool::request_retrain`] did.

@@ -13,10 +13,12 @@ use vigil_detectors::calibration::Calibrator;
 use vigil_detectors::codec::{SnapshotReader, SnapshotWriter};
 use vigil_detectors::drift::Adwin;
 
+use crate::config::PLUGIN_CODE;
 use crate::event::{DriftEvent, DriftKind};
 use crate::history::{History, HistoryParts, SlotScore};
 use crate::job::{Collection, FitJob, FitPurpose, PendingJob};
 use crate::model::{Member, Model, ModelParams, ModelRef, calibrator_config, derive_seed};
+use crate::plugin::{PluginId, PluginModelState};
 use crate::pool::{Active, Retired, Signal, Slot};
 use crate::{ModelKind, Pool, PoolConfig, PoolError};
 
@@ -39,7 +41,7 @@ fn nested(error: DetectorError) -> PoolError {
 /// round-trips).
 fn config_fields(dim: usize, config: &PoolConfig) -> Vec<(&'static str, String)> {
     let models: Vec<&str> = config.models.iter().map(|k| k.name()).collect();
-    vec![
+    let mut fields = vec![
         ("dim", dim.to_string()),
         ("models", models.join(",")),
         ("alert_threshold", format!("{:?}", config.alert_threshold)),
@@ -73,7 +75,14 @@ fn config_fields(dim: usize, config: &PoolConfig) -> Vec<(&'static str, String)>
         ("hst", format!("{:?}", config.hst)),
         ("online_ocsvm", format!("{:?}", config.online_ocsvm)),
         ("seed", config.seed.to_string()),
-    ]
+    ];
+    // Only a pool with plugins has this field, so snapshots of pools without them read
+    // as before.
+    if !config.plugins.is_empty() {
+        let plugins: Vec<String> = config.plugins.iter().map(|p| p.describe()).collect();
+        fields.push(("plugins", plugins.join("; ")));
+    }
+    fields
 }
 
 fn write_str(w: &mut SnapshotWriter, s: &str) {
@@ -116,17 +125,102 @@ fn read_usize(r: &mut SnapshotReader<'_>, what: &str) -> Result<usize, PoolError
     usize::try_from(v).map_err(|_| corrupt(format!("{what} {v} does not fit this platform")))
 }
 
+/// A kind: its code, and for a plugin, the plugin's name after it.
+fn write_kind(w: &mut SnapshotWriter, kind: ModelKind) {
+    w.u64(kind.code());
+    if let ModelKind::Plugin(id) = kind {
+        write_str(w, id.name());
+    }
+}
+
+fn read_kind(r: &mut SnapshotReader<'_>) -> Result<ModelKind, PoolError> {
+    let code = r.u64().map_err(nested)?;
+    if code == PLUGIN_CODE {
+        let name = read_str(r, "a plugin's name")?;
+        return PluginId::intern(&name)
+            .map(ModelKind::Plugin)
+            .map_err(|e| corrupt(format!("plugin name: {e}")));
+    }
+    ModelKind::from_code(code).ok_or_else(|| corrupt(format!("unknown model kind {code}")))
+}
+
 fn write_model_ref(w: &mut SnapshotWriter, model: ModelRef) {
-    w.u64(model.kind.code());
+    write_kind(w, model.kind);
     w.u64(model.id);
 }
 
 fn read_model_ref(r: &mut SnapshotReader<'_>) -> Result<ModelRef, PoolError> {
-    let code = r.u64().map_err(nested)?;
-    let kind =
-        ModelKind::from_code(code).ok_or_else(|| corrupt(format!("unknown model kind {code}")))?;
+    let kind = read_kind(r)?;
     let id = r.u64().map_err(nested)?;
     Ok(ModelRef { kind, id })
+}
+
+const PLUGIN_TAG: [u8; 4] = *b"PLGM";
+const PLUGIN_VERSION: u16 = 1;
+
+/// A plugin model: failures, events learned, the plugin's own snapshot (none once disabled,
+/// or when the plugin could not give one: restored disabled), the last error.
+fn plugin_model_bytes(state: &PluginModelState) -> Vec<u8> {
+    let mut w = SnapshotWriter::new(PLUGIN_TAG, PLUGIN_VERSION);
+    let bytes = if state.is_disabled() {
+        None
+    } else {
+        state.instance.as_ref().and_then(|i| i.snapshot().ok())
+    };
+    let failures = match bytes {
+        Some(_) => state.failures.get(),
+        None => state.failures.get().max(state.spec.max_failures.max(1)),
+    };
+    w.u64(failures);
+    w.u64(state.learned);
+    match &bytes {
+        Some(bytes) => {
+            w.u64(1);
+            w.bytes(bytes);
+        }
+        None => w.u64(0),
+    }
+    write_str(&mut w, &state.last_error.borrow());
+    w.finish()
+}
+
+fn read_plugin_model(
+    bytes: &[u8],
+    model_ref: ModelRef,
+    dim: usize,
+    config: &PoolConfig,
+) -> Result<Model, PoolError> {
+    let spec = config.plugin_spec(model_ref.kind).ok_or_else(|| {
+        corrupt(format!(
+            "model {model_ref}: plugin {} is not among this pool's plugins (not loaded or not enabled)",
+            model_ref.kind.plugin().map_or("?", |p| p.name())
+        ))
+    })?;
+    let mut r = SnapshotReader::new(NAME, bytes, PLUGIN_TAG, PLUGIN_VERSION).map_err(nested)?;
+    let failures = r.u64().map_err(nested)?;
+    let learned = r.u64().map_err(nested)?;
+    let instance = if read_flag(&mut r, "plugin state")? {
+        let state = r.bytes().map_err(nested)?;
+        Some(
+            spec.factory
+                .restore(dim, state)
+                .map_err(|e| corrupt(format!("model {model_ref}: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let last_error = read_str(&mut r, "a plugin's last error")?;
+    r.end().map_err(nested)?;
+    let state = PluginModelState {
+        kind: model_ref.kind,
+        spec: spec.clone(),
+        dim,
+        instance,
+        failures: std::cell::Cell::new(failures),
+        learned,
+        last_error: std::cell::RefCell::new(last_error),
+    };
+    Ok(Model::Plugin(state))
 }
 
 fn write_opt_ref(w: &mut SnapshotWriter, model: Option<ModelRef>) {
@@ -149,18 +243,30 @@ fn read_opt_ref(r: &mut SnapshotReader<'_>, what: &str) -> Result<Option<ModelRe
 
 fn write_member(w: &mut SnapshotWriter, member: &Member) {
     write_model_ref(w, member.model_ref);
-    w.bytes(&member.model.detector().snapshot());
+    match (&member.model, member.model.detector()) {
+        (Model::Plugin(state), _) => w.bytes(&plugin_model_bytes(state)),
+        (_, Some(detector)) => w.bytes(&detector.snapshot()),
+        (_, None) => w.bytes(&[]),
+    }
     w.bytes(&member.calibrator.snapshot());
 }
 
-fn read_member(r: &mut SnapshotReader<'_>, dim: usize) -> Result<Member, PoolError> {
+fn read_member(
+    r: &mut SnapshotReader<'_>,
+    dim: usize,
+    config: &PoolConfig,
+) -> Result<Member, PoolError> {
     let model_ref = read_model_ref(r)?;
-    let mut model = Model::blank(dim, model_ref.kind).map_err(nested)?;
     let model_bytes = r.bytes().map_err(nested)?;
-    model
-        .detector_mut()
-        .restore(model_bytes)
-        .map_err(|e| corrupt(format!("model {model_ref}: {e}")))?;
+    let model = if model_ref.kind.plugin().is_some() {
+        read_plugin_model(model_bytes, model_ref, dim, config)?
+    } else {
+        let mut model = Model::blank(dim, model_ref.kind).map_err(nested)?;
+        model
+            .restore_builtin(model_bytes)
+            .map_err(|e| corrupt(format!("model {model_ref}: {e}")))?;
+        model
+    };
     let mut calibrator = Calibrator::new(Default::default()).map_err(nested)?;
     calibrator
         .restore(r.bytes().map_err(nested)?)
@@ -250,6 +356,7 @@ impl Pool {
 
         for slot in &self.slots {
             match &slot.active {
+                None if slot.disabled => w.u64(2),
                 None => w.u64(0),
                 Some(active) => {
                     w.u64(1);
@@ -266,7 +373,7 @@ impl Pool {
         }
         w.u64(self.collections.len() as u64);
         for c in &self.collections {
-            w.u64(c.kind.code());
+            write_kind(&mut w, c.kind);
             write_purpose(&mut w, c.purpose);
             w.u64(c.target as u64);
             write_opt(&mut w, c.first_seq);
@@ -337,26 +444,52 @@ impl Pool {
         let mut r = SnapshotReader::new(NAME, bytes, TAG, VERSION).map_err(nested)?;
         let expected = config_fields(dim, &self.config);
         let count = read_usize(&mut r, "configuration field count")?;
-        if count != expected.len() {
+        if count > expected.len() + 1 {
             return Err(corrupt(format!(
                 "{count} configuration fields, this version has {}",
                 expected.len()
             )));
         }
+        let mut got_fields: Vec<(String, String)> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = read_str(&mut r, "a configuration field name")?;
+            let value = read_str(&mut r, "a configuration value")?;
+            got_fields.push((name, value));
+        }
+        // In this version's order; `plugins` is there only for a pool with plugins.
         for (name, current) in &expected {
-            let got_name = read_str(&mut r, "a configuration field name")?;
-            let got = read_str(&mut r, "a configuration value")?;
-            if got_name != *name {
-                return Err(corrupt(format!(
-                    "configuration field {got_name:?} where {name:?} belongs"
-                )));
+            let got = got_fields.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+            match got {
+                Some(got) if got == current => {}
+                Some(got) => {
+                    return Err(PoolError::SnapshotMismatch {
+                        field: (*name).to_string(),
+                        snapshot: got.clone(),
+                        current: current.clone(),
+                    });
+                }
+                None if *name == "plugins" => {
+                    return Err(PoolError::SnapshotMismatch {
+                        field: "plugins".into(),
+                        snapshot: "(none)".into(),
+                        current: current.clone(),
+                    });
+                }
+                None => {
+                    return Err(corrupt(format!("configuration field {name:?} is missing")));
+                }
             }
-            if got != *current {
-                return Err(PoolError::SnapshotMismatch {
-                    field: (*name).to_string(),
-                    snapshot: got,
-                    current: current.clone(),
-                });
+        }
+        for (name, got) in &got_fields {
+            if !expected.iter().any(|(n, _)| n == name) {
+                if name == "plugins" {
+                    return Err(PoolError::SnapshotMismatch {
+                        field: "plugins".into(),
+                        snapshot: got.clone(),
+                        current: "(none)".into(),
+                    });
+                }
+                return Err(corrupt(format!("unknown configuration field {name:?}")));
             }
         }
         let mut pool = Pool::empty(dim, self.config.clone());
@@ -386,8 +519,13 @@ impl Pool {
 
         let mut slots: Vec<Slot> = Vec::with_capacity(pool.slots.len());
         for slot in &pool.slots {
-            let active = if read_flag(&mut r, "active model")? {
-                let member = read_member(&mut r, dim)?;
+            let flag = r.u64().map_err(nested)?;
+            let disabled = flag == 2 && slot.kind.plugin().is_some();
+            if flag > 1 && !disabled {
+                return Err(corrupt(format!("active model flag is {flag}")));
+            }
+            let active = if flag == 1 {
+                let member = read_member(&mut r, dim, &self.config)?;
                 known(member.model_ref)?;
                 if member.model_ref.kind != slot.kind {
                     return Err(corrupt(format!(
@@ -409,6 +547,8 @@ impl Pool {
             slots.push(Slot {
                 kind: slot.kind,
                 active,
+                disabled,
+                failures_total: 0,
             });
         }
         pool.slots = slots;
@@ -429,7 +569,7 @@ impl Pool {
         }
         let mut retired_pool = VecDeque::with_capacity(retired);
         for _ in 0..retired {
-            let member = read_member(&mut r, dim)?;
+            let member = read_member(&mut r, dim, &self.config)?;
             known(member.model_ref)?;
             let retired_seq = r.u64().map_err(nested)?;
             retired_pool.push_back(Retired {
@@ -440,13 +580,16 @@ impl Pool {
         pool.retired = retired_pool;
 
         let collections = read_usize(&mut r, "training window count")?;
-        if collections > ModelKind::ALL.len() {
+        if collections > pool.slots.len() {
             return Err(corrupt(format!("{collections} training windows")));
         }
         for _ in 0..collections {
-            let code = r.u64().map_err(nested)?;
-            let kind = ModelKind::from_code(code)
-                .ok_or_else(|| corrupt(format!("unknown model kind {code}")))?;
+            let kind = read_kind(&mut r)?;
+            if !pool.config.models.contains(&kind) {
+                return Err(corrupt(format!(
+                    "a training window for {kind}, which this pool does not run"
+                )));
+            }
             let purpose = read_purpose(&mut r)?;
             let target = read_usize(&mut r, "training window target")?;
             let first_seq = read_opt(&mut r, "first training event")?;
@@ -464,7 +607,7 @@ impl Pool {
         }
 
         let jobs = read_usize(&mut r, "fit count")?;
-        if jobs > ModelKind::ALL.len() {
+        if jobs > pool.slots.len() {
             return Err(corrupt(format!("{jobs} pending fits")));
         }
         for _ in 0..jobs {
@@ -481,7 +624,7 @@ impl Pool {
             let due_seq = r.u64().map_err(nested)?;
             let (rows, normal) = read_rows(&mut r, dim, "fit job")?;
             let result = if read_flag(&mut r, "fit result")? {
-                let member = read_member(&mut r, dim)?;
+                let member = read_member(&mut r, dim, &self.config)?;
                 if member.model_ref != model {
                     return Err(corrupt(format!(
                         "fit job {id} holds model {}, not {model}",

@@ -259,8 +259,12 @@ pub(super) async fn detectors(state: web::Data<ApiState>) -> Result<HttpResponse
     Ok(json_response(StatusCode::OK, body))
 }
 
-/// A model kind by its name (`ocsvm`, `hst`, `online-ocsvm`; `_` for `-` is accepted).
+/// A model kind by its name (`ocsvm`, `hst`, `online-ocsvm`; `_` for `-` is accepted; or
+/// `plugin:<name>` for a plugin this process knows).
 fn model_kind(name: &str) -> Option<ModelKind> {
+    if let Some(plugin) = name.strip_prefix(vigil_pool::PLUGIN_PREFIX) {
+        return vigil_pool::PluginId::lookup(plugin).map(ModelKind::Plugin);
+    }
     let name = name.replace('_', "-");
     ModelKind::ALL
         .into_iter()

@@ -18,6 +18,7 @@ mod error;
 mod feedback;
 mod ingest;
 mod live;
+mod plugins;
 mod reload;
 mod session;
 mod stats;
@@ -130,6 +131,8 @@ pub struct ApiState {
     sessions: session::Sessions,
     /// Whether GeoIP enrichment runs, for the status (and the dashboard's map).
     geoip: GeoIpStatus,
+    /// The detector plugins found at start (`GET /api/v1/plugins`).
+    plugins: Option<Arc<crate::plugins::Plugins>>,
 }
 
 impl ApiState {
@@ -173,6 +176,7 @@ impl ApiState {
             reloader: None,
             sessions: session::Sessions::new(session::DEFAULT_SESSION_TTL),
             geoip: GeoIpStatus::default(),
+            plugins: None,
         }
     }
 
@@ -200,6 +204,13 @@ impl ApiState {
     ) -> ApiState {
         self.activity = Some(activity);
         self.filter = Some(filter);
+        self
+    }
+
+    /// Serves the plugin report of the start (`GET /api/v1/plugins`); without it that route
+    /// lists none.
+    pub fn with_plugins(mut self, plugins: Arc<crate::plugins::Plugins>) -> ApiState {
+        self.plugins = Some(plugins);
         self
     }
 
@@ -410,6 +421,12 @@ pub static ROUTES: &[Route] = &[
         path: "/api/v1/detectors/{name}/retrain",
         access: Access::Write,
         handler: || web::post().to(feedback::retrain),
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/plugins",
+        access: Access::Read,
+        handler: || web::get().to(plugins::list),
     },
     Route {
         method: "GET",
