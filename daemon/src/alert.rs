@@ -5,6 +5,25 @@ pub use vigil_alert::*;
 
 use crate::config::SeverityConfig;
 
+/// The `score` member of an alert as stored (its flat JSON), or `None` when the bytes are
+/// not an object with a numeric `score`. The state store uses it to build its score index
+/// when it upgrades a store written before that index existed
+/// (`vigil_state::StoreOptions::score_reader`).
+///
+/// ```
+/// assert_eq!(vigil::alert::stored_score(br#"{"id":"a","score":0.75}"#), Some(0.75));
+/// assert_eq!(vigil::alert::stored_score(br#"{"id":"a"}"#), None);
+/// ```
+pub fn stored_score(bytes: &[u8]) -> Option<f64> {
+    #[derive(serde::Deserialize)]
+    struct Scored {
+        score: f64,
+    }
+    serde_json::from_slice::<Scored>(bytes)
+        .ok()
+        .map(|scored| scored.score)
+}
+
 impl From<&SeverityConfig> for SeverityThresholds {
     /// The `[severity]` section as `vigil-alert` thresholds (validated with the config).
     ///

@@ -300,6 +300,7 @@ struct StateHandle {
 fn open_state(config: &Config, dir: Option<&Path>) -> anyhow::Result<StateHandle> {
     let options = StoreOptions {
         flush_every_ms: Some(config.state.flush_every_millis),
+        score_reader: Some(crate::alert::stored_score),
         ..StoreOptions::default()
     };
     let (path, temporary) = match dir {
@@ -314,6 +315,13 @@ fn open_state(config: &Config, dir: Option<&Path>) -> anyhow::Result<StateHandle
     };
     let store = Store::open(&path, &options)
         .with_context(|| format!("cannot open the state database in {}", path.display()))?;
+    if let Some((version, indexed)) = store.upgraded_from() {
+        tracing::info!(
+            from = version,
+            alerts = indexed,
+            "upgraded the state database: alerts indexed by score"
+        );
+    }
     Ok(StateHandle {
         store,
         _temporary: temporary,

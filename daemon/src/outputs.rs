@@ -1279,6 +1279,7 @@ mod tests {
                     id: AlertId::new(offset),
                     event_time_micros: alert.event_time.timestamp_micros(),
                     src_ip: alert.src_ip,
+                    score: alert.score,
                     bytes,
                 }])
                 .expect("commits");

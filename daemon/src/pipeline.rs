@@ -906,15 +906,18 @@ impl AlertActor {
                     id: stored_id,
                     event_time_micros: alert.event_time.timestamp_micros(),
                     src_ip: alert.src_ip,
+                    score: alert.score,
                     bytes,
                 });
             }
         }
         let mut updates = Vec::with_capacity(batch.updated.len());
         for id in &batch.updated {
-            if let Some((stored_id, _, bytes)) = self.stored_form(id) {
+            if let Some((stored_id, alert, bytes)) = self.stored_form(id) {
                 updates.push(AlertUpdate {
                     id: stored_id,
+                    // The highest score over its repeats: the score index moves with it.
+                    score: Some(alert.score),
                     bytes,
                 });
             }
@@ -1304,9 +1307,20 @@ impl AlertStage {
             let Ok(bytes) = serde_json::to_vec(&*alert) else {
                 continue;
             };
-            match store.update_alert(stored_id, &bytes) {
-                Ok(true) => rewritten += 1,
-                Ok(false) => {}
+            // The score as the checkpoint had it: repeats counted after the checkpoint may
+            // have raised the stored one, and they are counted again.
+            let update = [AlertUpdate {
+                id: stored_id,
+                score: Some(alert.score),
+                bytes,
+            }];
+            let commit = Commit {
+                alert_updates: &update,
+                ..Commit::default()
+            };
+            match store.commit(&commit) {
+                Ok(outcome) if !outcome.updated.is_empty() => rewritten += 1,
+                Ok(_) => {}
                 Err(error) => tracing::error!("cannot rewrite open alert {id}: {error}"),
             }
         }

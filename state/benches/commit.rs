@@ -34,6 +34,7 @@ fn batch(n: u64) -> Vec<NewAlert> {
                 id: AlertId::new(id),
                 event_time_micros: time,
                 src_ip: Some(src),
+                score: (serial % 1_000) as f64 / 1_000.0,
                 bytes,
             }
         })

@@ -12,6 +12,7 @@ use crate::error::StateError;
 use crate::keys::{
     AlertId, AlertKey, DriftKey, hex, ip_from_raw, ip_prefix, ip_raw, push_escaped, time_bytes,
 };
+use crate::scores::{tx_index_score, tx_move_score};
 use crate::store::{
     ALERT_IDS, ALERTS, CHECKPOINTS, META, META_ALERT_COUNT, META_LAST_POSITION, Store, TxError,
     decode_u64, owned, tx_read_u64,
@@ -23,7 +24,7 @@ pub(crate) const CHECKPOINT_POSITION: &[u8] = b"latest_alert_position";
 
 /// An alert to store: its id and index fields, and its bytes exactly as outputs and the API
 /// will hand them out (the daemon serialises an alert once).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewAlert {
     /// Stable id; a second alert with the same id is not stored.
     pub id: AlertId,
@@ -31,16 +32,23 @@ pub struct NewAlert {
     pub event_time_micros: i64,
     /// Source address, indexed for [`Store::alerts_by_source`].
     pub src_ip: Option<IpAddr>,
+    /// The alert's score (in `[0, 1]` for Vigil's alerts), indexed for
+    /// [`Store::alerts_by_score`].
+    pub score: f64,
     /// The serialised alert.
     pub bytes: Vec<u8>,
 }
 
-/// New bytes for a stored alert (cooldown aggregation raising its count and last-seen
-/// time). The alert keeps its key and its outbox position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// New bytes for a stored alert (cooldown aggregation raising its count, last-seen time
+/// and score). The alert keeps its key and its outbox position; its score index entry
+/// moves when `score` changes it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlertUpdate {
     /// The alert to rewrite.
     pub id: AlertId,
+    /// Its new score (the highest over its repeats), or `None` to keep the indexed one (an
+    /// analyst's edit, which does not change the score).
+    pub score: Option<f64>,
     /// Its new serialised form.
     pub bytes: Vec<u8>,
 }
@@ -65,6 +73,7 @@ pub struct NewDriftEvent {
 ///     id: AlertId::new(1),
 ///     event_time_micros: 1_000,
 ///     src_ip: None,
+///     score: 0.5,
 ///     bytes: br#"{"id":"0000000000000001"}"#.to_vec(),
 /// }];
 /// let checkpoint = Checkpoint { sequence: 10, ..Checkpoint::default() };
@@ -245,12 +254,24 @@ impl Store {
             &inner.alert_ids,
             &inner.alerts_by_src,
             &inner.alert_log,
+            &inner.alert_scores,
+            &inner.alerts_by_score,
             &inner.drift_events,
             &inner.checkpoints,
             &inner.meta,
         );
         let result = trees.transaction(
-            |(alerts, alert_ids, alerts_by_src, alert_log, drift_events, checkpoints, meta)| {
+            |(
+                alerts,
+                alert_ids,
+                alerts_by_src,
+                alert_log,
+                alert_scores,
+                by_score,
+                drift_events,
+                checkpoints,
+                meta,
+            )| {
                 let mut outcome = CommitOutcome::default();
                 let count_before = tx_read_u64(meta, META, META_ALERT_COUNT)?;
                 let position_before = tx_read_u64(meta, META, META_LAST_POSITION)?;
@@ -270,6 +291,7 @@ impl Store {
                         alerts_by_src.insert(src_key.as_slice(), IVec::default())?;
                     }
                     alert_log.insert(&position.to_be_bytes()[..], &prepared.key_bytes[..])?;
+                    tx_index_score(alert_scores, by_score, prepared.key, alert.score)?;
                     outcome.inserted.push(alert.id);
                 }
 
@@ -289,6 +311,9 @@ impl Store {
                         )));
                     }
                     alerts.insert(key, update.bytes.as_slice())?;
+                    if let Some(score) = update.score {
+                        tx_move_score(alert_scores, by_score, entry.key, score)?;
+                    }
                     outcome.updated.push(update.id);
                 }
 
@@ -344,6 +369,7 @@ impl Store {
     ///     id: AlertId::new(7),
     ///     event_time_micros: -1,
     ///     src_ip: Some("192.0.2.7".parse().map_err(|_| "address")?),
+    ///     score: 0.9,
     ///     bytes: b"{}".to_vec(),
     /// };
     /// let first = store.commit_alerts(&[alert.clone()]).map_err(|e| e.to_string())?;
@@ -359,11 +385,13 @@ impl Store {
         })
     }
 
-    /// Replaces a stored alert's bytes, keeping its key and outbox position. Returns
+    /// Replaces a stored alert's bytes, keeping its key, outbox position and indexed score
+    /// (an analyst's edit; to change the score, commit an [`AlertUpdate`] with one). Returns
     /// `false` when no alert with that id is stored (retention removed it).
     pub fn update_alert(&self, id: AlertId, bytes: &[u8]) -> Result<bool, StateError> {
         let update = [AlertUpdate {
             id,
+            score: None,
             bytes: bytes.to_vec(),
         }];
         let outcome = self.commit(&Commit {
@@ -450,7 +478,7 @@ impl Store {
     /// let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     /// let store = Store::open(dir.path(), &StoreOptions::default()).map_err(|e| e.to_string())?;
     /// let batch: Vec<NewAlert> = (0..5)
-    ///     .map(|i| NewAlert { id: AlertId::new(i), event_time_micros: i as i64 * 10, src_ip: None, bytes: vec![i as u8] })
+    ///     .map(|i| NewAlert { id: AlertId::new(i), event_time_micros: i as i64 * 10, src_ip: None, score: 0.5, bytes: vec![i as u8] })
     ///     .collect();
     /// store.commit_alerts(&batch).map_err(|e| e.to_string())?;
     /// let first = store.alerts_range(Some(10), None, 2, None).map_err(|e| e.to_string())?;
@@ -586,7 +614,7 @@ fn src_key(ip: IpAddr, key: AlertKey) -> Vec<u8> {
 
 /// A bound below every stored key at event time `micros` and above every earlier one: the
 /// stored form of the time alone (a key at that time continues with its id).
-fn time_key(micros: i64) -> Vec<u8> {
+pub(crate) fn time_key(micros: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(10);
     push_escaped(&mut out, &time_bytes(micros));
     out

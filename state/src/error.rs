@@ -52,6 +52,30 @@ pub enum StateError {
         /// Version this build reads and writes.
         supported: u32,
     },
+    /// A store written before the score index (schema version 1) was opened without a
+    /// [`ScoreReader`](crate::ScoreReader) to build the index with.
+    #[error(
+        "the state database at {path} has schema version {found}; upgrading it to version {supported} builds the score index from the stored alerts, which needs a score reader, and none was given"
+    )]
+    UpgradeNeedsScoreReader {
+        /// The database directory.
+        path: PathBuf,
+        /// Version recorded in the database.
+        found: u32,
+        /// Version this build reads and writes.
+        supported: u32,
+    },
+    /// Building the score index of an old store met an alert whose score the
+    /// [`ScoreReader`](crate::ScoreReader) could not read; nothing was changed.
+    #[error(
+        "cannot upgrade the state database at {path}: the stored alert {key} has no readable score"
+    )]
+    UpgradeUnreadableAlert {
+        /// The database directory.
+        path: PathBuf,
+        /// The alert's key (32 hex digits).
+        key: String,
+    },
     /// The directory holds a database with data but no schema version: not Vigil's.
     #[error(
         "the directory {path} holds a database without a Vigil schema version; refusing to use it"

@@ -76,14 +76,17 @@ pub struct ParseKeyError {
     pub expected: &'static str,
 }
 
-fn parse_hex<const N: usize>(text: &str, what: &'static str) -> Result<[u8; N], ParseKeyError> {
+pub(crate) fn parse_hex<const N: usize>(
+    text: &str,
+    what: &'static str,
+) -> Result<[u8; N], ParseKeyError> {
     let error = || ParseKeyError {
         text: text.to_owned(),
         what,
-        expected: if N == 8 {
-            "16 hex digits"
-        } else {
-            "32 hex digits"
+        expected: match N {
+            8 => "16 hex digits",
+            16 => "32 hex digits",
+            _ => "48 hex digits",
         },
     };
     let digits = text.as_bytes();

@@ -20,6 +20,7 @@
 //!     id: "8c1f6a0e2b4d9f70".parse().map_err(|e| format!("{e}"))?,
 //!     event_time_micros: 1_729_738_290_093_164,
 //!     src_ip: Some("203.0.113.7".parse().map_err(|_| "address")?),
+//!     score: 0.995,
 //!     bytes: br#"{"id":"8c1f6a0e2b4d9f70","severity":"red"}"#.to_vec(),
 //! }];
 //! let checkpoint = Checkpoint { sequence: 2_057, ..Checkpoint::default() };
@@ -31,6 +32,10 @@
 //! let page = store.alerts_range(None, None, 50, None).map_err(|e| e.to_string())?;
 //! assert_eq!(page.alerts[0].bytes, batch[0].bytes);
 //!
+//! // Or highest score first.
+//! let page = store.alerts_by_score(Some(0.9), None, None, 50, None).map_err(|e| e.to_string())?;
+//! assert_eq!(page.alerts[0].score, 0.995);
+//!
 //! // Each output follows committed alerts with its own cursor.
 //! let items = store.outbox_next("ndjson", 100).map_err(|e| e.to_string())?;
 //! assert_eq!(items.len(), 1);
@@ -40,7 +45,7 @@
 //! # Ok::<(), String>(())
 //! ```
 //!
-//! # Trees and layouts (schema version 1)
+//! # Trees and layouts (schema version 2)
 //!
 //! All integers are big-endian, so byte order is numeric order. Event times are
 //! microseconds since the Unix epoch with the sign bit flipped, so negative times sort
@@ -52,6 +57,8 @@
 //! | `alert_ids` | alert id (8) | alert key (16) + outbox position (8) + source address (as in `alerts_by_src`, or nothing) |
 //! | `alerts_by_src` | family (`4` or `6`) + address (4 or 16) + alert key (16) | empty |
 //! | `alert_log` | outbox position (8) | alert key (16) |
+//! | `alerts_by_score` | score (8, descending order, escaped) + alert key with every byte inverted (16, escaped) | empty |
+//! | `alert_scores` | alert id (8) | the score its `alerts_by_score` entry carries (`f64` bits, 8) |
 //! | `drift_events` | event sequence (8) + ordinal (4): a [`DriftKey`] | the serialised drift event |
 //! | `checkpoints` | `latest`, `latest_sequence`, `latest_alert_position` | the encoded [`Checkpoint`], its sequence, the outbox position of the last alert committed with or before it |
 //! | `outbox_cursors` | output name | outbox position (8) + the output's sink state |
@@ -100,6 +107,12 @@
 //! it in an empty database, and refuses a newer version ([`StateError::SchemaTooNew`]), a
 //! version no release wrote ([`StateError::SchemaUnknown`]) and a non-empty database
 //! without one ([`StateError::NotAStateDatabase`]), naming the path and both versions.
+//!
+//! Version 2 added the score index (`alerts_by_score` and `alert_scores`). A version 1
+//! store is upgraded at open: each stored alert is scored with the caller's
+//! [`StoreOptions::score_reader`] (the crate does not parse alerts itself) and indexed, the
+//! trees are flushed, and only then is the version raised, so an interrupted upgrade is
+//! simply done again at the next open.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -110,6 +123,7 @@ mod keys;
 mod outbox;
 mod records;
 mod retention;
+mod scores;
 mod store;
 mod verify;
 
@@ -123,5 +137,6 @@ pub use keys::{AlertId, AlertKey, DriftKey, ParseKeyError};
 pub use outbox::{OutboxCursor, OutboxItem};
 pub use records::{DriftCursor, DriftEvent, DriftPage};
 pub use retention::RetentionReport;
+pub use scores::{SCORE_SCAN_BUDGET, ScoreCursor, ScorePage, ScoreReader, ScoredAlert};
 pub use store::{MAX_NAME_BYTES, SCHEMA_VERSION, Store, StoreOptions};
 pub use verify::IntegrityReport;

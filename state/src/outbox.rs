@@ -106,7 +106,7 @@ impl Store {
     /// let store = Store::open(dir.path(), &StoreOptions::default()).map_err(|e| e.to_string())?;
     /// // Committed late, with an older event time, yet delivered after the first.
     /// for (id, time) in [(1, 500), (2, 100)] {
-    ///     let alert = NewAlert { id: AlertId::new(id), event_time_micros: time, src_ip: None, bytes: vec![] };
+    ///     let alert = NewAlert { id: AlertId::new(id), event_time_micros: time, src_ip: None, score: 0.5, bytes: vec![] };
     ///     store.commit_alerts(&[alert]).map_err(|e| e.to_string())?;
     /// }
     /// let items = store.outbox_next("ndjson", 10).map_err(|e| e.to_string())?;
@@ -133,7 +133,7 @@ impl Store {
     /// let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     /// let store = Store::open(dir.path(), &StoreOptions::default()).map_err(|e| e.to_string())?;
     /// for id in 1..=3 {
-    ///     let alert = NewAlert { id: AlertId::new(id), event_time_micros: 0, src_ip: None, bytes: vec![] };
+    ///     let alert = NewAlert { id: AlertId::new(id), event_time_micros: 0, src_ip: None, score: 0.5, bytes: vec![] };
     ///     store.commit_alerts(&[alert]).map_err(|e| e.to_string())?;
     /// }
     /// let items = store.outbox_after(1, 10).map_err(|e| e.to_string())?;

@@ -7,6 +7,7 @@ use sled::transaction::Transactional;
 use crate::alerts::{IdEntry, finish, parse_alert_key};
 use crate::error::StateError;
 use crate::keys::AlertKey;
+use crate::scores::tx_remove_score;
 use crate::store::{META, META_ALERT_COUNT, Store, tx_read_u64};
 
 /// Alerts removed per transaction, so a large clean-up never holds the write lock long
@@ -27,7 +28,7 @@ pub struct RetentionReport {
 impl Store {
     /// Removes the oldest alerts (by event time) until at most `max_alerts` remain and none
     /// has an event time before `now_micros - max_age`, with their id, source and outbox
-    /// index entries. Either limit may be `None`.
+    /// index entries (score index included). Either limit may be `None`.
     ///
     /// `now_micros` is the clock ages are measured against (microseconds since the Unix
     /// epoch): the wall clock for a live sensor, the newest event time for a replay of old
@@ -39,7 +40,7 @@ impl Store {
     /// let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     /// let store = Store::open(dir.path(), &StoreOptions::default()).map_err(|e| e.to_string())?;
     /// let batch: Vec<NewAlert> = (0..10)
-    ///     .map(|i| NewAlert { id: AlertId::new(i), event_time_micros: i as i64 * 1_000_000, src_ip: None, bytes: vec![] })
+    ///     .map(|i| NewAlert { id: AlertId::new(i), event_time_micros: i as i64 * 1_000_000, src_ip: None, score: 0.5, bytes: vec![] })
     ///     .collect();
     /// store.commit_alerts(&batch).map_err(|e| e.to_string())?;
     /// // Ages against t = 9 s: the limit of 5.5 s removes t = 0..3 s, the count limit then t = 4 s.
@@ -99,39 +100,44 @@ impl Store {
             &inner.alert_ids,
             &inner.alerts_by_src,
             &inner.alert_log,
+            &inner.alert_scores,
+            &inner.alerts_by_score,
             &inner.meta,
         );
-        let result = trees.transaction(|(alerts, alert_ids, alerts_by_src, alert_log, meta)| {
-            let mut count = tx_read_u64(meta, META, META_ALERT_COUNT)?;
-            let (mut by_age, mut by_count) = (0u64, 0u64);
-            for (key, for_age) in chunk {
-                if alerts.remove(key.stored())?.is_none() {
-                    continue;
-                }
-                let id = key.id().to_bytes();
-                if let Some(value) = alert_ids.get(id)? {
-                    // Tolerate a damaged or foreign index entry here: retention must
-                    // still make room. The integrity check reports such entries.
-                    if let Ok(entry) = IdEntry::decode(&id, &value)
-                        && entry.key == *key
-                    {
-                        alert_ids.remove(&id[..])?;
-                        alert_log.remove(&entry.position.to_be_bytes()[..])?;
-                        if let Some(src_key) = entry.src_key() {
-                            alerts_by_src.remove(src_key)?;
+        let result = trees.transaction(
+            |(alerts, alert_ids, alerts_by_src, alert_log, alert_scores, by_score, meta)| {
+                let mut count = tx_read_u64(meta, META, META_ALERT_COUNT)?;
+                let (mut by_age, mut by_count) = (0u64, 0u64);
+                for (key, for_age) in chunk {
+                    if alerts.remove(key.stored())?.is_none() {
+                        continue;
+                    }
+                    let id = key.id().to_bytes();
+                    if let Some(value) = alert_ids.get(id)? {
+                        // Tolerate a damaged or foreign index entry here: retention must
+                        // still make room. The integrity check reports such entries.
+                        if let Ok(entry) = IdEntry::decode(&id, &value)
+                            && entry.key == *key
+                        {
+                            alert_ids.remove(&id[..])?;
+                            alert_log.remove(&entry.position.to_be_bytes()[..])?;
+                            if let Some(src_key) = entry.src_key() {
+                                alerts_by_src.remove(src_key)?;
+                            }
                         }
                     }
+                    tx_remove_score(alert_scores, by_score, *key)?;
+                    count = count.saturating_sub(1);
+                    if *for_age {
+                        by_age += 1;
+                    } else {
+                        by_count += 1;
+                    }
                 }
-                count = count.saturating_sub(1);
-                if *for_age {
-                    by_age += 1;
-                } else {
-                    by_count += 1;
-                }
-            }
-            meta.insert(META_ALERT_COUNT, &count.to_be_bytes()[..])?;
-            Ok((by_age, by_count))
-        });
+                meta.insert(META_ALERT_COUNT, &count.to_be_bytes()[..])?;
+                Ok((by_age, by_count))
+            },
+        );
         finish("removing old alerts", result)
     }
 }

@@ -12,18 +12,27 @@ use sled::{IVec, Tree};
 use crate::alerts::finish;
 use crate::error::{EngineError, StateError};
 use crate::keys::hex;
+use crate::scores::{ScoreReader, build_score_index};
 
 /// The layout version this build reads and writes, recorded in the `meta` tree.
 ///
 /// Version 1: the trees `alerts`, `alert_ids`, `alerts_by_src`, `alert_log`, `drift_events`,
 /// `checkpoints`, `outbox_cursors`, `suppressions` and `meta`, with the layouts described
 /// in the crate documentation.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2 adds the score index (`alerts_by_score`, `alert_scores`); [`Store::open`]
+/// upgrades a version 1 store in place (see [`StoreOptions::score_reader`]).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The version before the score index, which [`Store::open`] upgrades.
+const SCHEMA_VERSION_BEFORE_SCORES: u32 = 1;
 
 pub(crate) const ALERTS: &str = "alerts";
 pub(crate) const ALERT_IDS: &str = "alert_ids";
 pub(crate) const ALERTS_BY_SRC: &str = "alerts_by_src";
 pub(crate) const ALERT_LOG: &str = "alert_log";
+pub(crate) const ALERTS_BY_SCORE: &str = "alerts_by_score";
+pub(crate) const ALERT_SCORES: &str = "alert_scores";
 pub(crate) const DRIFT_EVENTS: &str = "drift_events";
 pub(crate) const CHECKPOINTS: &str = "checkpoints";
 pub(crate) const OUTBOX_CURSORS: &str = "outbox_cursors";
@@ -38,7 +47,7 @@ pub(crate) const META_LAST_POSITION: &[u8] = b"alert_log_last_position";
 pub const MAX_NAME_BYTES: usize = 255;
 
 /// How the database is opened.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Memory the engine may use to cache pages, in bytes.
     pub cache_capacity_bytes: u64,
@@ -46,6 +55,15 @@ pub struct StoreOptions {
     /// `None` leaves it to [`Store::flush`]. A crash loses at most this much of the most
     /// recent writes, always whole transactions (see the crate documentation).
     pub flush_every_ms: Option<u64>,
+    /// Reads an alert's score from its stored bytes. Needed only to open a store written
+    /// before the score index (schema version 1): [`Store::open`] then scores every stored
+    /// alert with it and builds the index. Without it such a store is refused
+    /// ([`StateError::UpgradeNeedsScoreReader`]). [`Store::verify`] also uses it, when
+    /// given, to check each indexed score against the alert's bytes.
+    ///
+    /// The store keeps alerts as opaque bytes and has no JSON decoder of its own, so the
+    /// daemon, which knows the alert's format, supplies this.
+    pub score_reader: Option<ScoreReader>,
 }
 
 impl Default for StoreOptions {
@@ -53,6 +71,7 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_capacity_bytes: 128 * 1024 * 1024,
             flush_every_ms: Some(500),
+            score_reader: None,
         }
     }
 }
@@ -75,11 +94,17 @@ pub(crate) struct Inner {
     pub(crate) alert_ids: Tree,
     pub(crate) alerts_by_src: Tree,
     pub(crate) alert_log: Tree,
+    pub(crate) alerts_by_score: Tree,
+    pub(crate) alert_scores: Tree,
     pub(crate) drift_events: Tree,
     pub(crate) checkpoints: Tree,
     pub(crate) outbox_cursors: Tree,
     pub(crate) suppressions: Tree,
     pub(crate) meta: Tree,
+    /// How the store reads an alert's score from its bytes, when the opener gave one.
+    pub(crate) score_reader: Option<ScoreReader>,
+    /// The schema version this open upgraded from and the alerts it indexed, if it did.
+    pub(crate) upgraded_from: Option<(u32, u64)>,
     /// Highest outbox position handed to a committed alert.
     pub(crate) last_position: AtomicU64,
     /// Highest outbox position known to be on disk.
@@ -107,6 +132,11 @@ impl Store {
     /// build does not read ([`StateError::SchemaTooNew`], [`StateError::SchemaUnknown`]), and
     /// a database with data but no Vigil schema version ([`StateError::NotAStateDatabase`]).
     ///
+    /// A store written with schema version 1 (before the score index) is upgraded in place:
+    /// every stored alert is scored with [`StoreOptions::score_reader`] and indexed, then
+    /// the version is raised. A crash during the upgrade leaves version 1, and the next open
+    /// starts it over. See [`Store::upgraded_from`].
+    ///
     /// ```
     /// use vigil_state::{Store, StoreOptions};
     /// let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -133,8 +163,31 @@ impl Store {
         let version = meta
             .get(META_SCHEMA_VERSION)
             .map_err(|source| open_error(&path, source))?;
+        let alerts = open_tree(ALERTS)?;
+        let alert_scores = open_tree(ALERT_SCORES)?;
+        let alerts_by_score = open_tree(ALERTS_BY_SCORE)?;
+        let mut upgraded_from = None;
         match version {
-            Some(stored) => check_version(&path, &stored)?,
+            Some(stored) => {
+                let found = check_version(&path, &stored)?;
+                if found == SCHEMA_VERSION_BEFORE_SCORES {
+                    let reader = options.score_reader.ok_or_else(|| {
+                        StateError::UpgradeNeedsScoreReader {
+                            path: path.clone(),
+                            found,
+                            supported: SCHEMA_VERSION,
+                        }
+                    })?;
+                    let indexed =
+                        build_score_index(&path, &alerts, &alert_scores, &alerts_by_score, reader)?;
+                    // The index is on disk before the version that says it is complete.
+                    db.flush().map_err(|source| open_error(&path, source))?;
+                    meta.insert(META_SCHEMA_VERSION, &SCHEMA_VERSION.to_be_bytes()[..])
+                        .map_err(|source| open_error(&path, source))?;
+                    db.flush().map_err(|source| open_error(&path, source))?;
+                    upgraded_from = Some((found, indexed));
+                }
+            }
             None => {
                 ensure_empty(&path, &db)?;
                 // One transaction, so a crash during the first start leaves either a
@@ -155,7 +208,11 @@ impl Store {
 
         let last_position = read_meta_u64(&meta, META_LAST_POSITION)?;
         let inner = Inner {
-            alerts: open_tree(ALERTS)?,
+            alerts,
+            alert_scores,
+            alerts_by_score,
+            score_reader: options.score_reader,
+            upgraded_from,
             alert_ids: open_tree(ALERT_IDS)?,
             alerts_by_src: open_tree(ALERTS_BY_SRC)?,
             alert_log: open_tree(ALERT_LOG)?,
@@ -178,6 +235,12 @@ impl Store {
     /// The database directory.
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// When this open upgraded the store: the schema version it was written with and the
+    /// number of alerts indexed by score. `None` when the store was already current.
+    pub fn upgraded_from(&self) -> Option<(u32, u64)> {
+        self.inner.upgraded_from
     }
 
     /// Number of stored alerts, from a counter kept with every insert and deletion (the
@@ -251,7 +314,9 @@ fn open_error(path: &Path, source: sled::Error) -> StateError {
     }
 }
 
-fn check_version(path: &Path, stored: &[u8]) -> Result<(), StateError> {
+/// The stored version when this build reads it (the current one, or the one before the
+/// score index, which [`Store::open`] upgrades).
+fn check_version(path: &Path, stored: &[u8]) -> Result<u32, StateError> {
     let Ok(array) = <[u8; 4]>::try_from(stored) else {
         return Err(StateError::SchemaUnknown {
             path: path.to_path_buf(),
@@ -260,8 +325,8 @@ fn check_version(path: &Path, stored: &[u8]) -> Result<(), StateError> {
         });
     };
     let found = u32::from_be_bytes(array);
-    if found == SCHEMA_VERSION {
-        Ok(())
+    if found == SCHEMA_VERSION || found == SCHEMA_VERSION_BEFORE_SCORES {
+        Ok(found)
     } else if found > SCHEMA_VERSION {
         Err(StateError::SchemaTooNew {
             path: path.to_path_buf(),

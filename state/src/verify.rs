@@ -1,12 +1,13 @@
 //! The integrity check: every index agrees with the alerts, and the counters with both.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::alerts::{CHECKPOINT_LATEST, CHECKPOINT_POSITION, IdEntry};
 use crate::checkpoint::Checkpoint;
 use crate::error::StateError;
-use crate::keys::{AlertKey, DriftKey, hex, ip_from_prefix};
+use crate::keys::{AlertId, AlertKey, DriftKey, hex, ip_from_prefix};
 use crate::outbox::OutboxCursor;
+use crate::scores::{decode_score, parse_score_index_key, score_index_key};
 use crate::store::{CHECKPOINTS, META_LAST_POSITION, Store, decode_u64, read_meta_u64};
 
 /// Problems listed in an [`IntegrityReport`] at most; the rest are only counted.
@@ -25,6 +26,8 @@ pub struct IntegrityReport {
     pub source_entries: u64,
     /// Entries in the outbox log.
     pub log_entries: u64,
+    /// Entries in the score index (`alerts_by_score`).
+    pub score_entries: u64,
     /// Drift events.
     pub drift_events: u64,
     /// The first problems found, each naming the tree and key.
@@ -49,8 +52,9 @@ impl IntegrityReport {
 
 impl Store {
     /// Reads every tree and checks that they agree: each alert has its id, source and
-    /// outbox entries and each entry its alert; the alert counter equals the number of
-    /// alerts; outbox positions, cursors and the checkpoint's alert position do not exceed
+    /// outbox entries and each entry its alert; each alert has one score index entry at the
+    /// score `alert_scores` records for it (and, when [`StoreOptions::score_reader`](crate::StoreOptions::score_reader) was
+    /// given, the score its bytes hold); the alert counter equals the number of alerts; outbox positions, cursors and the checkpoint's alert position do not exceed
     /// the last position handed out; the checkpoint decodes.
     ///
     /// It reads without a transaction, so it is exact only while nothing writes (at start,
@@ -168,6 +172,8 @@ impl Store {
             }
         }
 
+        self.verify_scores(&alert_keys, &mut report)?;
+
         for item in inner.drift_events.iter().keys() {
             let key = item.map_err(read)?;
             report.drift_events += 1;
@@ -210,4 +216,83 @@ impl Store {
 
         Ok(report)
     }
+
+    /// The score index against the alerts: `alert_scores` has an entry for each alert and
+    /// no other, `alerts_by_score` the entry that score names for each alert and no other.
+    fn verify_scores(
+        &self,
+        alert_keys: &HashSet<AlertKey>,
+        report: &mut IntegrityReport,
+    ) -> Result<(), StateError> {
+        let inner = &self.inner;
+        let read = |source| StateError::engine("verifying the database", source);
+        let by_id: HashMap<AlertId, AlertKey> =
+            alert_keys.iter().map(|key| (key.id(), *key)).collect();
+        let mut scored: HashMap<AlertKey, f64> = HashMap::with_capacity(alert_keys.len());
+        for item in inner.alert_scores.iter() {
+            let (id, value) = item.map_err(read)?;
+            let score = match decode_score(&id, &value) {
+                Ok(score) => score,
+                Err(error) => {
+                    report.problem(error.to_string());
+                    continue;
+                }
+            };
+            match AlertId::from_bytes(&id).and_then(|id| by_id.get(&id)) {
+                Some(key) => {
+                    scored.insert(*key, score);
+                }
+                None => report.problem(format!(
+                    "alert_scores: {} has a score but no stored alert",
+                    hex(&id)
+                )),
+            }
+        }
+        for key in alert_keys {
+            let Some(&score) = scored.get(key) else {
+                report.problem(format!("alerts: {key} has no alert_scores entry"));
+                continue;
+            };
+            if !inner
+                .alerts_by_score
+                .contains_key(score_index_key(score, *key))
+                .map_err(read)?
+            {
+                report.problem(format!(
+                    "alerts_by_score: no entry for alert {key} at score {score}"
+                ));
+            }
+            if let Some(reader) = inner.score_reader
+                && let Some(bytes) = inner.alerts.get(key.stored()).map_err(read)?
+            {
+                match reader(&bytes) {
+                    // A decimal text form of the score may read back one rounding step off.
+                    Some(read_score) if same_score(read_score, score) => {}
+                    read_score => report.problem(format!(
+                        "alert_scores: alert {key} is indexed at score {score} but its bytes hold {read_score:?}"
+                    )),
+                }
+            }
+        }
+        for item in inner.alerts_by_score.iter().keys() {
+            let index_key = item.map_err(read)?;
+            report.score_entries += 1;
+            match parse_score_index_key(&index_key) {
+                Some((score, key))
+                    if scored
+                        .get(&key)
+                        .is_some_and(|s| s.to_bits() == score.to_bits()) => {}
+                _ => report.problem(format!(
+                    "alerts_by_score: entry {} has no alert indexed at its score",
+                    hex(&index_key)
+                )),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether two scores are equal up to the rounding of a decimal round trip.
+fn same_score(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0)
 }

@@ -54,6 +54,7 @@ fn event_alert(offset: u64) -> Option<NewAlert> {
         id: AlertId::new(id),
         event_time_micros: time,
         src_ip: Some(src),
+        score: mix.below(1_000) as f64 / 1_000.0,
         bytes: bytes.into_bytes(),
     })
 }
@@ -157,6 +158,8 @@ fn run_pipeline(store: &Store, output: &FileOutput, until: u64, mut progress: im
             .first()
             .map(|first| AlertUpdate {
                 id: first.id,
+                // A repeat with a higher score moves the alert in the score index.
+                score: Some(first.score + 0.5),
                 bytes: updated_bytes(first),
             })
             .into_iter()

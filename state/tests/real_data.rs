@@ -76,6 +76,7 @@ fn store_records(store: &Store, records: &[Record]) {
                 id: r.id,
                 event_time_micros: r.time,
                 src_ip: r.src,
+                score: (r.id.get() % 1_000) as f64 / 1_000.0,
                 bytes: r.line.clone(),
             })
             .collect();

@@ -130,8 +130,14 @@ fn schema_versions_other_than_this_builds_are_refused_by_name() {
         message.contains(&dir.path().display().to_string()),
         "{message}"
     );
-    assert!(message.contains("schema version 2"), "{message}");
-    assert!(message.contains("version 1"), "{message}");
+    assert!(
+        message.contains(&format!("schema version {}", SCHEMA_VERSION + 1)),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("version {SCHEMA_VERSION}")),
+        "{message}"
+    );
 
     write_raw_version(dir.path(), &0u32.to_be_bytes());
     let error = Store::open(dir.path(), &StoreOptions::default()).expect_err("0 refused");
@@ -639,6 +645,7 @@ fn an_update_keeps_key_and_outbox_position() {
     // An update in the same commit as the insert applies after it.
     let updates = [vigil_state::AlertUpdate {
         id: AlertId::new(3),
+        score: None,
         bytes: b"updated".to_vec(),
     }];
     let outcome = store

@@ -5,10 +5,18 @@
 //! (severity, detector, minimum score) read three fields of each candidate. With
 //! `outputs.redact_credentials` the `password` member is cut out of the bytes.
 //!
-//! Paging is newest first by event time; the cursor is the store key (event time and id) of
-//! the last alert examined, so a walk through the pages returns every alert stored before
-//! it started exactly once, whatever arrives meanwhile (alerts keep their key when their
-//! repeats are counted or an analyst updates them).
+//! Paging is newest first by event time (`order=newest`, the default); the cursor is the
+//! store key (event time and id) of the last alert examined, so a walk through the pages
+//! returns every alert stored before it started exactly once, whatever arrives meanwhile
+//! (alerts keep their key when their repeats are counted or an analyst updates them).
+//!
+//! `order=score` pages highest score first (equal scores newest first) over the store's
+//! score index; its cursor is the score and key of the last alert examined (48 hex digits,
+//! where a newest-first cursor has 32), and a cursor of one order given with the other is
+//! refused. `min_score` ends the scan at the first lower score. With `src_ip`, the store
+//! ranks that source's alerts (it has no per-source score index): each step reads the
+//! source's index entries in the time bounds once. A repeat that raises an alert's score
+//! during a walk moves it in this order, so such an alert may be met twice or not at all.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -17,7 +25,7 @@ use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use vigil_alert::{Alert, AlertState, EncodeOptions, Severity, encode_json};
-use vigil_state::{AlertId, AlertKey, DriftKey, Store};
+use vigil_state::{AlertId, AlertKey, DriftKey, ScoreCursor, Store};
 
 use super::{ApiError, ApiState};
 
@@ -27,6 +35,10 @@ const SCAN_BUDGET: usize = 50_000;
 
 /// Alerts read from the store per step of a filtered scan.
 const SCAN_STEP: usize = 512;
+
+/// Alerts per step of a filtered scan of one source in score order: each step reads all of
+/// the source's index entries in the time bounds, so steps are fewer and larger.
+const SOURCE_SCORE_STEP: usize = 5_000;
 
 /// Longest `assignee` accepted, in bytes.
 const MAX_ASSIGNEE_BYTES: usize = 256;
@@ -75,6 +87,74 @@ fn default_limit(max_page: usize) -> usize {
     max_page.min(100)
 }
 
+/// The order of `GET /api/v1/alerts`, with where the previous page ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Order {
+    /// Newest event time first, after this store key.
+    Newest(Option<AlertKey>),
+    /// Highest score first, after this position.
+    Score(Option<ScoreCursor>),
+}
+
+impl Default for Order {
+    fn default() -> Order {
+        Order::Newest(None)
+    }
+}
+
+impl Order {
+    /// The order named by `order` (default newest), continuing at `cursor`, which must be
+    /// one that order hands out.
+    fn parse(order: Option<&str>, cursor: Option<&str>) -> Result<Order, ApiError> {
+        let score_order = match order {
+            None | Some("newest") => false,
+            Some("score") => true,
+            Some(other) => {
+                return Err(ApiError::parameter(
+                    "order",
+                    format!("must be newest or score, got {other:?}"),
+                ));
+            }
+        };
+        let Some(text) = cursor else {
+            return Ok(if score_order {
+                Order::Score(None)
+            } else {
+                Order::Newest(None)
+            });
+        };
+        let other_order = |other: &str, this: &str| {
+            ApiError::parameter(
+                "cursor",
+                format!(
+                    "{text:?} is a cursor of order={other}; give it with order={other}, or start order={this} without a cursor"
+                ),
+            )
+        };
+        let unknown = || {
+            ApiError::parameter(
+                "cursor",
+                format!("{text:?} is not a cursor this API handed out"),
+            )
+        };
+        if score_order {
+            match text.parse::<ScoreCursor>() {
+                Ok(cursor) => Ok(Order::Score(Some(cursor))),
+                Err(_) if text.parse::<AlertKey>().is_ok() => Err(other_order("newest", "score")),
+                Err(_) => Err(unknown()),
+            }
+        } else {
+            match text.parse::<AlertKey>() {
+                Ok(cursor) => Ok(Order::Newest(Some(cursor))),
+                Err(_) if text.parse::<ScoreCursor>().is_ok() => {
+                    Err(other_order("score", "newest"))
+                }
+                Err(_) => Err(unknown()),
+            }
+        }
+    }
+}
+
 /// A parsed `GET /api/v1/alerts`.
 #[derive(Debug, Default)]
 struct AlertQuery {
@@ -85,7 +165,7 @@ struct AlertQuery {
     detector: Option<String>,
     min_score: Option<f64>,
     limit: usize,
-    cursor: Option<AlertKey>,
+    order: Order,
 }
 
 impl AlertQuery {
@@ -103,7 +183,10 @@ impl AlertQuery {
             "min_score",
             "limit",
             "cursor",
+            "order",
         ];
+        let mut order = None;
+        let mut cursor = None;
         for (name, value) in query_pairs(req, &known)? {
             match name {
                 "since" => query.since = Some(parse_time(name, &value)?),
@@ -141,17 +224,12 @@ impl AlertQuery {
                     }
                 },
                 "limit" => query.limit = parse_limit(&value, max_page)?,
-                "cursor" => {
-                    query.cursor = Some(value.parse().map_err(|_| {
-                        ApiError::parameter(
-                            name,
-                            format!("{value:?} is not a cursor this API handed out"),
-                        )
-                    })?)
-                }
+                "cursor" => cursor = Some(value),
+                "order" => order = Some(value),
                 _ => {}
             }
         }
+        query.order = Order::parse(order.as_deref(), cursor.as_deref())?;
         if let (Some(since), Some(until)) = (query.since, query.until)
             && since >= until
         {
@@ -160,15 +238,23 @@ impl AlertQuery {
         Ok(query)
     }
 
+    /// Whether a filter reads the alerts' bytes (in score order the store applies
+    /// `min_score` itself).
     fn filters_bytes(&self) -> bool {
-        self.severity.is_some() || self.detector.is_some() || self.min_score.is_some()
+        self.severity.is_some()
+            || self.detector.is_some()
+            || (self.min_score.is_some() && matches!(self.order, Order::Newest(_)))
     }
 
-    /// Whether a stored alert passes the filters the store does not index.
+    /// Whether a stored alert passes the filters the store does not apply.
     fn keeps(&self, bytes: &[u8]) -> bool {
         if !self.filters_bytes() {
             return true;
         }
+        let min_score = match self.order {
+            Order::Newest(_) => self.min_score,
+            Order::Score(_) => None,
+        };
         #[derive(Deserialize)]
         struct Indexed<'a> {
             #[serde(borrow)]
@@ -187,7 +273,7 @@ impl AlertQuery {
                 .detector
                 .as_deref()
                 .is_none_or(|detector| fields.detector == detector)
-            && self.min_score.is_none_or(|min| fields.score >= min)
+            && min_score.is_none_or(|min| fields.score >= min)
     }
 }
 
@@ -314,11 +400,14 @@ fn json_body(body: Vec<u8>) -> HttpResponse {
 
 /// One page of alerts as the response body: `{"alerts":[...],"next_cursor":...}`.
 fn alert_page(store: &Store, query: &AlertQuery, redact: bool) -> Result<Vec<u8>, ApiError> {
+    let mut cursor = match query.order {
+        Order::Newest(cursor) => cursor,
+        Order::Score(cursor) => return score_page(store, query, cursor, redact),
+    };
     let mut body = Vec::with_capacity(64 + query.limit * 700);
     body.extend_from_slice(b"{\"alerts\":[");
     let mut returned = 0usize;
     let mut examined = 0usize;
-    let mut cursor = query.cursor;
     let next = 'scan: loop {
         let want = if query.filters_bytes() {
             SCAN_STEP
@@ -355,6 +444,67 @@ fn alert_page(store: &Store, query: &AlertQuery, redact: bool) -> Result<Vec<u8>
     };
     body.extend_from_slice(b"],");
     push_cursor(&mut body, next.map(|key| key.to_string()));
+    body.push(b'}');
+    Ok(body)
+}
+
+/// One page in score order, as [`alert_page`] writes it.
+fn score_page(
+    store: &Store,
+    query: &AlertQuery,
+    mut cursor: Option<ScoreCursor>,
+    redact: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::with_capacity(64 + query.limit * 700);
+    body.extend_from_slice(b"{\"alerts\":[");
+    let mut returned = 0usize;
+    let mut examined = 0usize;
+    let next = 'scan: loop {
+        let want = match (query.filters_bytes(), query.src_ip) {
+            (false, _) => query.limit - returned,
+            (true, None) => SCAN_STEP,
+            (true, Some(_)) => SOURCE_SCORE_STEP,
+        };
+        let page = match query.src_ip {
+            Some(ip) => store.alerts_by_source_and_score(
+                ip,
+                query.min_score,
+                query.since,
+                query.until,
+                want,
+                cursor,
+            ),
+            None => store.alerts_by_score(query.min_score, query.since, query.until, want, cursor),
+        }
+        .map_err(|e| ApiError::store("reading alerts", e))?;
+        let count = page.alerts.len();
+        for (i, alert) in page.alerts.into_iter().enumerate() {
+            examined += 1;
+            let last_of_all = i + 1 == count && page.next_cursor.is_none();
+            if query.keeps(&alert.bytes) {
+                if returned > 0 {
+                    body.push(b',');
+                }
+                push_alert(&mut body, &alert.bytes, redact);
+                returned += 1;
+                if returned == query.limit {
+                    break 'scan (!last_of_all).then(|| alert.cursor());
+                }
+            }
+            if examined >= SCAN_BUDGET && !last_of_all {
+                break 'scan Some(alert.cursor());
+            }
+        }
+        match page.next_cursor {
+            // A short page that goes on: the store spent its scan budget on entries outside
+            // the time bounds. End this request with a short page where the scan stopped.
+            Some(next) if count < want => break Some(next),
+            Some(next) => cursor = Some(next),
+            None => break None,
+        }
+    };
+    body.extend_from_slice(b"],");
+    push_cursor(&mut body, next.map(|cursor| cursor.to_string()));
     body.push(b'}');
     Ok(body)
 }
@@ -586,6 +736,30 @@ mod tests {
 
     fn cut(json: &str) -> String {
         String::from_utf8(without_member(json.as_bytes(), b"password").into_owned()).expect("utf-8")
+    }
+
+    #[test]
+    fn the_order_and_its_cursor_must_agree() {
+        let key = AlertKey::new(1_000, AlertId::new(7));
+        let score = ScoreCursor::new(0.5, key);
+        let (key_text, score_text) = (key.to_string(), score.to_string());
+        assert_eq!(Order::parse(None, None).ok(), Some(Order::Newest(None)));
+        assert_eq!(
+            Order::parse(Some("newest"), Some(&key_text)).ok(),
+            Some(Order::Newest(Some(key)))
+        );
+        assert_eq!(
+            Order::parse(Some("score"), Some(&score_text)).ok(),
+            Some(Order::Score(Some(score)))
+        );
+        let detail = |order: Option<&str>, cursor: Option<&str>| match Order::parse(order, cursor) {
+            Err(ApiError::BadRequest(detail)) => detail,
+            other => panic!("expected a 400, got {other:?}"),
+        };
+        assert!(detail(None, Some(&score_text)).contains("order=score"));
+        assert!(detail(Some("score"), Some(&key_text)).contains("order=newest"));
+        assert!(detail(Some("score"), Some("nope")).contains("not a cursor"));
+        assert!(detail(Some("bogus"), None).contains("newest or score"));
     }
 
     #[test]

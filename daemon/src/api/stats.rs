@@ -708,6 +708,7 @@ mod tests {
                     id,
                     event_time_micros: secs * 1_000_000,
                     src_ip: None,
+                    score: 0.9,
                     bytes: serde_json::to_vec(&body).expect("json"),
                 }],
                 ..vigil_state::Commit::default()

@@ -26,6 +26,8 @@
   const state = {
     csrf: null,
     alerts: new Map(),
+    // By score: the lowest score of the last page when more alerts follow it, else null.
+    scoreFloor: null,
     selected: null,
     stream: null,
     timers: [],
@@ -495,13 +497,29 @@
     return true;
   }
 
+  /* The table's order, as the API names it: "by score" asks the store for the highest scores
+   * first (its score index), "newest first" for the newest event times. */
+  function alertOrder() {
+    return $("f-sort").value === "time" ? "newest" : "score";
+  }
+
   async function refreshAlerts() {
     await once("alerts", async () => {
       const f = filters();
-      const params = new URLSearchParams({ limit: "200" });
+      const order = alertOrder();
+      const params = new URLSearchParams({ limit: "200", order });
       for (const [k, v] of Object.entries(f)) if (v) params.set(k, v);
       try {
         const page = await api("/api/v1/alerts?" + params.toString());
+        if (order !== alertOrder()) {
+          // The order changed while the page was on its way: ask again in the new one.
+          setTimeout(refreshAlerts, 0);
+          return;
+        }
+        // By score, the page is the top 200; when more follow, an alert from the stream
+        // scoring below its last one is not among them and stays out of the table.
+        const last = page.alerts[page.alerts.length - 1];
+        state.scoreFloor = order === "score" && page.next_cursor && last ? last.score : null;
         const keep = new Map();
         for (const alert of page.alerts) keep.set(alert.id, alert);
         // Alerts the stream brought in since keep their place even if the page missed them.
@@ -521,8 +539,16 @@
     const f = filters();
     const list = [...state.alerts.values()].filter((a) => matches(a, f));
     const byTime = (a, b) => (a.event_time < b.event_time ? 1 : a.event_time > b.event_time ? -1 : 0);
-    if ($("f-sort").value === "time") list.sort(byTime);
-    else list.sort((a, b) => b.score - a.score || byTime(a, b));
+    if (alertOrder() === "newest") list.sort(byTime);
+    else {
+      // The API's order: highest score first, equal scores newest first. Alerts the stream
+      // brought in take their place by score, unless they fall below the page's last.
+      const floor = state.scoreFloor;
+      if (floor !== null && floor !== undefined) {
+        for (let i = list.length - 1; i >= 0; i--) if (list[i].score < floor) list.splice(i, 1);
+      }
+      list.sort((a, b) => b.score - a.score || byTime(a, b));
+    }
     return list.slice(0, TABLE_MAX);
   }
 
@@ -1054,7 +1080,8 @@
     };
     for (const id of ["f-severity", "f-detector", "f-src", "f-score"]) $(id).addEventListener("input", refilter);
     $("filters").addEventListener("submit", (event) => event.preventDefault());
-    $("f-sort").addEventListener("change", renderAlerts);
+    // Each order is its own query: the table asks the API again.
+    $("f-sort").addEventListener("change", refilter);
     $("t-range").addEventListener("change", () => once("timeseries", refreshTimeseries));
     window.addEventListener("resize", () => once("timeseries", refreshTimeseries));
   }

@@ -33,6 +33,7 @@ pub fn alert(id: u64, time: i64, src: Option<&str>) -> NewAlert {
         id: AlertId::new(id),
         event_time_micros: time,
         src_ip: src.map(|s| s.parse::<IpAddr>().expect("test address")),
+        score: 0.5,
         bytes: format!("{{\"id\":\"{id:016x}\",\"time\":{time}}}").into_bytes(),
     }
 }
