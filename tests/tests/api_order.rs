@@ -400,6 +400,21 @@ fn score_order_pages_every_alert_once_highest_first() {
     assert_score_order(&one, "src_ip");
     assert!(one[0].score > one[1].score, "{one:?}");
 
+    // The destination port filter: every alert here went to port 22, none to 23, in
+    // either order.
+    for order in ["", "&order=score"] {
+        let (to_ssh, _) = walk(addr, &format!("&dst_port=22{order}"), 7);
+        assert_eq!(ids(&to_ssh), everything, "dst_port=22{order}");
+        let (to_telnet, _) = walk(addr, &format!("&dst_port=23{order}"), 7);
+        assert!(to_telnet.is_empty(), "dst_port=23{order}: {to_telnet:?}");
+    }
+    assert_error(
+        &get(addr, "/api/v1/alerts?dst_port=70000"),
+        400,
+        "bad_request",
+        "parameter `dst_port`",
+    );
+
     // A cursor belongs to its order; an unknown order is refused.
     let newest_page = get(addr, "/api/v1/alerts?limit=3").json();
     let newest_cursor = newest_page["next_cursor"].as_str().expect("a cursor");

@@ -162,6 +162,7 @@ struct AlertQuery {
     until: Option<i64>,
     severity: Option<Severity>,
     src_ip: Option<IpAddr>,
+    dst_port: Option<u16>,
     detector: Option<String>,
     min_score: Option<f64>,
     limit: usize,
@@ -179,6 +180,7 @@ impl AlertQuery {
             "until",
             "severity",
             "src_ip",
+            "dst_port",
             "detector",
             "min_score",
             "limit",
@@ -206,6 +208,14 @@ impl AlertQuery {
                 "src_ip" => {
                     query.src_ip = Some(value.parse().map_err(|_| {
                         ApiError::parameter(name, format!("{value:?} is not an IP address"))
+                    })?)
+                }
+                "dst_port" => {
+                    query.dst_port = Some(value.parse().map_err(|_| {
+                        ApiError::parameter(
+                            name,
+                            format!("must be a port number from 0 to 65535, got {value:?}"),
+                        )
                     })?)
                 }
                 "detector" => {
@@ -242,6 +252,7 @@ impl AlertQuery {
     /// `min_score` itself).
     fn filters_bytes(&self) -> bool {
         self.severity.is_some()
+            || self.dst_port.is_some()
             || self.detector.is_some()
             || (self.min_score.is_some() && matches!(self.order, Order::Newest(_)))
     }
@@ -262,6 +273,8 @@ impl AlertQuery {
             #[serde(borrow)]
             detector: Cow<'a, str>,
             score: f64,
+            #[serde(default)]
+            dst_port: Option<u16>,
         }
         let Ok(fields) = serde_json::from_slice::<Indexed<'_>>(bytes) else {
             tracing::warn!("API: a stored alert does not read back; left out of a filtered list");
@@ -274,6 +287,9 @@ impl AlertQuery {
                 .as_deref()
                 .is_none_or(|detector| fields.detector == detector)
             && min_score.is_none_or(|min| fields.score >= min)
+            && self
+                .dst_port
+                .is_none_or(|port| fields.dst_port == Some(port))
     }
 }
 
