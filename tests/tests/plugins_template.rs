@@ -1,5 +1,5 @@
 //! From the template to a plugin scoring in a running `vigil`: the test copies
-//! `plugins/template` out of the workspace, points it at this checkout's SDK, builds it with
+//! `docs/plugin-template` out of the workspace, points it at this checkout's SDK, builds it with
 //! its own target folder (`cargo build --release`; the SDK's dependencies only), puts the
 //! library into a plugin folder and starts `vigil run` on a file source with it enabled.
 
@@ -40,20 +40,23 @@ fn a_plugin_made_from_the_template_scores_in_a_running_vigil() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let crate_dir = dir.path().join("my-detector");
-    copy_dir(&repo().join("plugins/template"), &crate_dir);
+    copy_dir(&repo().join("docs/plugin-template"), &crate_dir);
     let manifest = crate_dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).expect("the template's manifest");
     let sdk = repo().join("plugins/sdk");
     let rewritten = text
         .replace(
-            "vigil-plugin = { path = \"../sdk\" }",
+            "vigil-plugin = { path = \"../../plugins/sdk\" }",
             &format!(
                 "vigil-plugin = {{ path = {:?} }}",
                 sdk.display().to_string()
             ),
         )
         .replace("name = \"vigil-plugin-template\"", "name = \"my-detector\"");
-    assert_ne!(text, rewritten, "the template names the SDK as ../sdk");
+    assert_ne!(
+        text, rewritten,
+        "the template names the SDK as ../../plugins/sdk"
+    );
     std::fs::write(&manifest, rewritten).expect("rewrite");
     let target = dir.path().join("target");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

@@ -10,7 +10,7 @@
 //! default). A plugin built with `panic = "abort"` takes the whole daemon down on its first
 //! panic: do not set it in a plugin's profile.
 //!
-//! See `docs/plugins.md` for the author guide and the ABI rules, and `plugins/template/` for
+//! See `docs/plugins.md` for the author guide and the ABI rules, and `docs/plugin-template/` for
 //! a starting point.
 //!
 //! A plugin is a `cdylib` crate with one type implementing [`PluginDetector`] and one
