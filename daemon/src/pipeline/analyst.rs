@@ -177,7 +177,12 @@ impl std::fmt::Debug for DetectorStage {
     }
 }
 
-async fn ask<A, M>(addr: &Addr<A>, msg: M, stage: &'static str) -> Result<M::Result, StageError>
+/// Sends `msg` to a stage and waits at most `STAGE_TIMEOUT` for its answer.
+pub(super) async fn ask<A, M>(
+    addr: &Addr<A>,
+    msg: M,
+    stage: &'static str,
+) -> Result<M::Result, StageError>
 where
     A: Actor<Context = Context<A>> + Handler<M>,
     M: Message + Send + 'static,

@@ -5,16 +5,12 @@
 //! ([`SetAlertPolicy`]). A stage handles one batch at a time, so a change takes effect
 //! between two batches, never in the middle of an event.
 
-use std::time::Duration;
-
 use actix::prelude::*;
 
+use super::analyst::ask;
 use super::{AlertActor, Pipeline, PoolActor, StageError};
 use crate::alert::{Cooldowns, SeverityThresholds};
 use crate::suppress::Cidr;
-
-/// How long a reload waits for a stage to take a change (it does between two batches).
-const STAGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// New severity thresholds for the detector stage's alert decision.
 #[derive(Message, Debug, Clone, Copy)]
@@ -78,26 +74,13 @@ impl std::fmt::Debug for LiveStages {
     }
 }
 
-async fn send<A, M>(addr: &Addr<A>, msg: M, stage: &'static str) -> Result<M::Result, StageError>
-where
-    A: Actor<Context = Context<A>> + Handler<M>,
-    M: Message + Send + 'static,
-    M::Result: Send,
-{
-    match tokio::time::timeout(STAGE_TIMEOUT, addr.send(msg)).await {
-        Err(_) => Err(StageError::Busy(stage)),
-        Ok(Err(_)) => Err(StageError::Stopped),
-        Ok(Ok(answer)) => Ok(answer),
-    }
-}
-
 impl LiveStages {
     /// Sets the detector stage's severity thresholds from its next batch on.
     ///
     /// # Errors
     /// The stage stopped or did not answer.
     pub async fn set_severity(&self, thresholds: SeverityThresholds) -> Result<(), StageError> {
-        send(&self.pool, SetSeverity(thresholds), "detector").await
+        ask(&self.pool, SetSeverity(thresholds), "detector").await
     }
 
     /// Sets the alert stage's cooldown and allowlist from its next batch on.
@@ -105,7 +88,7 @@ impl LiveStages {
     /// # Errors
     /// The stage stopped, did not answer, or could not change its cooldowns.
     pub async fn set_alert_policy(&self, policy: SetAlertPolicy) -> Result<(), StageError> {
-        send(&self.alerts, policy, "alert")
+        ask(&self.alerts, policy, "alert")
             .await?
             .map_err(StageError::Failed)
     }
