@@ -6,336 +6,18 @@
 //! body; paging over a few hundred alerts while more arrive returns each exactly once; `POST
 //! /api/v1/shutdown` exits 0 with a final checkpoint that the next start resumes from.
 
-use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
 
-use serde_json::Value;
-use vigil_tests::vigil_bin;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use daemon::{append, burst, failed_logins, settle, setup, start, wait_exit, walk};
+use web::{assert_error, get, request_token};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-/// A response: status, headers (lower-case names) and body.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    if let Some(body) = body {
-        // The server may answer (413) and close before reading all of a large body.
-        let _ = stream.write_all(body);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..end])
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, None, None)
-}
-
-/// Cowrie failed logins: `count` events from `ip`, one per `step_millis` of event time from
-/// `start_secs` after 2026-03-01T00:00:00Z.
-fn failed_logins(ip: &str, start_secs: i64, count: usize, step_millis: i64) -> String {
-    failed_logins_at(ip, start_secs * 1000, count, step_millis)
-}
-
-fn failed_logins_at(ip: &str, start_millis: i64, count: usize, step_millis: i64) -> String {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
-        .expect("valid time")
-        .with_timezone(&chrono::Utc);
-    let mut text = String::new();
-    for i in 0..count {
-        let time = start + chrono::TimeDelta::milliseconds(start_millis + step_millis * i as i64);
-        let line = serde_json::json!({
-            "eventid": "cowrie.login.failed",
-            "username": "root",
-            "password": format!("secret-guess-{i}"),
-            "message": "login attempt failed",
-            "sensor": "hp",
-            "timestamp": time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "src_ip": ip,
-            "src_port": 40_000 + i,
-            "dst_ip": "10.0.0.5",
-            "dst_port": 22,
-            "session": format!("s-{ip}-{i}"),
-        });
-        text.push_str(&line.to_string());
-        text.push('\n');
-    }
-    text
-}
-
-/// `each` failed logins from each of `hosts` addresses `prefix.1`, `prefix.2`..., one
-/// address after the other, 100 ms apart, from `start_secs` on: each address raises an
-/// ORANGE alert at the fifth, and a RED one when it goes on long enough to escalate.
-fn burst(prefix: &str, hosts: usize, each: usize, start_secs: i64) -> String {
-    let mut text = String::new();
-    for host in 0..hosts {
-        let start = start_secs * 1000 + (host * each) as i64 * 100;
-        text.push_str(&failed_logins_at(
-            &format!("{prefix}.{}", host + 1),
-            start,
-            each,
-            100,
-        ));
-    }
-    text
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open the log");
-    f.write_all(text.as_bytes()).expect("append");
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    log: PathBuf,
-    vigil_log: PathBuf,
-}
-
-/// A config reading a followed Cowrie file with the rules alone (no pool), every hit its
-/// own alert (no cooldown), and the API on an ephemeral port with `api` lines added.
-fn setup(api: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("vigil.toml");
-    let log = dir.path().join("cowrie.json");
-    let vigil_log = dir.path().join("vigil.log");
-    std::fs::write(&log, "").expect("create the log");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[pipeline]
-shutdown_grace_secs = 20
-[rules.brute_force]
-min_failed_logins = 5
-[pool]
-enabled = false
-[state]
-dir = "{state}"
-flush_every_millis = 20
-checkpoint_secs = 1
-retention_max_age_days = 0
-[alerts]
-cooldown_secs = 0
-[outputs]
-alerts_ndjson = "{flat}"
-[api]
-listen = "127.0.0.1:0"
-{api}
-[sources.honeypot]
-type = "file"
-path = "{log}"
-format = "cowrie"
-poll_millis = 20
-"#,
-            state = dir.path().join("state").display(),
-            flat = dir.path().join("alerts.ndjson").display(),
-            log = log.display(),
-        ),
-    )
-    .expect("write the config");
-    Setup {
-        dir,
-        config,
-        log,
-        vigil_log,
-    }
-}
-
-/// Starts `vigil run` and waits for the API's address in its log.
-fn start(setup: &Setup) -> (Child, SocketAddr) {
-    let _ = std::fs::remove_file(&setup.vigil_log);
-    let log = std::fs::File::create(&setup.vigil_log).expect("vigil log");
-    let mut child = Command::new(vigil_bin())
-        .args(["run", "--config", setup.config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("vigil starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
-        if let Some(rest) = text.split("admin API on http://").nth(1) {
-            let addr = rest
-                .split(|c: char| c.is_whitespace())
-                .next()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no address in the log: {text}"));
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("vigil exited ({status}) before serving: {text}");
-        }
-        assert!(Instant::now() < deadline, "no API address logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigil did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until `events_decided` reaches `events` and the store's alert count has settled.
-fn settle(addr: SocketAddr, events: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    loop {
-        let status = get(addr, "/api/v1/status").json();
-        let count = status["store"]["alert_count"].as_u64();
-        if status["events_decided"].as_u64() == Some(events) && last == count {
-            return status;
-        }
-        last = count;
-        assert!(Instant::now() < deadline, "not settled: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Every alert id of a walk through the pages, in order.
-fn walk(addr: SocketAddr, query: &str, limit: usize, during: &mut dyn FnMut()) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/api/v1/alerts?limit={limit}{query}");
-        if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={cursor}"));
-        }
-        let page = get(addr, &path);
-        assert_eq!(page.status, 200, "{path}: {}", page.text());
-        let page = page.json();
-        let alerts = page["alerts"].as_array().expect("alerts");
-        assert!(alerts.len() <= limit);
-        ids.extend(
-            alerts
-                .iter()
-                .map(|a| a["id"].as_str().expect("id").to_string()),
-        );
-        during();
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => return ids,
-        }
-    }
-}
-
-fn assert_error(response: &Response, status: u16, code: &str, mentions: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    let body = response.json();
-    assert_eq!(body["error"], code, "{body}");
-    let detail = body["detail"].as_str().expect("detail");
-    assert!(detail.contains(mentions), "{mentions:?} not in {detail:?}");
-}
 
 #[test]
 fn every_route_auth_errors_paging_and_shutdown() {
@@ -504,7 +186,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
         "/api/v1/nothing",
     );
     assert_error(
-        &request(
+        &request_token(
             addr,
             "DELETE",
             &format!("/api/v1/alerts/{id}"),
@@ -519,10 +201,10 @@ fn every_route_auth_errors_paging_and_shutdown() {
     // PATCH: 401 without or with a wrong token, 413 on a large body, 400 on a bad one.
     let patch_path = format!("/api/v1/alerts/{id}");
     let ack = br#"{"state":"acknowledged","assignee":"alice","note":"looking"}"#;
-    let response = request(addr, "PATCH", &patch_path, None, Some(ack));
+    let response = request_token(addr, "PATCH", &patch_path, None, Some(ack));
     assert_error(&response, 401, "unauthorized", "Bearer");
     assert_eq!(response.header("www-authenticate"), Some("Bearer"));
-    let response = request(
+    let response = request_token(
         addr,
         "PATCH",
         &patch_path,
@@ -531,7 +213,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
     );
     assert_error(&response, 401, "unauthorized", "wrong token");
     let big = format!(r#"{{"note":"{}"}}"#, "x".repeat(2000));
-    let response = request(
+    let response = request_token(
         addr,
         "PATCH",
         &patch_path,
@@ -545,10 +227,10 @@ fn every_route_auth_errors_paging_and_shutdown() {
         (br#"{}"#, "changes nothing"),
         (br#"not json"#, "JSON"),
     ] {
-        let response = request(addr, "PATCH", &patch_path, Some(TOKEN), Some(body));
+        let response = request_token(addr, "PATCH", &patch_path, Some(TOKEN), Some(body));
         assert_error(&response, 400, "bad_request", mentions);
     }
-    let response = request(
+    let response = request_token(
         addr,
         "PATCH",
         "/api/v1/alerts/0123456789abcdef",
@@ -556,7 +238,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
         Some(ack),
     );
     assert_error(&response, 404, "not_found", "0123456789abcdef");
-    let response = request(addr, "PATCH", &patch_path, Some(TOKEN), Some(ack));
+    let response = request_token(addr, "PATCH", &patch_path, Some(TOKEN), Some(ack));
     assert_eq!(response.status, 200, "{}", response.text());
     let patched = response.json();
     assert_eq!(patched["state"], "acknowledged");
@@ -567,7 +249,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
     assert_eq!(again, patched);
     assert_eq!(again["id"], id.as_str());
     assert_eq!(again["count"], alerts[0]["count"]);
-    let response = request(
+    let response = request_token(
         addr,
         "PATCH",
         &patch_path,
@@ -589,13 +271,13 @@ fn every_route_auth_errors_paging_and_shutdown() {
     let sources = get(addr, "/api/v1/sources").json();
     assert_eq!(sources["sources"][0]["state"], "running");
     assert_error(
-        &request(addr, "POST", "/api/v1/sources/honeypot/pause", None, None),
+        &request_token(addr, "POST", "/api/v1/sources/honeypot/pause", None, None),
         401,
         "unauthorized",
         "Bearer",
     );
     assert_error(
-        &request(
+        &request_token(
             addr,
             "POST",
             "/api/v1/sources/nosuch/pause",
@@ -606,7 +288,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
         "not_found",
         "nosuch",
     );
-    let paused = request(
+    let paused = request_token(
         addr,
         "POST",
         "/api/v1/sources/honeypot/pause",
@@ -621,7 +303,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
     let status = get(addr, "/api/v1/status").json();
     assert_eq!(status["sources"][0]["state"], "paused");
     assert_eq!(status["events_decided"], 3040, "nothing read while paused");
-    let resumed = request(
+    let resumed = request_token(
         addr,
         "POST",
         "/api/v1/sources/honeypot/resume",
@@ -688,12 +370,12 @@ fn every_route_auth_errors_paging_and_shutdown() {
 
     // Shutdown: 401 without the token; with it, the same path as SIGTERM, exit 0.
     assert_error(
-        &request(addr, "POST", "/api/v1/shutdown", None, None),
+        &request_token(addr, "POST", "/api/v1/shutdown", None, None),
         401,
         "unauthorized",
         "Bearer",
     );
-    let response = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let response = request_token(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(response.status, 202, "{}", response.text());
     assert_eq!(response.json()["status"], "shutting_down");
     let exit = wait_exit(&mut child, Duration::from_secs(30));
@@ -717,7 +399,7 @@ fn every_route_auth_errors_paging_and_shutdown() {
         Some(after.len() as u64),
         "nothing stored twice after the restart"
     );
-    let response = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let response = request_token(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(response.status, 202);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
     drop(setup.dir);
@@ -743,7 +425,7 @@ fn without_a_token_mutating_calls_are_refused() {
         ("POST", "/api/v1/sources/honeypot/pause".to_string(), None),
         ("POST", "/api/v1/shutdown".to_string(), None),
     ] {
-        let response = request(addr, method, &path, Some(TOKEN), body);
+        let response = request_token(addr, method, &path, Some(TOKEN), body);
         assert_error(&response, 403, "forbidden", "no API token is configured");
     }
     assert_eq!(
@@ -768,15 +450,15 @@ fn reads_need_the_token_when_configured() {
         "/metrics",
     ] {
         assert_error(&get(addr, path), 401, "unauthorized", "Bearer");
-        let wrong = request(addr, "GET", path, Some("wrong-token-0123456789"), None);
+        let wrong = request_token(addr, "GET", path, Some("wrong-token-0123456789"), None);
         assert_error(&wrong, 401, "unauthorized", "wrong token");
         assert_eq!(
-            request(addr, "GET", path, Some(TOKEN), None).status,
+            request_token(addr, "GET", path, Some(TOKEN), None).status,
             200,
             "{path}"
         );
     }
-    let response = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let response = request_token(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(response.status, 202);
     let exit = wait_exit(&mut child, Duration::from_secs(30));
     assert!(exit.success(), "{exit}");

@@ -8,236 +8,19 @@
 //! fresh model that takes effect at its due event; and all of it survives a restart from the
 //! final checkpoint.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use daemon::{Setup, append, failed_logins_at, settle, start, wait_exit};
 use serde_json::Value;
-use vigil_tests::vigil_bin;
+use web::{Response, assert_error, get, request_token};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-/// A response: status, headers (lower-case names) and body.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    if let Some(body) = body {
-        // The server may answer (413) and close before reading all of a large body.
-        let _ = stream.write_all(body);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..end])
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, None, None)
-}
-
-fn failed_logins_at(ip: &str, start_millis: i64, count: usize, step_millis: i64) -> String {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
-        .expect("valid time")
-        .with_timezone(&chrono::Utc);
-    let mut text = String::new();
-    for i in 0..count {
-        let time = start + chrono::TimeDelta::milliseconds(start_millis + step_millis * i as i64);
-        let line = serde_json::json!({
-            "eventid": "cowrie.login.failed",
-            "username": "root",
-            "password": format!("secret-guess-{i}"),
-            "message": "login attempt failed",
-            "sensor": "hp",
-            "timestamp": time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "src_ip": ip,
-            "src_port": 40_000 + i,
-            "dst_ip": "10.0.0.5",
-            "dst_port": 22,
-            "session": format!("s-{ip}-{i}"),
-        });
-        text.push_str(&line.to_string());
-        text.push('\n');
-    }
-    text
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open the log");
-    f.write_all(text.as_bytes()).expect("append");
-}
-
-/// Starts `vigil run` and waits for the API's address in its log.
-fn start(setup: &Setup) -> (Child, SocketAddr) {
-    let _ = std::fs::remove_file(&setup.vigil_log);
-    let log = std::fs::File::create(&setup.vigil_log).expect("vigil log");
-    let mut child = Command::new(vigil_bin())
-        .args(["run", "--config", setup.config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("vigil starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
-        if let Some(rest) = text.split("admin API on http://").nth(1) {
-            let addr = rest
-                .split(|c: char| c.is_whitespace())
-                .next()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no address in the log: {text}"));
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("vigil exited ({status}) before serving: {text}");
-        }
-        assert!(Instant::now() < deadline, "no API address logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigil did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until `events_decided` reaches `events` and the store's alert count has settled.
-fn settle(addr: SocketAddr, events: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    loop {
-        let status = get(addr, "/api/v1/status").json();
-        let count = status["store"]["alert_count"].as_u64();
-        if status["events_decided"].as_u64() == Some(events) && last == count {
-            return status;
-        }
-        last = count;
-        assert!(Instant::now() < deadline, "not settled: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn assert_error(response: &Response, status: u16, code: &str, mentions: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    let body = response.json();
-    assert_eq!(body["error"], code, "{body}");
-    let detail = body["detail"].as_str().expect("detail");
-    assert!(detail.contains(mentions), "{mentions:?} not in {detail:?}");
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    log: PathBuf,
-    vigil_log: PathBuf,
-}
 
 /// Events a fit takes effect after its window was complete (`pool.swap_after_events`).
 const SWAP_AFTER: u64 = 300;
@@ -245,15 +28,9 @@ const SWAP_AFTER: u64 = 300;
 /// A followed Cowrie file, the brute-force rule and the pool (Half-Space Trees and the
 /// online OCSVM), no cooldown, the API with a token on an ephemeral port.
 fn setup() -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("vigil.toml");
-    let log = dir.path().join("cowrie.json");
-    let vigil_log = dir.path().join("vigil.log");
-    std::fs::write(&log, "").expect("create the log");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[pipeline]
+    let setup = Setup::create();
+    setup.write_config(&format!(
+        r#"[pipeline]
 shutdown_grace_secs = 20
 [rules.brute_force]
 min_failed_logins = 5
@@ -279,17 +56,10 @@ path = "{log}"
 format = "cowrie"
 poll_millis = 20
 "#,
-            state = dir.path().join("state").display(),
-            log = log.display(),
-        ),
-    )
-    .expect("write the config");
-    Setup {
-        dir,
-        config,
-        log,
-        vigil_log,
-    }
+        state = setup.state_dir().display(),
+        log = setup.log.display(),
+    ));
+    setup
 }
 
 /// `count` Cowrie connections and logins from a few hundred addresses, one per 250 ms of
@@ -348,7 +118,7 @@ fn mixed(count: usize, start_secs: i64, seed: u64) -> String {
 }
 
 fn post(addr: SocketAddr, path: &str, body: &str) -> Response {
-    request(addr, "POST", path, Some(TOKEN), Some(body.as_bytes()))
+    request_token(addr, "POST", path, Some(TOKEN), Some(body.as_bytes()))
 }
 
 fn verdict_body(verdict: &str) -> String {
@@ -454,7 +224,7 @@ fn verdicts_reach_the_pool_detectors_show_them_and_retrains_take_effect() {
     // Refusals: no token, a bad verdict, another key, a bad id, an unknown alert, too large.
     let body = verdict_body("false_positive");
     assert_error(
-        &request(
+        &request_token(
             addr,
             "POST",
             &feedback(&pool_id),
@@ -583,7 +353,7 @@ fn verdicts_reach_the_pool_detectors_show_them_and_retrains_take_effect() {
 
     // Retrain: rules and unknown or absent kinds are 404; a model kind is scheduled once.
     for name in ["brute_force", "nope", "ocsvm"] {
-        let response = request(
+        let response = request_token(
             addr,
             "POST",
             &format!("/api/v1/detectors/{name}/retrain"),
@@ -593,13 +363,13 @@ fn verdicts_reach_the_pool_detectors_show_them_and_retrains_take_effect() {
         assert_error(&response, 404, "not_found", "");
     }
     assert_error(
-        &request(addr, "POST", "/api/v1/detectors/hst/retrain", None, None),
+        &request_token(addr, "POST", "/api/v1/detectors/hst/retrain", None, None),
         401,
         "unauthorized",
         "Bearer",
     );
     let old_hst = model_of(&view, "hst");
-    let response = request(
+    let response = request_token(
         addr,
         "POST",
         "/api/v1/detectors/hst/retrain",
@@ -614,7 +384,7 @@ fn verdicts_reach_the_pool_detectors_show_them_and_retrains_take_effect() {
     assert_eq!(scheduled["rows"], total, "the whole recent window");
     let due = total + SWAP_AFTER;
     assert_eq!(scheduled["due_seq"], due, "{scheduled}");
-    let response = request(
+    let response = request_token(
         addr,
         "POST",
         "/api/v1/detectors/hst/retrain",
@@ -671,7 +441,7 @@ fn verdicts_reach_the_pool_detectors_show_them_and_retrains_take_effect() {
 
     // Shutdown and restart: the verdicts, the pool's feedback and the retired model are in
     // the checkpoint, the verdicts on the alerts in the store.
-    let response = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let response = request_token(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(response.status, 202, "{}", response.text());
     let exit = wait_exit(&mut child, Duration::from_secs(30));
     let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
@@ -692,7 +462,7 @@ fn verdicts_reach_the_pool_detectors_show_them_and_retrains_take_effect() {
     let again = post(addr, &feedback(&pool_id), &body).json();
     assert_eq!(again["outcome"], "duplicate", "{again}");
     assert_eq!(again["counted"], "duplicate", "{again}");
-    let response = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let response = request_token(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(response.status, 202);
     assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
     drop(setup.dir);

@@ -3,174 +3,33 @@
 //! export download (`GET /api/v1/export`), 503 with `Retry-After` when the ingest queue is
 //! full, and `vigil replay --listen ADDR --hold`.
 
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use daemon::{api_address, burst_per_second, failed_logins, settle, start_run, wait_exit};
 use serde_json::Value;
 use vigil_tests::vigil_bin;
+use web::{Response, assert_error, get, request_ndjson};
 
 const TOKEN: &str = "live-token-0123456789abcdef";
 
-/// A response: status, headers (lower-case names) and body.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!(
-            "Content-Type: application/x-ndjson\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    if let Some(body) = body {
-        // The server may answer (413) and close before reading all of a large body.
-        let _ = stream.write_all(body);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..end])
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 || data.len() < end + 2 + size {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[(end + 4 + size).min(data.len())..];
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, None, None)
-}
-
 fn post_events(addr: SocketAddr, query: &str, token: Option<&str>, body: &str) -> Response {
-    request(
+    request_ndjson(
         addr,
         "POST",
         &format!("/api/v1/events{query}"),
         token,
         Some(body.as_bytes()),
     )
-}
-
-fn assert_error(response: &Response, status: u16, code: &str, mentions: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    let body = response.json();
-    assert_eq!(body["error"], code, "{body}");
-    let detail = body["detail"].as_str().expect("detail");
-    assert!(detail.contains(mentions), "{mentions:?} not in {detail:?}");
-}
-
-/// Cowrie failed logins: `count` events from `ip`, 100 ms apart from `start_secs` after
-/// 2026-03-01T00:00:00Z; with `min_failed_logins = 5` and no cooldown, every one from the
-/// fifth on raises an alert.
-fn failed_logins(ip: &str, start_secs: i64, count: usize) -> String {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
-        .expect("valid time")
-        .with_timezone(&chrono::Utc);
-    let mut text = String::new();
-    for i in 0..count {
-        let time = start + chrono::TimeDelta::milliseconds(start_secs * 1000 + 100 * i as i64);
-        let line = serde_json::json!({
-            "eventid": "cowrie.login.failed",
-            "username": "root",
-            "password": format!("secret-guess-{i}"),
-            "message": "login attempt failed",
-            "sensor": "hp",
-            "timestamp": time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "src_ip": ip,
-            "src_port": 40_000 + i,
-            "dst_ip": "10.0.0.5",
-            "dst_port": 22,
-            "session": format!("s-{ip}-{i}"),
-        });
-        text.push_str(&line.to_string());
-        text.push('\n');
-    }
-    text
 }
 
 /// A config with the rules alone, every hit its own alert, and `extra` lines appended
@@ -232,67 +91,6 @@ poll_millis = 20
         std::fs::write(&config, text).expect("write the config");
     }
     config
-}
-
-/// Starts `vigil run` and waits for the API's address in its log.
-fn start(config: &Path, vigil_log: &Path) -> (Child, SocketAddr) {
-    let log = std::fs::File::create(vigil_log).expect("vigil log");
-    let mut child = Command::new(vigil_bin())
-        .args(["run", "--config", config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("vigil starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(vigil_log).unwrap_or_default();
-        if let Some(addr) = address_in(&text) {
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("vigil exited ({status}) before serving: {text}");
-        }
-        assert!(Instant::now() < deadline, "no API address logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn address_in(text: &str) -> Option<SocketAddr> {
-    let rest = text.split("admin API on http://").nth(1)?;
-    rest.split(|c: char| c.is_whitespace() || c == '/')
-        .next()
-        .and_then(|a| a.parse().ok())
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigil did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until `events_decided` reaches `events` and the store's alert count has settled.
-fn settle(addr: SocketAddr, events: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    loop {
-        let status = get(addr, "/api/v1/status").json();
-        let count = status["store"]["alert_count"].as_u64();
-        if status["events_decided"].as_u64() == Some(events) && last == count {
-            return status;
-        }
-        last = count;
-        assert!(Instant::now() < deadline, "not settled: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// An open `GET /api/v1/stream`, read as it arrives.
@@ -388,20 +186,6 @@ fn events(text: &str, name: &str) -> Vec<(Option<u64>, Value)> {
     out
 }
 
-/// `each` failed logins from each of `hosts` addresses `prefix.1`, `prefix.2`..., one
-/// address a second after the other from `start_secs` on: one alert per address.
-fn burst(prefix: &str, hosts: usize, each: usize, start_secs: i64) -> String {
-    (0..hosts)
-        .map(|host| {
-            failed_logins(
-                &format!("{prefix}.{}", host + 1),
-                start_secs + host as i64,
-                each,
-            )
-        })
-        .collect()
-}
-
 fn count_alerts_in(text: &str) -> usize {
     text.matches("event: alert\n").count()
 }
@@ -410,7 +194,7 @@ fn count_alerts_in(text: &str) -> usize {
 fn ingest_stream_and_export() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = run_config(dir.path(), "");
-    let (mut child, addr) = start(&config, &dir.path().join("vigil.log"));
+    let (mut child, addr) = start_run(&config, &dir.path().join("vigil.log"), "http");
     assert_eq!(get(addr, "/readyz").status, 200);
     let sources = get(addr, "/api/v1/sources").json();
     assert_eq!(sources["sources"][0]["name"], "honeypot");
@@ -424,7 +208,7 @@ fn ingest_stream_and_export() {
     assert!(kpi[0].1["alerts_red"].is_u64());
 
     // Ingest: counted per line, bad lines named by number; mutating, so token-gated.
-    let mut body = burst("203.0.113", 6, 6, 0);
+    let mut body = burst_per_second("203.0.113", 6, 6, 0);
     body.push_str("this is not json\n");
     assert_error(
         &post_events(addr, "?format=cowrie", None, &body),
@@ -458,7 +242,12 @@ fn ingest_stream_and_export() {
     assert_eq!(answer["source"], "http");
     assert_eq!(answer["rejections"][0]["line"], 37, "{answer}");
     // format=auto recognises the lines; the same lines again are new records (own origins).
-    let answer = post_events(addr, "", Some(TOKEN), &burst("198.51.100", 4, 6, 600));
+    let answer = post_events(
+        addr,
+        "",
+        Some(TOKEN),
+        &burst_per_second("198.51.100", 4, 6, 600),
+    );
     assert_eq!(answer.status, 200, "{}", answer.text());
     assert_eq!(answer.json()["accepted"], 24);
 
@@ -557,7 +346,7 @@ fn ingest_stream_and_export() {
 
     drop(stream);
     drop(resumed);
-    let shutdown = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let shutdown = request_ndjson(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(shutdown.status, 202);
     assert!(wait_exit(&mut child, Duration::from_secs(60)).success());
 }
@@ -567,8 +356,8 @@ fn a_full_ingest_queue_answers_503_with_retry_after() {
     let dir = tempfile::tempdir().expect("temp dir");
     // The http source's queue holds one request.
     let config = run_config(dir.path(), "mailbox_batches = 1");
-    let (mut child, addr) = start(&config, &dir.path().join("vigil.log"));
-    let paused = request(
+    let (mut child, addr) = start_run(&config, &dir.path().join("vigil.log"), "http");
+    let paused = request_ndjson(
         addr,
         "POST",
         "/api/v1/sources/http/pause",
@@ -581,7 +370,7 @@ fn a_full_ingest_queue_answers_503_with_retry_after() {
     let (tx, rx) = mpsc::channel();
     for (i, ip) in ["192.0.2.1", "192.0.2.2"].into_iter().enumerate() {
         let tx = tx.clone();
-        let body = failed_logins(ip, 100 * i as i64, 6);
+        let body = failed_logins(ip, 100 * i as i64, 6, 100);
         std::thread::spawn(move || {
             let response = post_events(addr, "?format=cowrie", Some(TOKEN), &body);
             let _ = tx.send(response);
@@ -592,7 +381,7 @@ fn a_full_ingest_queue_answers_503_with_retry_after() {
         .expect("one request answered while the source is paused");
     assert_error(&first, 503, "unavailable", "full");
     assert_eq!(first.header("retry-after"), Some("1"));
-    let resumed = request(
+    let resumed = request_ndjson(
         addr,
         "POST",
         "/api/v1/sources/http/resume",
@@ -618,7 +407,7 @@ fn a_full_ingest_queue_answers_503_with_retry_after() {
         })
         .collect();
     assert_eq!(ips.len(), 1, "the refused request raised nothing: {ips:?}");
-    let shutdown = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let shutdown = request_ndjson(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(shutdown.status, 202);
     assert!(wait_exit(&mut child, Duration::from_secs(60)).success());
 }
@@ -627,7 +416,7 @@ fn a_full_ingest_queue_answers_503_with_retry_after() {
 fn replay_serves_the_api_while_it_runs_and_holds_after() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("cowrie.json");
-    std::fs::write(&input, burst("203.0.113", 3, 6, 0)).expect("write the input");
+    std::fs::write(&input, burst_per_second("203.0.113", 3, 6, 0)).expect("write the input");
     let config = write_config(dir.path(), &format!("[api]\ntoken = \"{TOKEN}\"\n"));
     let mut child = Command::new(vigil_bin())
         .args([
@@ -665,7 +454,7 @@ fn replay_serves_the_api_while_it_runs_and_holds_after() {
         let line = err_rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("no address printed: {seen:?}"));
-        if let Some(addr) = address_in(&line) {
+        if let Some(addr) = api_address(&line, "http") {
             break addr;
         }
         seen.push(line);
@@ -711,12 +500,17 @@ fn replay_serves_the_api_while_it_runs_and_holds_after() {
     );
     // A replay takes no events over HTTP.
     assert_error(
-        &post_events(addr, "", Some(TOKEN), &failed_logins("192.0.2.9", 0, 1)),
+        &post_events(
+            addr,
+            "",
+            Some(TOKEN),
+            &failed_logins("192.0.2.9", 0, 1, 100),
+        ),
         503,
         "unavailable",
         "HTTP",
     );
-    let shutdown = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let shutdown = request_ndjson(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(shutdown.status, 202);
     assert!(wait_exit(&mut child, Duration::from_secs(60)).success());
 }

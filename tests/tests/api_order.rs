@@ -6,286 +6,19 @@
 //!
 //! The helpers are copied from `api.rs`, which other work owns.
 
-use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
 
-use serde_json::Value;
-use vigil_tests::vigil_bin;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use daemon::{append, burst, settle, setup, start, wait_exit, walk_pages};
+use web::{assert_error, get, request_token};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-/// A response: status and body.
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    if let Some(body) = body {
-        // The server may answer (413) and close before reading all of a large body.
-        let _ = stream.write_all(body);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Response { status, body }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..end])
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, None, None)
-}
-
-/// Cowrie failed logins: `count` events from `ip`, one per `step_millis` of event time from
-/// `start_millis` after 2026-03-01T00:00:00Z.
-fn failed_logins_at(ip: &str, start_millis: i64, count: usize, step_millis: i64) -> String {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
-        .expect("valid time")
-        .with_timezone(&chrono::Utc);
-    let mut text = String::new();
-    for i in 0..count {
-        let time = start + chrono::TimeDelta::milliseconds(start_millis + step_millis * i as i64);
-        let line = serde_json::json!({
-            "eventid": "cowrie.login.failed",
-            "username": "root",
-            "password": format!("secret-guess-{i}"),
-            "message": "login attempt failed",
-            "sensor": "hp",
-            "timestamp": time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "src_ip": ip,
-            "src_port": 40_000 + i,
-            "dst_ip": "10.0.0.5",
-            "dst_port": 22,
-            "session": format!("s-{ip}-{i}"),
-        });
-        text.push_str(&line.to_string());
-        text.push('\n');
-    }
-    text
-}
-
-/// `each` failed logins from each of `hosts` addresses `prefix.1`, `prefix.2`..., one
-/// address after the other, 100 ms apart, from `start_secs` on: each address raises an
-/// ORANGE alert at the fifth, and a RED one when it goes on long enough to escalate.
-fn burst(prefix: &str, hosts: usize, each: usize, start_secs: i64) -> String {
-    let mut text = String::new();
-    for host in 0..hosts {
-        let start = start_secs * 1000 + (host * each) as i64 * 100;
-        text.push_str(&failed_logins_at(
-            &format!("{prefix}.{}", host + 1),
-            start,
-            each,
-            100,
-        ));
-    }
-    text
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open the log");
-    f.write_all(text.as_bytes()).expect("append");
-}
-
-struct Setup {
-    /// Holds the temporary directory until the test ends.
-    _dir: tempfile::TempDir,
-    config: PathBuf,
-    log: PathBuf,
-    vigil_log: PathBuf,
-}
-
-/// A config reading a followed Cowrie file with the rules alone (no pool), every hit its
-/// own alert (no cooldown), and the API on an ephemeral port with `api` lines added.
-fn setup(api: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("vigil.toml");
-    let log = dir.path().join("cowrie.json");
-    let vigil_log = dir.path().join("vigil.log");
-    std::fs::write(&log, "").expect("create the log");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[pipeline]
-shutdown_grace_secs = 20
-[rules.brute_force]
-min_failed_logins = 5
-[pool]
-enabled = false
-[state]
-dir = "{state}"
-flush_every_millis = 20
-checkpoint_secs = 1
-retention_max_age_days = 0
-[alerts]
-cooldown_secs = 0
-[outputs]
-alerts_ndjson = "{flat}"
-[api]
-listen = "127.0.0.1:0"
-{api}
-[sources.honeypot]
-type = "file"
-path = "{log}"
-format = "cowrie"
-poll_millis = 20
-"#,
-            state = dir.path().join("state").display(),
-            flat = dir.path().join("alerts.ndjson").display(),
-            log = log.display(),
-        ),
-    )
-    .expect("write the config");
-    Setup {
-        _dir: dir,
-        config,
-        log,
-        vigil_log,
-    }
-}
-
-/// Starts `vigil run` and waits for the API's address in its log.
-fn start(setup: &Setup) -> (Child, SocketAddr) {
-    let _ = std::fs::remove_file(&setup.vigil_log);
-    let log = std::fs::File::create(&setup.vigil_log).expect("vigil log");
-    let mut child = Command::new(vigil_bin())
-        .args(["run", "--config", setup.config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("vigil starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
-        if let Some(rest) = text.split("admin API on http://").nth(1) {
-            let addr = rest
-                .split(|c: char| c.is_whitespace())
-                .next()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no address in the log: {text}"));
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("vigil exited ({status}) before serving: {text}");
-        }
-        assert!(Instant::now() < deadline, "no API address logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigil did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until `events_decided` reaches `events` and the store's alert count has settled.
-fn settle(addr: SocketAddr, events: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    loop {
-        let status = get(addr, "/api/v1/status").json();
-        let count = status["store"]["alert_count"].as_u64();
-        if status["events_decided"].as_u64() == Some(events) && last == count {
-            return status;
-        }
-        last = count;
-        assert!(Instant::now() < deadline, "not settled: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 /// One alert of a walk: id, score and event time (RFC 3339, which sorts as time does).
 #[derive(Debug, Clone, PartialEq)]
@@ -300,29 +33,24 @@ struct Seen {
 fn walk(addr: SocketAddr, query: &str, limit: usize) -> (Vec<Seen>, usize) {
     let mut seen = Vec::new();
     let mut pages = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/api/v1/alerts?limit={limit}{query}");
-        if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={cursor}"));
-        }
-        let page = get(addr, &path);
-        assert_eq!(page.status, 200, "{path}: {}", page.text());
+    walk_pages(addr, query, limit, &mut |page| {
         pages += 1;
-        let page = page.json();
-        let alerts = page["alerts"].as_array().expect("alerts");
-        assert!(alerts.len() <= limit, "{path}");
-        seen.extend(alerts.iter().map(|a| Seen {
-            id: a["id"].as_str().expect("id").to_string(),
-            score: a["score"].as_f64().expect("score"),
-            event_time: a["event_time"].as_str().expect("event time").to_string(),
-        }));
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => return (seen, pages),
+        seen.extend(
+            page["alerts"]
+                .as_array()
+                .expect("alerts")
+                .iter()
+                .map(|a| Seen {
+                    id: a["id"].as_str().expect("id").to_string(),
+                    score: a["score"].as_f64().expect("score"),
+                    event_time: a["event_time"].as_str().expect("event time").to_string(),
+                }),
+        );
+        if page["next_cursor"].is_string() {
+            assert!(pages < 10_000, "the walk does not end: {query}");
         }
-        assert!(pages < 10_000, "the walk does not end: {path}");
-    }
+    });
+    (seen, pages)
 }
 
 /// Asserts the score order: scores never increase, equal scores come newest first, and no
@@ -341,14 +69,6 @@ fn assert_score_order(seen: &[Seen], what: &str) {
 
 fn ids(seen: &[Seen]) -> BTreeSet<String> {
     seen.iter().map(|s| s.id.clone()).collect()
-}
-
-fn assert_error(response: &Response, status: u16, code: &str, mentions: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    let body = response.json();
-    assert_eq!(body["error"], code, "{body}");
-    let detail = body["detail"].as_str().expect("detail");
-    assert!(detail.contains(mentions), "{mentions:?} not in {detail:?}");
 }
 
 #[test]
@@ -465,7 +185,7 @@ fn score_order_pages_every_alert_once_highest_first() {
         "{next}"
     );
 
-    let response = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let response = request_token(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(response.status, 202, "{}", response.text());
     let exit = wait_exit(&mut child, Duration::from_secs(60));
     assert!(exit.success(), "{exit}");

@@ -7,71 +7,41 @@
 //! broken file gets 400 naming the field and changes nothing, the daemon running on. SIGHUP
 //! does the same, saying so in the log.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use daemon::{Setup, append, failed_logins, settle, start};
 use serde_json::{Value, json};
-use vigil_tests::vigil_bin;
+use web::{Response, assert_error, send};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
 
-/// A response: status and body.
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One HTTP/1.1 request on its own connection (the answers here are never chunked).
+/// One request with an optional bearer `token` (`Content-Length: 0` on a POST); the answers
+/// here are never chunked.
 fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    let auth = token.map(|token| format!("Bearer {token}"));
+    let mut headers = Vec::new();
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth.as_str()));
     }
     if method == "POST" {
-        head.push_str("Content-Length: 0\r\n");
+        headers.push(("Content-Length", "0"));
     }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let response = send(addr, method, path, &headers, None, Duration::from_secs(30));
     assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "{head}"
+        !response
+            .header("transfer-encoding")
+            .is_some_and(|value| value.to_ascii_lowercase().contains("chunked")),
+        "{:?}",
+        response.headers
     );
-    let status: u16 = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    Response {
-        status,
-        body: raw[split + 4..].to_vec(),
-    }
+    response
 }
 
 fn get(addr: SocketAddr, path: &str) -> Response {
@@ -80,150 +50,6 @@ fn get(addr: SocketAddr, path: &str) -> Response {
 
 fn reload(addr: SocketAddr, token: Option<&str>) -> Response {
     request(addr, "POST", "/api/v1/config/reload", token)
-}
-
-/// `count` Cowrie failed logins from `ip`, 100 ms apart from `start_secs` after
-/// 2026-03-01T00:00:00Z: the fifth raises a brute-force alert at strength 0.95.
-fn failed_logins(ip: &str, start_secs: i64, count: usize) -> String {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
-        .expect("valid time")
-        .with_timezone(&chrono::Utc);
-    let mut text = String::new();
-    for i in 0..count {
-        let time = start + chrono::TimeDelta::milliseconds(start_secs * 1000 + 100 * i as i64);
-        let line = json!({
-            "eventid": "cowrie.login.failed",
-            "username": "root",
-            "password": format!("guess-{i}"),
-            "message": "login attempt failed",
-            "sensor": "hp",
-            "timestamp": time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "src_ip": ip,
-            "src_port": 40_000 + i,
-            "dst_ip": "10.0.0.5",
-            "dst_port": 22,
-            "session": format!("s-{ip}-{i}"),
-        });
-        text.push_str(&line.to_string());
-        text.push('\n');
-    }
-    text
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open the log");
-    f.write_all(text.as_bytes()).expect("append");
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    log: PathBuf,
-    vigil_log: PathBuf,
-}
-
-impl Setup {
-    /// Writes the config with `severity`, `alerts` and `pipeline` lines in those tables.
-    fn write_config(&self, severity: &str, alerts: &str, pipeline: &str) {
-        let text = format!(
-            r#"[pipeline]
-shutdown_grace_secs = 20
-{pipeline}
-[rules.brute_force]
-min_failed_logins = 5
-[severity]
-{severity}
-[pool]
-enabled = false
-[state]
-dir = "{state}"
-flush_every_millis = 20
-retention_max_age_days = 0
-[alerts]
-cooldown_secs = 0
-{alerts}
-[api]
-listen = "127.0.0.1:0"
-token = "{TOKEN}"
-[sources.honeypot]
-type = "file"
-path = "{log}"
-format = "cowrie"
-poll_millis = 20
-"#,
-            state = self.dir.path().join("state").display(),
-            log = self.log.display(),
-        );
-        // Written whole and renamed over the old one, as editors and config tools do.
-        let fresh = self.dir.path().join("vigil.toml.new");
-        std::fs::write(&fresh, text).expect("write the config");
-        std::fs::rename(&fresh, &self.config).expect("replace the config");
-    }
-
-    fn vigil_log(&self) -> String {
-        std::fs::read_to_string(&self.vigil_log).unwrap_or_default()
-    }
-}
-
-fn setup() -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let setup = Setup {
-        config: dir.path().join("vigil.toml"),
-        log: dir.path().join("cowrie.json"),
-        vigil_log: dir.path().join("vigil.log"),
-        dir,
-    };
-    std::fs::write(&setup.log, "").expect("create the log");
-    setup.write_config("", "", "");
-    setup
-}
-
-/// Starts `vigil run` and waits for the API's address in its log.
-fn start(setup: &Setup) -> (Child, SocketAddr) {
-    let log = std::fs::File::create(&setup.vigil_log).expect("vigil log");
-    let mut child = Command::new(vigil_bin())
-        .args(["run", "--config", setup.config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("vigil starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = setup.vigil_log();
-        if let Some(rest) = text.split("admin API on http://").nth(1) {
-            let addr = rest
-                .split(|c: char| c.is_whitespace())
-                .next()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no address in the log: {text}"));
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("vigil exited ({status}) before serving: {text}");
-        }
-        assert!(Instant::now() < deadline, "no API address logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until `events_decided` reaches `events` and the store's alert count has settled.
-fn settle(addr: SocketAddr, events: u64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    loop {
-        let status = get(addr, "/api/v1/status").json();
-        let count = status["store"]["alert_count"].as_u64();
-        if status["events_decided"].as_u64() == Some(events) && last == count {
-            return;
-        }
-        last = count;
-        assert!(Instant::now() < deadline, "not settled: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// Waits until the log holds `needle` (at or after byte `from`); returns the text after it.
@@ -266,11 +92,46 @@ fn hang_up(child: &Child) {
 }
 
 fn assert_bad_request(response: &Response, mentions: &str) {
-    assert_eq!(response.status, 400, "{}", response.text());
-    let body = response.json();
-    assert_eq!(body["error"], "bad_request", "{body}");
-    let detail = body["detail"].as_str().expect("detail");
-    assert!(detail.contains(mentions), "{mentions:?} not in {detail:?}");
+    assert_error(response, 400, "bad_request", mentions);
+}
+
+/// Writes the config with `severity`, `alerts` and `pipeline` lines in those tables.
+fn write_config(setup: &Setup, severity: &str, alerts: &str, pipeline: &str) {
+    setup.write_config(&format!(
+        r#"[pipeline]
+shutdown_grace_secs = 20
+{pipeline}
+[rules.brute_force]
+min_failed_logins = 5
+[severity]
+{severity}
+[pool]
+enabled = false
+[state]
+dir = "{state}"
+flush_every_millis = 20
+retention_max_age_days = 0
+[alerts]
+cooldown_secs = 0
+{alerts}
+[api]
+listen = "127.0.0.1:0"
+token = "{TOKEN}"
+[sources.honeypot]
+type = "file"
+path = "{log}"
+format = "cowrie"
+poll_millis = 20
+"#,
+        state = setup.state_dir().display(),
+        log = setup.log.display(),
+    ));
+}
+
+fn setup() -> Setup {
+    let setup = Setup::create();
+    write_config(&setup, "", "", "");
+    setup
 }
 
 fn thresholds(addr: SocketAddr) -> Value {
@@ -283,8 +144,8 @@ fn reload_applies_thresholds_and_allowlist_and_lists_what_needs_a_restart() {
     let (mut child, addr) = start(&setup);
 
     // Before: a hit at the threshold is ORANGE, nobody is allowlisted.
-    append(&setup.log, &failed_logins("198.51.100.1", 0, 6));
-    append(&setup.log, &failed_logins("203.0.113.1", 10, 6));
+    append(&setup.log, &failed_logins("198.51.100.1", 0, 6, 100));
+    append(&setup.log, &failed_logins("203.0.113.1", 10, 6, 100));
     settle(addr, 12);
     assert_eq!(
         severities(addr),
@@ -295,7 +156,8 @@ fn reload_applies_thresholds_and_allowlist_and_lists_what_needs_a_restart() {
     );
 
     // New thresholds and allowlist, and a field that needs a restart.
-    setup.write_config(
+    write_config(
+        &setup,
         "red = 0.9\norange = 0.8",
         "allowlist = [\"198.51.100.0/24\"]",
         "batch_max_events = 512",
@@ -318,8 +180,8 @@ fn reload_applies_thresholds_and_allowlist_and_lists_what_needs_a_restart() {
     assert_eq!(listed["allowlist"], json!(["198.51.100.0/24"]));
 
     // After: the same burst is RED, and the allowlisted source raises nothing (counted).
-    append(&setup.log, &failed_logins("198.51.100.2", 20, 6));
-    append(&setup.log, &failed_logins("203.0.113.2", 30, 6));
+    append(&setup.log, &failed_logins("198.51.100.2", 20, 6, 100));
+    append(&setup.log, &failed_logins("203.0.113.2", 30, 6, 100));
     settle(addr, 24);
     assert_eq!(
         severities(addr),
@@ -344,22 +206,28 @@ fn reload_applies_thresholds_and_allowlist_and_lists_what_needs_a_restart() {
     );
 
     // Broken files: 400 naming the field; nothing changes and the daemon runs on.
-    setup.write_config(
+    write_config(
+        &setup,
         "red = 0.5\norange = 0.6",
         "allowlist = [\"198.51.100.0/24\"]",
         "",
     );
     assert_bad_request(&reload(addr, Some(TOKEN)), "severity.red");
-    setup.write_config("", "allowlist = [\"10.0.0.0/33\"]", "");
+    write_config(&setup, "", "allowlist = [\"10.0.0.0/33\"]", "");
     assert_bad_request(&reload(addr, Some(TOKEN)), "alerts.allowlist[0]");
-    setup.write_config("", "cooldown = 5", "");
+    write_config(&setup, "", "cooldown = 5", "");
     assert_bad_request(&reload(addr, Some(TOKEN)), "cooldown");
     assert_eq!(get(addr, "/api/v1/status").status, 200);
     assert_eq!(thresholds(addr), json!({"orange": 0.8, "red": 0.9}));
 
     // SIGHUP: the allowlist emptied and RED back at 0.99; the log says what was applied.
     let from = setup.vigil_log().len();
-    setup.write_config("red = 0.99\norange = 0.8", "", "batch_max_events = 512");
+    write_config(
+        &setup,
+        "red = 0.99\norange = 0.8",
+        "",
+        "batch_max_events = 512",
+    );
     hang_up(&child);
     let line = wait_for_log(&setup, from, "config reloaded from");
     assert!(
@@ -369,7 +237,7 @@ fn reload_applies_thresholds_and_allowlist_and_lists_what_needs_a_restart() {
         "{line}"
     );
     assert_eq!(thresholds(addr), json!({"orange": 0.8, "red": 0.99}));
-    append(&setup.log, &failed_logins("198.51.100.3", 40, 6));
+    append(&setup.log, &failed_logins("198.51.100.3", 40, 6, 100));
     settle(addr, 30);
     assert!(
         severities(addr).contains(&("198.51.100.3".to_string(), "orange".to_string())),
@@ -379,7 +247,7 @@ fn reload_applies_thresholds_and_allowlist_and_lists_what_needs_a_restart() {
 
     // A broken file on SIGHUP is logged at error level and changes nothing.
     let from = setup.vigil_log().len();
-    setup.write_config("red = 0.5\norange = 0.8", "", "");
+    write_config(&setup, "red = 0.5\norange = 0.8", "", "");
     hang_up(&child);
     let line = wait_for_log(&setup, from, "config reload (SIGHUP) failed");
     let line = line.lines().next().unwrap_or_default().to_string();

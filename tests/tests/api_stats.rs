@@ -7,311 +7,22 @@
 //! cover (counted by reason), survive a restart, and stop dropping once deleted; the
 //! configured allowlist is never alerted on.
 
-use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
 
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use daemon::{Setup, append, burst, failed_logins, settle, setup_with, start, wait_exit};
 use serde_json::Value;
 use vigil_tests::vigil_bin;
+use web::{Response, assert_error, get, request_token};
 
 const TOKEN: &str = "test-token-0123456789abcdef";
-
-/// A response: status, headers (lower-case names) and body.
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&[u8]>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).expect("send head");
-    if let Some(body) = body {
-        // The server may answer (413) and close before reading all of a large body.
-        let _ = stream.write_all(body);
-    }
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"))
-    {
-        body = dechunk(&body);
-    }
-    Response {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..end])
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
-    }
-}
-
-fn get(addr: SocketAddr, path: &str) -> Response {
-    request(addr, "GET", path, None, None)
-}
-
-/// Cowrie failed logins: `count` events from `ip`, one per `step_millis` of event time from
-/// `start_secs` after 2026-03-01T00:00:00Z.
-fn failed_logins(ip: &str, start_secs: i64, count: usize, step_millis: i64) -> String {
-    failed_logins_at(ip, start_secs * 1000, count, step_millis)
-}
-
-fn failed_logins_at(ip: &str, start_millis: i64, count: usize, step_millis: i64) -> String {
-    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
-        .expect("valid time")
-        .with_timezone(&chrono::Utc);
-    let mut text = String::new();
-    for i in 0..count {
-        let time = start + chrono::TimeDelta::milliseconds(start_millis + step_millis * i as i64);
-        let line = serde_json::json!({
-            "eventid": "cowrie.login.failed",
-            "username": "root",
-            "password": format!("secret-guess-{i}"),
-            "message": "login attempt failed",
-            "sensor": "hp",
-            "timestamp": time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
-            "src_ip": ip,
-            "src_port": 40_000 + i,
-            "dst_ip": "10.0.0.5",
-            "dst_port": 22,
-            "session": format!("s-{ip}-{i}"),
-        });
-        text.push_str(&line.to_string());
-        text.push('\n');
-    }
-    text
-}
-
-/// `each` failed logins from each of `hosts` addresses `prefix.1`, `prefix.2`..., one
-/// address after the other, 100 ms apart, from `start_secs` on: each address raises an
-/// ORANGE alert at the fifth, and a RED one when it goes on long enough to escalate.
-fn burst(prefix: &str, hosts: usize, each: usize, start_secs: i64) -> String {
-    let mut text = String::new();
-    for host in 0..hosts {
-        let start = start_secs * 1000 + (host * each) as i64 * 100;
-        text.push_str(&failed_logins_at(
-            &format!("{prefix}.{}", host + 1),
-            start,
-            each,
-            100,
-        ));
-    }
-    text
-}
-
-fn append(path: &Path, text: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open the log");
-    f.write_all(text.as_bytes()).expect("append");
-}
-
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    log: PathBuf,
-    vigil_log: PathBuf,
-}
-
-/// A config reading a followed Cowrie file with the rules alone (no pool), every hit its
-/// own alert (no cooldown), and the API on an ephemeral port, with `api` lines added to
-/// `[api]` and `alerts` lines to `[alerts]`.
-fn setup(api: &str, alerts: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("vigil.toml");
-    let log = dir.path().join("cowrie.json");
-    let vigil_log = dir.path().join("vigil.log");
-    std::fs::write(&log, "").expect("create the log");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[pipeline]
-shutdown_grace_secs = 20
-[rules.brute_force]
-min_failed_logins = 5
-[pool]
-enabled = false
-[state]
-dir = "{state}"
-flush_every_millis = 20
-checkpoint_secs = 1
-retention_max_age_days = 0
-[alerts]
-cooldown_secs = 0
-{alerts}
-[outputs]
-alerts_ndjson = "{flat}"
-[api]
-listen = "127.0.0.1:0"
-{api}
-[sources.honeypot]
-type = "file"
-path = "{log}"
-format = "cowrie"
-poll_millis = 20
-"#,
-            state = dir.path().join("state").display(),
-            flat = dir.path().join("alerts.ndjson").display(),
-            log = log.display(),
-        ),
-    )
-    .expect("write the config");
-    Setup {
-        dir,
-        config,
-        log,
-        vigil_log,
-    }
-}
-
-/// Starts `vigil run` and waits for the API's address in its log.
-fn start(setup: &Setup) -> (Child, SocketAddr) {
-    let _ = std::fs::remove_file(&setup.vigil_log);
-    let log = std::fs::File::create(&setup.vigil_log).expect("vigil log");
-    let mut child = Command::new(vigil_bin())
-        .args(["run", "--config", setup.config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("vigil starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
-        if let Some(rest) = text.split("admin API on http://").nth(1) {
-            let addr = rest
-                .split(|c: char| c.is_whitespace())
-                .next()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no address in the log: {text}"));
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("vigil exited ({status}) before serving: {text}");
-        }
-        assert!(Instant::now() < deadline, "no API address logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigil did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Waits until `events_decided` reaches `events` and the store's alert count has settled.
-fn settle(addr: SocketAddr, events: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = None;
-    loop {
-        let status = get(addr, "/api/v1/status").json();
-        let count = status["store"]["alert_count"].as_u64();
-        if status["events_decided"].as_u64() == Some(events) && last == count {
-            return status;
-        }
-        last = count;
-        assert!(Instant::now() < deadline, "not settled: {status}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn assert_error(response: &Response, status: u16, code: &str, mentions: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    let body = response.json();
-    assert_eq!(body["error"], code, "{body}");
-    let detail = body["detail"].as_str().expect("detail");
-    assert!(detail.contains(mentions), "{mentions:?} not in {detail:?}");
-}
 
 /// Every stored alert, through the pages.
 fn all_alerts(addr: SocketAddr) -> Vec<Value> {
@@ -353,11 +64,11 @@ fn alerted_events(alerts: &[Value], since: &str, until: &str) -> u64 {
 }
 
 fn post_json(addr: SocketAddr, path: &str, token: Option<&str>, body: &Value) -> Response {
-    request(addr, "POST", path, token, Some(body.to_string().as_bytes()))
+    request_token(addr, "POST", path, token, Some(body.to_string().as_bytes()))
 }
 
 fn shut_down(mut child: Child, addr: SocketAddr, setup: &Setup) {
-    let response = request(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
+    let response = request_token(addr, "POST", "/api/v1/shutdown", Some(TOKEN), None);
     assert_eq!(response.status, 202, "{}", response.text());
     let exit = wait_exit(&mut child, Duration::from_secs(30));
     let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
@@ -366,7 +77,7 @@ fn shut_down(mut child: Child, addr: SocketAddr, setup: &Setup) {
 
 #[test]
 fn summary_timeseries_and_top_lists_count_in_event_time() {
-    let setup = setup(&format!("token = \"{TOKEN}\""), "");
+    let setup = setup_with(&format!("token = \"{TOKEN}\""), "");
     // The previous hour: 2 sources, 6 failed logins each, in the minute from 00:00.
     append(&setup.log, &burst("192.0.2", 2, 6, 0));
     // The current hour: 3 sources, 10 each, in the minute from 01:00.
@@ -541,7 +252,7 @@ fn summary_timeseries_and_top_lists_count_in_event_time() {
 
 #[test]
 fn suppressions_and_the_allowlist_drop_alerts_and_count_them() {
-    let setup = setup(
+    let setup = setup_with(
         &format!("token = \"{TOKEN}\"\nmax_body_bytes = 1024"),
         "allowlist = [\"198.51.100.0/24\"]",
     );
@@ -684,21 +395,21 @@ fn suppressions_and_the_allowlist_drop_alerts_and_count_them() {
     // Deleting one needs the token; a second delete finds nothing.
     let path = format!("/api/v1/suppressions/{red_team_id}");
     assert_error(
-        &request(addr, "DELETE", &path, None, None),
+        &request_token(addr, "DELETE", &path, None, None),
         401,
         "unauthorized",
         "Bearer",
     );
-    let deleted = request(addr, "DELETE", &path, Some(TOKEN), None);
+    let deleted = request_token(addr, "DELETE", &path, Some(TOKEN), None);
     assert_eq!(deleted.status, 204, "{}", deleted.text());
     assert_error(
-        &request(addr, "DELETE", &path, Some(TOKEN), None),
+        &request_token(addr, "DELETE", &path, Some(TOKEN), None),
         404,
         "not_found",
         &red_team_id,
     );
     assert_error(
-        &request(
+        &request_token(
             addr,
             "DELETE",
             "/api/v1/suppressions/nope",
@@ -730,7 +441,7 @@ fn suppressions_and_the_allowlist_drop_alerts_and_count_them() {
 
 #[test]
 fn a_bad_allowlist_entry_stops_start_up_naming_it() {
-    let setup = setup("", "allowlist = [\"10.0.0.0/8\", \"10.0.0.0/33\"]");
+    let setup = setup_with("", "allowlist = [\"10.0.0.0/8\", \"10.0.0.0/33\"]");
     let output = Command::new(vigil_bin())
         .args(["check-config", setup.config.to_str().expect("utf-8")])
         .output()

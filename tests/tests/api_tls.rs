@@ -3,13 +3,19 @@
 //! client that does not trust it get nothing; a bad certificate or key stops `vigil run` and
 //! `vigil check-config` before any port is bound, naming the field and the path.
 
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use daemon::{Setup, start_run, wait_exit};
 use vigil_tests::vigil_bin;
 
 const TOKEN: &str = "test-token-0123456789abcdef";
@@ -26,29 +32,12 @@ fn self_signed() -> (String, Vec<u8>, String) {
     (cert.pem(), cert.der().to_vec(), key.serialize_pem())
 }
 
-struct Setup {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    vigil_log: PathBuf,
-}
-
-impl Setup {
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-}
-
 /// A config reading an empty, followed Cowrie file with the rules alone, the API on an
 /// ephemeral port with a token and `tls` as its `[api.tls]` table.
 fn setup(tls: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("vigil.toml");
-    let log = dir.path().join("cowrie.json");
-    std::fs::write(&log, "").expect("create the log");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[pool]
+    let setup = Setup::create();
+    setup.write_config(&format!(
+        r#"[pool]
 enabled = false
 [state]
 dir = "{state}"
@@ -63,17 +52,15 @@ path = "{log}"
 format = "cowrie"
 poll_millis = 20
 "#,
-            state = dir.path().join("state").display(),
-            log = log.display(),
-        ),
-    )
-    .expect("write the config");
-    let vigil_log = dir.path().join("vigil.log");
-    Setup {
-        dir,
-        config,
-        vigil_log,
-    }
+        state = setup.state_dir().display(),
+        log = setup.log.display(),
+    ));
+    setup
+}
+
+/// Starts `vigil run` and waits for the API's HTTPS address in its log.
+fn start(setup: &Setup) -> (Child, SocketAddr) {
+    start_run(&setup.config, &setup.vigil_log, "https")
 }
 
 fn tls_table(cert: &Path, key: &Path) -> String {
@@ -88,49 +75,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write");
     path
-}
-
-/// Starts `vigil run` and waits for the API's HTTPS address in its log.
-fn start(setup: &Setup) -> (Child, SocketAddr) {
-    let log = std::fs::File::create(&setup.vigil_log).expect("vigil log");
-    let mut child = Command::new(vigil_bin())
-        .args(["run", "--config", setup.config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("vigil starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(&setup.vigil_log).unwrap_or_default();
-        if let Some(rest) = text.split("admin API on https://").nth(1) {
-            let addr = rest
-                .split(|c: char| c.is_whitespace())
-                .next()
-                .and_then(|a| a.parse().ok())
-                .unwrap_or_else(|| panic!("no address in the log: {text}"));
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("vigil exited ({status}) before serving: {text}");
-        }
-        assert!(Instant::now() < deadline, "no HTTPS address logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("vigil did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// An HTTPS client that trusts `roots` only (the default roots when `None`).

@@ -9,7 +9,11 @@
 //! When the Prometheus server is missing the test is skipped with a message, or fails
 //! naming the package when `CI` is set.
 
-use std::io::{Read, Write};
+#[path = "common/daemon.rs"]
+mod daemon;
+#[path = "common/web.rs"]
+mod web;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use vigil_tests::vigil_bin;
+use web::request_token;
 
 /// The Prometheus server of the Debian package `prometheus`.
 const PROMETHEUS: &str = "/usr/bin/prometheus";
@@ -113,90 +118,6 @@ impl Drop for Running {
     }
 }
 
-/// A response: status and body.
-struct Response {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
-fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> Response {
-    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(body) = body {
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    head.push_str("\r\n");
-    head.push_str(body.unwrap_or(""));
-    stream.write_all(head.as_bytes()).expect("send the request");
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {}", String::from_utf8_lossy(&raw)));
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {head}"));
-    let chunked = head.lines().any(|line| {
-        let line = line.to_ascii_lowercase();
-        line.starts_with("transfer-encoding:") && line.contains("chunked")
-    });
-    let mut body = raw[split + 4..].to_vec();
-    if chunked {
-        body = dechunk(&body);
-    }
-    Response { status, body }
-}
-
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
-            return out;
-        };
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..end])
-                .split(';')
-                .next()
-                .unwrap_or("0")
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 || data.len() < end + 2 + size {
-            return out;
-        }
-        out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[(end + 2 + size + 2).min(data.len())..];
-    }
-}
-
 /// `text` percent-encoded for a URL query value.
 fn encode(text: &str) -> String {
     text.bytes()
@@ -211,7 +132,7 @@ fn encode(text: &str) -> String {
 
 /// An instant query; the whole answer (`status`, `data`).
 fn query(prometheus: SocketAddr, promql: &str) -> Value {
-    let response = request(
+    let response = request_token(
         prometheus,
         "GET",
         &format!("/api/v1/query?query={}", encode(promql)),
@@ -468,12 +389,15 @@ token = "{TOKEN}"
     });
 
     // An analyst's suppression of the office Wi-Fi (the allowlist holds the wired LAN).
-    let created = request(
+    let created = request_token(
         api,
         "POST",
         "/api/v1/suppressions",
         Some(TOKEN),
-        Some(r#"{"src_cidr": "192.168.0.0/16", "reason": "office Wi-Fi under maintenance"}"#),
+        Some(
+            r#"{"src_cidr": "192.168.0.0/16", "reason": "office Wi-Fi under maintenance"}"#
+                .as_bytes(),
+        ),
     );
     assert_eq!(
         created.status,
@@ -523,7 +447,7 @@ token = "{TOKEN}"
         deadline,
         &mut [&mut vigil, &mut prometheus],
         || {
-            let page = request(api, "GET", "/api/v1/drift?limit=1000", None, None).json();
+            let page = request_token(api, "GET", "/api/v1/drift?limit=1000", None, None).json();
             let detected: Vec<&Value> = page["drift_events"]
                 .as_array()
                 .into_iter()
@@ -574,7 +498,7 @@ token = "{TOKEN}"
 
     // The `instance` variable's query (`label_values(vigil_build_info, instance)`, which
     // Grafana asks of the label values endpoint) finds the demo.
-    let instances = request(
+    let instances = request_token(
         prometheus_addr,
         "GET",
         &format!(

@@ -1,7 +1,8 @@
-//! HTTP and process helpers for the dashboard's tests (`dashboard.rs`,
-//! `dashboard_browser.rs`): one request per connection with any headers, and `vigil demo` /
-//! `vigil replay --listen` started on an ephemeral port with the address read from stderr.
-//! Included with `#[path = "common/web.rs"] mod web;`.
+//! HTTP and process helpers for the tests of the API and the dashboard: one HTTP/1.1 request
+//! per connection (any headers, or a bearer token; JSON or NDJSON bodies; chunked answers
+//! de-chunked), API error checks, and `vigil demo` / `vigil replay --listen` started on an
+//! ephemeral port with the address read from stderr. Included with
+//! `#[path = "common/web.rs"] mod web;`.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -44,7 +45,8 @@ impl Response {
     }
 }
 
-/// One HTTP/1.1 request on its own connection, with extra `headers` and an optional JSON body.
+/// One HTTP/1.1 request on its own connection, with extra `headers` and an optional JSON body
+/// (`Content-Length: 0` on a body-less request other than GET and HEAD).
 pub fn request(
     addr: SocketAddr,
     method: &str,
@@ -52,25 +54,115 @@ pub fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect to the API");
+    let mut all = headers.to_vec();
+    match body {
+        Some(_) => all.push(("Content-Type", "application/json")),
+        None if method != "GET" && method != "HEAD" => all.push(("Content-Length", "0")),
+        None => {}
+    }
+    send(addr, method, path, &all, body, Duration::from_secs(30))
+}
+
+/// How [`request_token`] and [`request_ndjson`] send a body: its content type, and how long
+/// each read of the answer may wait.
+struct Framing {
+    content_type: &'static str,
+    read_timeout: Duration,
+}
+
+const JSON: Framing = Framing {
+    content_type: "application/json",
+    read_timeout: Duration::from_secs(30),
+};
+
+const NDJSON: Framing = Framing {
+    content_type: "application/x-ndjson",
+    read_timeout: Duration::from_secs(60),
+};
+
+/// One HTTP/1.1 request on its own connection with `Authorization: Bearer TOKEN` when there
+/// is a `token` and an optional JSON body (no `Content-Length` when there is none).
+pub fn request_token(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> Response {
+    request_framed(addr, method, path, token, body, &JSON)
+}
+
+/// As [`request_token`] with an NDJSON body, waiting up to 60 s for each read of the answer.
+pub fn request_ndjson(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> Response {
+    request_framed(addr, method, path, token, body, &NDJSON)
+}
+
+/// A request with an optional bearer `token` and an optional body framed by `framing`.
+fn request_framed(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+    framing: &Framing,
+) -> Response {
+    let auth = token.map(|token| format!("Bearer {token}"));
+    let mut headers = Vec::new();
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth.as_str()));
+    }
+    if body.is_some() {
+        headers.push(("Content-Type", framing.content_type));
+    }
+    send(addr, method, path, &headers, body, framing.read_timeout)
+}
+
+/// `GET path` without a token.
+pub fn get(addr: SocketAddr, path: &str) -> Response {
+    request_token(addr, "GET", path, None, None)
+}
+
+/// Asserts an API error: the status, the `error` code and a `detail` that mentions `mentions`.
+pub fn assert_error(response: &Response, status: u16, code: &str, mentions: &str) {
+    assert_eq!(response.status, status, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["error"], code, "{body}");
+    let detail = body["detail"].as_str().expect("detail");
+    assert!(detail.contains(mentions), "{mentions:?} not in {detail:?}");
+}
+
+/// Sends one HTTP/1.1 request on its own connection: the request line, `Host`, `Connection:
+/// close`, `headers` as given, then `Content-Length` and the body when there is one. Reads the
+/// answer to its end (waiting at most `read_timeout` per read) and de-chunks a chunked body.
+pub fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    read_timeout: Duration,
+) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
     stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
+        .set_read_timeout(Some(read_timeout))
         .expect("timeout");
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    match body {
-        Some(body) => head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        )),
-        None if method != "GET" && method != "HEAD" => head.push_str("Content-Length: 0\r\n"),
-        None => {}
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).expect("send head");
     if let Some(body) = body {
+        // The server may answer (413) and close before reading all of a large body.
         let _ = stream.write_all(body);
     }
     let mut raw = Vec::new();
@@ -104,6 +196,7 @@ pub fn request(
     }
 }
 
+/// A chunked body's data; a body cut short yields what arrived whole.
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
@@ -119,11 +212,11 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
             16,
         )
         .unwrap_or(0);
-        if size == 0 {
+        if size == 0 || data.len() < end + 2 + size {
             return out;
         }
         out.extend_from_slice(&data[end + 2..end + 2 + size]);
-        data = &data[end + 2 + size + 2..];
+        data = &data[(end + 4 + size).min(data.len())..];
     }
 }
 
