@@ -25,7 +25,7 @@ use crate::cli::{DemoArgs, ReplayArgs};
 use crate::config::{Config, SourceConfig, SourceKind, StartAt};
 use crate::detect::{Detect, DetectSettings};
 use crate::input::decode_position;
-use crate::input::{DemoProducer, LineProducer, RejectionLog};
+use crate::input::{DemoProducer, LineProducer, PcapProducer, Producer, RejectionLog};
 use crate::metrics::{BuildInfo, Metrics};
 use crate::outputs::{OutputEncoding, OutputSpec, OutputTarget, Outputs, WebhookSpec};
 use crate::pipeline::{
@@ -519,7 +519,41 @@ fn new_metrics() -> Metrics {
 /// `vigil replay`.
 pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
-    let format: Format = args.format.parse().map_err(|e| anyhow!("--format: {e}"))?;
+    // Packet captures are read by vigil-packets, not by a line parser: `--format pcap`, or
+    // `auto` when every file starts with a pcap or pcapng magic number.
+    let pcap = match args.format.as_str() {
+        "pcap" => true,
+        "auto" => {
+            let files: Vec<&PathBuf> = args.files.iter().filter(|f| f.as_os_str() != "-").collect();
+            let captures: Vec<bool> = files
+                .iter()
+                .map(|f| crate::input::file_is_capture(f))
+                .collect();
+            if let (Some(pos), true) = (
+                captures.iter().position(|c| c != &captures[0]),
+                !captures.is_empty(),
+            ) {
+                let (capture, other) = if captures[0] {
+                    (files[0], files[pos])
+                } else {
+                    (files[pos], files[0])
+                };
+                bail!(
+                    "--format auto: {} is a packet capture but {} is not; replay them separately or give --format",
+                    capture.display(),
+                    other.display()
+                );
+            }
+            captures.first().copied().unwrap_or(false)
+        }
+        _ => false,
+    };
+    let format: Format = if pcap {
+        Format::Auto
+    } else {
+        args.format.parse().map_err(|e| anyhow!("--format: {e}"))?
+    };
+    let flow_config = config.flows.flow_config()?;
     let timezone: chrono_tz::Tz = args
         .timezone
         .parse()
@@ -601,14 +635,24 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
         follow: false,
         ..TailOptions::default()
     };
-    let producer = LineProducer::new(
-        Arc::from("replay"),
-        inputs,
-        tail,
-        parser,
-        args.repeat,
-        rejection_log(&config, "replay"),
-    );
+    let producer: Box<dyn Producer> = if pcap {
+        Box::new(PcapProducer::new(
+            Arc::from("replay"),
+            inputs,
+            &args.sensor_id,
+            flow_config,
+            args.repeat,
+        )?)
+    } else {
+        Box::new(LineProducer::new(
+            Arc::from("replay"),
+            inputs,
+            tail,
+            parser,
+            args.repeat,
+            rejection_log(&config, "replay"),
+        ))
+    };
     let settings = source_settings(&config, "replay", pacing, Duration::from_millis(50));
     let grace = Duration::from_secs(config.pipeline.shutdown_grace_secs);
     let outputs = Outputs::open(&state.store, specs)?;
@@ -621,13 +665,7 @@ pub fn replay(args: ReplayArgs, process_start: Instant) -> anyhow::Result<()> {
     let system = actix::System::new();
     let (summary, interrupted, server) = system.block_on(async move {
         watch_signals(pipeline_stop.clone());
-        let pipeline = Pipeline::start(
-            stages,
-            vec![SourceSpec {
-                settings,
-                producer: Box::new(producer),
-            }],
-        );
+        let pipeline = Pipeline::start(stages, vec![SourceSpec { settings, producer }]);
         let ready = Instant::now();
         let server = match api {
             Some(api) => {
@@ -847,16 +885,43 @@ fn source_spec(
     source: &SourceConfig,
     resume: Option<&Position>,
 ) -> anyhow::Result<SourceSpec> {
+    let sensor_id = source.sensor_id.clone().unwrap_or_else(|| name.to_string());
+    if source.kind == SourceKind::Pcap {
+        if source.interface.is_some() {
+            bail!(
+                "config field `sources.{name}.interface`: live capture is not built yet; give a capture file as `path`"
+            );
+        }
+        let path = source
+            .path
+            .as_ref()
+            .ok_or_else(|| anyhow!("config field `sources.{name}.path`: required"))?;
+        let producer = PcapProducer::new(
+            Arc::from(name),
+            vec![path.to_string_lossy().into_owned()],
+            &sensor_id,
+            config.flows.flow_config()?,
+            1,
+        )?;
+        return Ok(SourceSpec {
+            settings: source_settings(
+                config,
+                name,
+                Pacing::MaxSpeed,
+                Duration::from_millis(source.poll_millis),
+            ),
+            producer: Box::new(producer),
+        });
+    }
     let format = source.parsed_format()?;
     let timezone = source.parsed_timezone()?;
-    let sensor_id = source.sensor_id.clone().unwrap_or_else(|| name.to_string());
     let parser = vigil_sensors::parser_for(
         format,
         parse_options(config, &sensor_id, timezone, source.label_column.clone())?,
     );
     let spec = match source.kind {
         SourceKind::Stdin => "-".to_string(),
-        SourceKind::File | SourceKind::Glob => source
+        SourceKind::File | SourceKind::Glob | SourceKind::Pcap => source
             .path
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned())

@@ -87,6 +87,58 @@ pub struct Config {
     pub geoip: GeoIpSection,
     /// Detector plugins: where they are and which ones run in the pool.
     pub plugins: PluginsSection,
+    /// How packet captures are cut into flows (`vigil replay --format pcap`, sources of
+    /// `type = "pcap"`).
+    pub flows: FlowsConfig,
+}
+
+/// Flow tracking of packet captures (`[flows]`); see `docs/flows.md`.
+///
+/// ```toml
+/// [flows]
+/// flow_idle_secs = 60
+/// flow_active_secs = 300
+/// max_flows = 262144
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsConfig {
+    /// A flow without a packet for this long (packet time) is emitted. Above 0, at most 4e9.
+    pub flow_idle_secs: f64,
+    /// A flow this old is emitted when its next packet comes. Above 0, at most 4e9.
+    pub flow_active_secs: f64,
+    /// Flows tracked at once; beyond it the least recently active one is emitted. From 1
+    /// to 2^30.
+    pub max_flows: usize,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> FlowsConfig {
+        let d = vigil_packets::FlowConfig::default();
+        FlowsConfig {
+            flow_idle_secs: d.flow_idle_secs,
+            flow_active_secs: d.flow_active_secs,
+            max_flows: d.max_flows,
+        }
+    }
+}
+
+impl FlowsConfig {
+    /// The flow tracker's settings, checked; the error names the field (`flows.max_flows`).
+    pub fn flow_config(&self) -> Result<vigil_packets::FlowConfig, ConfigError> {
+        let config = vigil_packets::FlowConfig {
+            flow_idle_secs: self.flow_idle_secs,
+            flow_active_secs: self.flow_active_secs,
+            max_flows: self.max_flows,
+        };
+        config.validate().map_err(|e| {
+            invalid(
+                format!("flows.{}", e.field),
+                format!("{}, got {}", e.problem, e.value),
+            )
+        })?;
+        Ok(config)
+    }
 }
 
 /// Detector plugins (`[plugins]`): the folder Vigil loads them from at start, and which
@@ -393,6 +445,9 @@ pub enum SourceKind {
     Glob,
     /// Standard input, read once.
     Stdin,
+    /// A packet capture (classic pcap or pcapng) at `path`, read once and cut into flows
+    /// (see `[flows]`). Live capture from an `interface` is not built yet.
+    Pcap,
 }
 
 /// Where a followed file source starts when there is no saved position.
@@ -439,6 +494,10 @@ pub struct SourceConfig {
     /// How often a followed file is checked for new data and rotation, in milliseconds.
     #[serde(default = "default_poll_millis")]
     pub poll_millis: u64,
+    /// Network interface to capture from (`type = "pcap"`): refused, live capture is not
+    /// built yet.
+    #[serde(default)]
+    pub interface: Option<String>,
     /// After a rename-and-create rotation, how long the old file is drained, in milliseconds.
     #[serde(default = "default_rotate_wait_millis")]
     pub rotate_wait_millis: u64,
@@ -481,6 +540,7 @@ impl SourceConfig {
             max_line_bytes: default_max_line_bytes(),
             poll_millis: default_poll_millis(),
             rotate_wait_millis: default_rotate_wait_millis(),
+            interface: None,
         }
     }
 
@@ -510,17 +570,47 @@ impl SourceConfig {
                 "source names may hold only letters, digits, '-', '_' and '.'",
             ));
         }
+        if let Some(interface) = &self.interface {
+            return Err(invalid(
+                field("interface"),
+                if self.kind == SourceKind::Pcap {
+                    format!(
+                        "live capture (interface {interface:?}) is not built yet; give a capture file as `path`"
+                    )
+                } else {
+                    "only for type pcap, and live capture is not built yet".to_string()
+                },
+            ));
+        }
         match (self.kind, &self.path) {
             (SourceKind::File | SourceKind::Glob, None) => {
                 return Err(invalid(field("path"), "required for type file and glob"));
+            }
+            (SourceKind::Pcap, None) => {
+                return Err(invalid(
+                    field("path"),
+                    "required for type pcap (a capture file)",
+                ));
             }
             (SourceKind::Stdin, Some(_)) => {
                 return Err(invalid(field("path"), "not used by type stdin; remove it"));
             }
             _ => {}
         }
-        self.parsed_format()
-            .map_err(|e| relabel(e, &field("format")))?;
+        if self.kind == SourceKind::Pcap {
+            if !matches!(self.format.as_str(), "auto" | "pcap") {
+                return Err(invalid(
+                    field("format"),
+                    format!(
+                        "a pcap source reads captures (format \"pcap\" or \"auto\"), got {:?}",
+                        self.format
+                    ),
+                ));
+            }
+        } else {
+            self.parsed_format()
+                .map_err(|e| relabel(e, &field("format")))?;
+        }
         self.parsed_timezone()
             .map_err(|e| relabel(e, &field("timezone")))?;
         if self.max_line_bytes < 64 {
@@ -1433,6 +1523,7 @@ impl Config {
 
     /// Checks every value, naming the first bad field.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.flows.flow_config()?;
         let p = &self.pipeline;
         if !(1..=1_000_000).contains(&p.batch_max_events) {
             return Err(invalid(
@@ -1588,6 +1679,7 @@ mod tests {
             code.rules.brute_force.min_failed_logins
         );
         assert_eq!(config.severity.red, code.severity.red);
+        assert_eq!(config.flows, code.flows);
         assert_eq!(config.pool_config().ok(), code.pool_config().ok());
         assert_eq!(
             config.pool.explain_top_features,
@@ -1821,5 +1913,44 @@ mod tests {
             Config::from_toml("[outputs.webhook]\nurl = \"http://h\"\nmin_severity = \"purple\"\n")
                 .unwrap_err();
         assert!(err.to_string().contains("purple"), "{err}");
+    }
+
+    #[test]
+    fn flows_section_is_checked_naming_the_field() {
+        let config = Config::from_toml("[flows]\nflow_idle_secs = 5\nmax_flows = 10\n").unwrap();
+        let flows = config.flows.flow_config().unwrap();
+        assert_eq!(flows.flow_idle_secs, 5.0);
+        assert_eq!(flows.max_flows, 10);
+        assert_eq!(flows.flow_active_secs, 300.0);
+        for (table, field) in [
+            ("flow_idle_secs = 0", "flows.flow_idle_secs"),
+            ("flow_active_secs = -1", "flows.flow_active_secs"),
+            ("max_flows = 0", "flows.max_flows"),
+        ] {
+            let err = Config::from_toml(&format!("[flows]\n{table}\n")).unwrap_err();
+            assert!(err.to_string().contains(field), "{table}: {err}");
+        }
+        let err = Config::from_toml("[flows]\nidle_secs = 3\n").unwrap_err();
+        assert!(err.to_string().contains("idle_secs"), "{err}");
+    }
+
+    #[test]
+    fn pcap_sources_need_a_path_and_refuse_an_interface() {
+        let ok = Config::from_toml("[sources.cap]\ntype = \"pcap\"\npath = \"x.pcap\"\n").unwrap();
+        assert_eq!(ok.sources["cap"].kind, SourceKind::Pcap);
+        let err = Config::from_toml("[sources.cap]\ntype = \"pcap\"\n").unwrap_err();
+        assert!(err.to_string().contains("sources.cap.path"), "{err}");
+        let err = Config::from_toml(
+            "[sources.cap]\ntype = \"pcap\"\npath = \"x.pcap\"\ninterface = \"eth0\"\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("sources.cap.interface"), "{text}");
+        assert!(text.contains("not built yet"), "{text}");
+        let err = Config::from_toml(
+            "[sources.cap]\ntype = \"pcap\"\npath = \"x.pcap\"\nformat = \"cowrie\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sources.cap.format"), "{err}");
     }
 }

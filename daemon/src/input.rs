@@ -416,3 +416,259 @@ pub fn decode_position(bytes: &[u8]) -> Result<Position, String> {
         offset,
     })
 }
+
+/// The first four bytes of a classic pcap file (either byte order, micro- or nanosecond
+/// timestamps) or of a pcapng section header block.
+pub const CAPTURE_MAGICS: [[u8; 4]; 5] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+];
+
+/// Whether `first_bytes` (the start of a file) begin like a packet capture.
+///
+/// ```
+/// assert!(vigil::input::is_capture(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]));
+/// assert!(vigil::input::is_capture(&[0x0a, 0x0d, 0x0d, 0x0a]));
+/// assert!(!vigil::input::is_capture(b"{\"eventid\""));
+/// ```
+pub fn is_capture(first_bytes: &[u8]) -> bool {
+    first_bytes.len() >= 4 && CAPTURE_MAGICS.iter().any(|m| first_bytes[..4] == *m)
+}
+
+/// Whether the file at `path` starts with a packet-capture magic number (false when it
+/// cannot be read or is shorter than four bytes).
+pub fn file_is_capture(path: &std::path::Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| is_capture(&head))
+}
+
+/// Packet captures (classic pcap or pcapng) read in order, their packets tracked into
+/// flows (one [`FlowTracker`](vigil_packets::FlowTracker) per file, finished at its end)
+/// and each flow turned into one `flow` event by [`FlowEvents`](vigil_packets::FlowEvents).
+///
+/// Counting: every flow is a record read and an event parsed; every packet record the
+/// reader skips is a record read, counted as rejected under its reason when the reason
+/// means damage (`truncated_record`, `malformed_ip`, ...) and as skipped otherwise
+/// (`not_ip`, `unsupported_linktype`). A capture whose framing is broken (a bad magic, an
+/// impossible block length) ends there with one record rejected as `malformed_capture`.
+pub struct PcapProducer {
+    name: Arc<str>,
+    inputs: Vec<String>,
+    next_input: usize,
+    flow_config: vigil_packets::FlowConfig,
+    stream: Option<vigil_packets::CaptureStream<Box<dyn std::io::Read + Send>>>,
+    tracker: Option<vigil_packets::FlowTracker>,
+    events: vigil_packets::FlowEvents,
+    flows: Vec<vigil_packets::FlowRecord>,
+    pending: std::collections::VecDeque<Event>,
+    counted_skips: BTreeMap<&'static str, u64>,
+    current_input: Arc<str>,
+    rounds: u32,
+    round: u32,
+    round_shift: TimeDelta,
+    span: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+}
+
+impl PcapProducer {
+    /// Reads the captures `inputs` (paths, or `-` for standard input) in order, `rounds`
+    /// times, as sensor instance `sensor_id`.
+    ///
+    /// # Errors
+    /// The flow configuration out of range, naming the field.
+    pub fn new(
+        name: Arc<str>,
+        inputs: Vec<String>,
+        sensor_id: &str,
+        flow_config: vigil_packets::FlowConfig,
+        rounds: u32,
+    ) -> Result<PcapProducer, vigil_packets::ConfigError> {
+        flow_config.validate()?;
+        Ok(PcapProducer {
+            name,
+            inputs,
+            next_input: 0,
+            flow_config,
+            stream: None,
+            tracker: None,
+            events: vigil_packets::FlowEvents::new(sensor_id, ""),
+            flows: Vec::new(),
+            pending: std::collections::VecDeque::new(),
+            counted_skips: BTreeMap::new(),
+            current_input: Arc::from(""),
+            rounds: rounds.max(1),
+            round: 0,
+            round_shift: TimeDelta::zero(),
+            span: None,
+        })
+    }
+
+    /// Opens the next capture (or starts the next round); false when everything was read.
+    fn open_next(&mut self) -> bool {
+        loop {
+            if self.next_input >= self.inputs.len() {
+                self.round += 1;
+                if self.round >= self.rounds {
+                    return false;
+                }
+                let (lo, hi) = self.span.unwrap_or_default();
+                let span = (hi - lo) + TimeDelta::milliseconds(1);
+                self.round_shift = span * i32::try_from(self.round).unwrap_or(i32::MAX);
+                self.events.set_round(self.round);
+                self.next_input = 0;
+            }
+            let spec = self.inputs[self.next_input].clone();
+            self.next_input += 1;
+            let reader: std::io::Result<Box<dyn std::io::Read + Send>> = if spec == "-" {
+                Ok(Box::new(std::io::BufReader::with_capacity(
+                    1 << 16,
+                    std::io::stdin(),
+                )))
+            } else {
+                std::fs::File::open(&spec).map(|f| {
+                    Box::new(std::io::BufReader::with_capacity(1 << 16, f))
+                        as Box<dyn std::io::Read + Send>
+                })
+            };
+            match reader {
+                Ok(reader) => {
+                    let source: Arc<str> = Arc::from(spec.as_str());
+                    self.current_input = source.clone();
+                    self.events.set_source(source.clone());
+                    self.stream = Some(vigil_packets::CaptureStream::new(reader, source));
+                    self.counted_skips.clear();
+                    // The configuration was validated in `new`.
+                    self.tracker = vigil_packets::FlowTracker::new(self.flow_config.clone()).ok();
+                    return true;
+                }
+                Err(error) => {
+                    tracing::error!(source = %self.name, input = %spec, "cannot read capture: {error}");
+                }
+            }
+        }
+    }
+
+    /// Counts the reader's skipped records not counted yet.
+    fn count_skips(&mut self, tally: &mut Tally) {
+        let Some(stream) = self.stream.as_ref() else {
+            return;
+        };
+        for (reason, total) in stream.stats().skipped_by_reason() {
+            let name = reason.as_str();
+            let seen = self.counted_skips.entry(name).or_default();
+            let new = total.saturating_sub(*seen);
+            if new == 0 {
+                continue;
+            }
+            *seen = total;
+            tally.read += new;
+            let bucket = if reason.is_damage() {
+                &mut tally.rejected
+            } else {
+                &mut tally.skipped
+            };
+            *bucket.entry(name).or_default() += new;
+        }
+    }
+
+    /// Turns the flows emitted so far into pending events.
+    fn convert_flows(&mut self) {
+        for flow in self.flows.drain(..) {
+            let mut event = self.events.event(&flow);
+            if self.round == 0 {
+                let t = event.event_time;
+                self.span = Some(match self.span {
+                    None => (t, t),
+                    Some((lo, hi)) => (lo.min(t), hi.max(t)),
+                });
+            } else {
+                event.event_time += self.round_shift;
+            }
+            self.pending.push_back(event);
+        }
+    }
+
+    /// Ends the current capture: the tracker's remaining flows are emitted.
+    fn end_input(&mut self, tally: &mut Tally) {
+        self.count_skips(tally);
+        if let Some(mut tracker) = self.tracker.take() {
+            tracker.finish(&mut self.flows);
+            tracing::debug!(
+                source = %self.name,
+                input = %self.current_input,
+                flows = tracker.stats().emitted_total(),
+                evicted = tracker.stats().evicted(),
+                "capture read"
+            );
+        }
+        self.convert_flows();
+        self.stream = None;
+    }
+}
+
+impl Producer for PcapProducer {
+    fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
+        let target = out.len() + max;
+        loop {
+            while out.len() < target {
+                match self.pending.pop_front() {
+                    Some(event) => {
+                        tally.read += 1;
+                        tally.parsed += 1;
+                        out.push(event);
+                    }
+                    None => break,
+                }
+            }
+            if out.len() >= target {
+                return Produced::More;
+            }
+            if self.stream.is_none() && !self.open_next() {
+                return Produced::Finished;
+            }
+            // Read packets until some flows are emitted or the capture ends.
+            let mut ended = false;
+            for _ in 0..4096 {
+                let Some(stream) = self.stream.as_mut() else {
+                    ended = true;
+                    break;
+                };
+                match stream.next_packet() {
+                    Ok(Some(packet)) => {
+                        if let Some(tracker) = self.tracker.as_mut() {
+                            tracker.push(&packet, &mut self.flows);
+                        }
+                        if !self.flows.is_empty() {
+                            break;
+                        }
+                    }
+                    Ok(None) => {
+                        ended = true;
+                        break;
+                    }
+                    Err(error) => {
+                        tracing::warn!(source = %self.name, "capture stops: {error}");
+                        tally.read += 1;
+                        *tally.rejected.entry("malformed_capture").or_default() += 1;
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            self.count_skips(tally);
+            self.convert_flows();
+            if ended {
+                self.end_input(tally);
+            }
+        }
+    }
+
+    fn position(&self) -> Option<Position> {
+        None
+    }
+}
