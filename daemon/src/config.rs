@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use vigil_demo::DemoConfig;
 use vigil_detectors::rules::{
-    BruteForceConfig, PortScanConfig, RulesConfig as RuleSetConfig, TrafficSpikeConfig,
+    BruteForceConfig, ConnectionRateConfig, PortScanConfig, RulesConfig as RuleSetConfig,
+    TrafficSpikeConfig,
 };
 use vigil_features::FeatureConfig;
 use vigil_sensors::Format;
@@ -354,6 +355,38 @@ pub struct RulesConfig {
     pub port_scan: PortScanRule,
     /// Events from one source within `features.event_window_secs` against its moving baseline.
     pub traffic_spike: TrafficSpikeRule,
+    /// Short connection attempts from one source to authentication ports within its own
+    /// window (flows: captures and flow logs, where login outcomes are hidden).
+    pub connection_rate: ConnectionRateRule,
+}
+
+/// The connection-rate rule (`[rules.connection_rate]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionRateRule {
+    /// Whether the rule runs.
+    pub enabled: bool,
+    /// Destination ports that count (1 to 1024 of them).
+    pub ports: Vec<u16>,
+    /// Length of the rule's event-time window, in seconds (1 to 86400).
+    pub window_secs: u32,
+    /// Alert when a source reaches this many short connection attempts within the window.
+    pub min_connections: u32,
+    /// A connection counts when it lasted at most this many seconds.
+    pub max_duration_secs: f64,
+}
+
+impl Default for ConnectionRateRule {
+    fn default() -> Self {
+        let d = ConnectionRateConfig::default();
+        ConnectionRateRule {
+            enabled: true,
+            ports: d.ports,
+            window_secs: d.window_secs,
+            min_connections: d.min_connections,
+            max_duration_secs: d.max_duration_secs,
+        }
+    }
 }
 
 /// The brute-force rule.
@@ -1379,6 +1412,12 @@ impl Config {
             traffic_spike: r.traffic_spike.enabled.then_some(TrafficSpikeConfig {
                 min_events: r.traffic_spike.min_events,
                 factor: r.traffic_spike.factor,
+            }),
+            connection_rate: r.connection_rate.enabled.then(|| ConnectionRateConfig {
+                ports: r.connection_rate.ports.clone(),
+                window_secs: r.connection_rate.window_secs,
+                min_connections: r.connection_rate.min_connections,
+                max_duration_secs: r.connection_rate.max_duration_secs,
             }),
         };
         config.validate().map_err(|e| {

@@ -837,6 +837,18 @@ impl RuleView {
                 ]),
                 window_secs: u64::from(features.event_window_secs),
             },
+            RuleView {
+                name: "connection_rate",
+                enabled: rules.connection_rate.enabled,
+                thresholds: BTreeMap::from([
+                    (
+                        "min_connections",
+                        f64::from(rules.connection_rate.min_connections),
+                    ),
+                    ("max_duration_secs", rules.connection_rate.max_duration_secs),
+                ]),
+                window_secs: u64::from(rules.connection_rate.window_secs),
+            },
         ]
     }
 }
@@ -1065,13 +1077,18 @@ mod tests {
                 .iter()
                 .map(|v| v.detector.as_str())
                 .collect::<Vec<_>>(),
-            ["brute_force", "port_scan", "traffic_spike"]
+            [
+                "brute_force",
+                "port_scan",
+                "traffic_spike",
+                "connection_rate"
+            ]
         );
         assert_eq!(view.verdicts[0].counts.true_positives, 1);
         assert_eq!(view.verdicts[1].counts.false_negatives, 1);
         // A version 1 checkpoint: the same without the ledger (three empty u64 lists, the
-        // counts of four detectors in the first).
-        let ledger_bytes = 8 + 16 * 8 + 8 + 8;
+        // counts of five detectors in the first).
+        let ledger_bytes = 8 + 20 * 8 + 8 + 8;
         let mut v1 = empty[..empty.len() - ledger_bytes].to_vec();
         v1[4..6].copy_from_slice(&1u16.to_le_bytes());
         let mut old = stage();

@@ -25,7 +25,8 @@ pub mod scale;
 pub use detector::{Detector, DetectorError, DriftDetector, check_batch, check_input};
 
 pub use rules::{
-    BruteForce, BruteForceConfig, ESCALATION_STRENGTH, EventView, PortScan, PortScanConfig, Rule,
-    RuleConfigError, RuleHit, RuleSet, RulesConfig, SourceId, SourceWindow, THRESHOLD_STRENGTH,
-    TrafficSpike, TrafficSpikeConfig, escalation_level, rule_strength,
+    BruteForce, BruteForceConfig, ConnectionRate, ConnectionRateConfig, ESCALATION_STRENGTH,
+    EventView, PortScan, PortScanConfig, Rule, RuleConfigError, RuleHit, RuleSet, RulesConfig,
+    SourceId, SourceWindow, THRESHOLD_STRENGTH, TrafficSpike, TrafficSpikeConfig, escalation_level,
+    rule_strength,
 };

@@ -356,6 +356,8 @@ impl FeatureExtractor {
                 dst_port: event.dst_port,
                 failed_login,
                 login: failed_login || event.kind == EventKind::LoginSuccess,
+                tcp_syn: event.tcp_flags.is_some_and(|f| f & 0x02 != 0),
+                duration_secs: event.duration_secs,
             },
             window,
             late,

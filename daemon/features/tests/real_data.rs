@@ -84,6 +84,7 @@ fn check_file(rel: &str, min_hits: usize, min_escalations: usize) {
         brute_force: Some(BruteForceConfig::default()),
         port_scan: None,
         traffic_spike: None,
+        connection_rate: None,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let mut row = vec![0.0; fx.dim()];
@@ -208,6 +209,7 @@ fn tpot_cowrie_burst_is_one_traffic_spike_episode() {
         brute_force: None,
         port_scan: None,
         traffic_spike: Some(spike.clone()),
+        connection_rate: None,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let mut row = vec![0.0; fx.dim()];

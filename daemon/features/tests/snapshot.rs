@@ -309,6 +309,7 @@ fn features_and_rules_restored_together_give_the_same_hits() {
             min_events: 4,
             factor: 2.0,
         }),
+        connection_rate: None,
     };
     let events = stream(77, 6_000);
     let rules = || RuleSet::new(&rules_config).unwrap_or_else(|e| panic!("{e}"));

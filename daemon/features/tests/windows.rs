@@ -573,6 +573,7 @@ fn a_lasting_change_of_level_is_absorbed_within_a_few_windows() {
         brute_force: None,
         port_scan: None,
         traffic_spike: Some(spike.clone()),
+        connection_rate: None,
     })
     .unwrap_or_else(|e| panic!("{e}"));
     let ip = Some("192.0.2.60");

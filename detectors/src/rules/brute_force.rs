@@ -52,6 +52,7 @@ impl BruteForceConfig {
 ///         dst_port: Some(22),
 ///         failed_login: true,
 ///         login: true,
+///         ..EventView::default()
 ///     };
 ///     let window = SourceWindow {
 ///         tracked: true,

@@ -36,6 +36,7 @@
 //! that sees five times its threshold 0.99 (RED).
 
 mod brute_force;
+mod connection_rate;
 mod port_scan;
 #[cfg(test)]
 mod snapshot_tests;
@@ -52,6 +53,7 @@ use crate::codec::{SnapshotReader, SnapshotWriter};
 use crate::detector::snapshot_error;
 
 pub use brute_force::{BruteForce, BruteForceConfig};
+pub use connection_rate::{ConnectionRate, ConnectionRateConfig, DEFAULT_AUTH_PORTS};
 pub use port_scan::{PortScan, PortScanConfig};
 pub use traffic_spike::{TrafficSpike, TrafficSpikeConfig};
 
@@ -70,6 +72,10 @@ pub struct EventView {
     pub failed_login: bool,
     /// The event is a login attempt, failed or successful.
     pub login: bool,
+    /// The event saw a TCP SYN (a flow event of a connection attempt: `tcp_flags` has SYN).
+    pub tcp_syn: bool,
+    /// How long the event's connection lasted, in seconds, when the sensor says (flows).
+    pub duration_secs: Option<f64>,
 }
 
 /// A source as the windows see it: an IPv4 address, or an IPv6 address masked to a prefix.
@@ -329,15 +335,19 @@ pub struct RulesConfig {
     pub port_scan: Option<PortScanConfig>,
     /// Traffic spike: events per source within the event window against its moving baseline.
     pub traffic_spike: Option<TrafficSpikeConfig>,
+    /// Connection rate: short connection attempts per source to authentication ports within
+    /// its own window (flows, where login outcomes are hidden).
+    pub connection_rate: Option<ConnectionRateConfig>,
 }
 
 impl Default for RulesConfig {
-    /// All three rules, with their default thresholds.
+    /// All four rules, with their default thresholds.
     fn default() -> Self {
         RulesConfig {
             brute_force: Some(BruteForceConfig::default()),
             port_scan: Some(PortScanConfig::default()),
             traffic_spike: Some(TrafficSpikeConfig::default()),
+            connection_rate: Some(ConnectionRateConfig::default()),
         }
     }
 }
@@ -354,16 +364,20 @@ impl RulesConfig {
         if let Some(c) = &self.traffic_spike {
             c.validate()?;
         }
+        if let Some(c) = &self.connection_rate {
+            c.validate()?;
+        }
         Ok(())
     }
 }
 
-/// The enabled rules, run in a fixed order (brute force, port scan, traffic spike).
+/// The enabled rules, run in a fixed order (brute force, port scan, traffic spike,
+/// connection rate).
 ///
 /// ```
 /// use vigil_detectors::{RuleSet, RulesConfig, SourceWindow, EventView, SourceId};
 /// let mut rules = RuleSet::new(&RulesConfig::default())?;
-/// assert_eq!(rules.names(), vec!["brute_force", "port_scan", "traffic_spike"]);
+/// assert_eq!(rules.names(), vec!["brute_force", "port_scan", "traffic_spike", "connection_rate"]);
 /// let ip = "203.0.113.7".parse().unwrap();
 /// let event = EventView {
 ///     time_micros: 1_700_000_000_000_000,
@@ -372,6 +386,7 @@ impl RulesConfig {
 ///     dst_port: Some(22),
 ///     failed_login: true,
 ///     login: true,
+///     ..EventView::default()
 /// };
 /// let window = SourceWindow {
 ///     tracked: true,
@@ -408,7 +423,7 @@ impl RuleSet {
     /// Builds the enabled rules after validating their configuration.
     pub fn new(config: &RulesConfig) -> Result<RuleSet, RuleConfigError> {
         config.validate()?;
-        let mut rules: Vec<Box<dyn Rule>> = Vec::with_capacity(3);
+        let mut rules: Vec<Box<dyn Rule>> = Vec::with_capacity(4);
         if let Some(c) = &config.brute_force {
             rules.push(Box::new(BruteForce::new(c.clone())?));
         }
@@ -417,6 +432,9 @@ impl RuleSet {
         }
         if let Some(c) = &config.traffic_spike {
             rules.push(Box::new(TrafficSpike::new(c.clone())?));
+        }
+        if let Some(c) = &config.connection_rate {
+            rules.push(Box::new(ConnectionRate::new(c.clone())?));
         }
         Ok(RuleSet { rules })
     }
@@ -930,6 +948,7 @@ pub(crate) mod test_support {
             dst_port,
             failed_login,
             login: failed_login,
+            ..EventView::default()
         }
     }
 
@@ -1020,6 +1039,7 @@ mod tests {
             brute_force: None,
             port_scan: Some(PortScanConfig::default()),
             traffic_spike: None,
+            connection_rate: None,
         };
         let set = RuleSet::new(&config).unwrap();
         assert_eq!(set.names(), vec!["port_scan"]);
@@ -1028,6 +1048,7 @@ mod tests {
             brute_force: None,
             port_scan: None,
             traffic_spike: None,
+            connection_rate: None,
         })
         .unwrap();
         assert!(none.is_empty());

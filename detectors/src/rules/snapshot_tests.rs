@@ -96,6 +96,7 @@ impl Stream {
             dst_port: port,
             failed_login: failed,
             login: failed || rng.random_bool(0.1),
+            ..EventView::default()
         };
         // A baseline that changes from one tumbling window to the next moves the spike
         // threshold up and down.
@@ -149,6 +150,7 @@ fn config() -> RulesConfig {
             min_events: 8,
             factor: 2.0,
         }),
+        connection_rate: None,
     }
 }
 
