@@ -21,12 +21,13 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use vigil_alert::{Alert, AlertState, EncodeOptions, Severity, encode_json};
-use vigil_state::{AlertId, AlertKey, DriftKey, ScoreCursor, Store};
+use vigil_state::{AlertKey, DriftKey, ScoreCursor, Store};
 
+use super::request::{parse_alert_id, query_pairs, read_body};
 use super::{ApiError, ApiState};
 
 /// Most stored alerts one list request examines when filters drop most of them; the page
@@ -42,30 +43,6 @@ const SOURCE_SCORE_STEP: usize = 5_000;
 
 /// Longest `assignee` accepted, in bytes.
 const MAX_ASSIGNEE_BYTES: usize = 256;
-
-/// The query parameters of a request, each at most once and all known.
-fn query_pairs<'a>(
-    req: &HttpRequest,
-    known: &[&'a str],
-) -> Result<Vec<(&'a str, String)>, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("the query string does not parse: {e}")))?
-        .into_inner();
-    let mut out: Vec<(&'a str, String)> = Vec::with_capacity(pairs.len());
-    for (name, value) in pairs {
-        let Some(&known_name) = known.iter().find(|k| **k == name) else {
-            return Err(ApiError::BadRequest(format!(
-                "unknown parameter `{name}`; this route takes {}",
-                known.join(", ")
-            )));
-        };
-        if out.iter().any(|(n, _)| *n == known_name) {
-            return Err(ApiError::parameter(known_name, "given more than once"));
-        }
-        out.push((known_name, value));
-    }
-    Ok(out)
-}
 
 fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
     chrono::DateTime::parse_from_rfc3339(value)
@@ -539,20 +516,12 @@ pub(super) async fn list(
     Ok(json_body(body))
 }
 
-fn parse_id(text: &str) -> Result<AlertId, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "{text:?} is not an alert id (16 hex digits, as in the alert's `id`)"
-        ))
-    })
-}
-
 /// `GET /api/v1/alerts/{id}`.
 pub(super) async fn get(
     state: web::Data<ApiState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let alert_id = parse_id(&id)?;
+    let alert_id = parse_alert_id(&id)?;
     let store = state.store.clone();
     let stored = web::block(move || store.get_alert(alert_id))
         .await
@@ -573,35 +542,6 @@ struct AlertPatch {
     note: Option<String>,
 }
 
-/// Reads the request body, refusing (413) one larger than `limit` before reading it when
-/// its length is declared, and as soon as it grows past `limit` otherwise.
-async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "the body is larger than {limit} bytes (api.max_body_bytes)"
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(error)) => Err(ApiError::BadRequest(format!(
-            "the body could not be read: {error}"
-        ))),
-        Err(_) => Err(too_large()),
-    }
-}
-
 /// `PATCH /api/v1/alerts/{id}`: the analyst's state, assignee and note.
 pub(super) async fn patch(
     state: web::Data<ApiState>,
@@ -609,7 +549,7 @@ pub(super) async fn patch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let alert_id = parse_id(&id)?;
+    let alert_id = parse_alert_id(&id)?;
     let body = read_body(&req, payload, state.settings.max_body_bytes).await?;
     let patch: AlertPatch = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
@@ -749,6 +689,7 @@ pub(super) async fn drift(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_state::AlertId;
 
     fn cut(json: &str) -> String {
         String::from_utf8(without_member(json.as_bytes(), b"password").into_owned()).expect("utf-8")

@@ -9,13 +9,14 @@
 //! only.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use vigil_alert::{Alert, EncodeOptions, Verdict, encode_json};
 use vigil_pool::{FeedbackOutcome, ModelKind, RetrainRequest};
 use vigil_state::AlertId;
 
+use super::request::{parse_alert_id, read_body};
 use super::{ApiError, ApiState};
 use crate::detect::VerdictTaken;
 use crate::pipeline::StageError;
@@ -56,42 +57,6 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, "application/json"))
         .body(body)
-}
-
-fn parse_id(text: &str) -> Result<AlertId, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "{text:?} is not an alert id (16 hex digits, as in the alert's `id`)"
-        ))
-    })
-}
-
-/// Reads the request body, refusing (413) one larger than `limit`.
-async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "the body is larger than {limit} bytes (api.max_body_bytes)"
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(error)) => Err(ApiError::BadRequest(format!(
-            "the body could not be read: {error}"
-        ))),
-        Err(_) => Err(too_large()),
-    }
 }
 
 fn stage_error(error: StageError, what: &str) -> ApiError {
@@ -163,7 +128,7 @@ pub(super) async fn feedback(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let alert_id = parse_id(&id)?;
+    let alert_id = parse_alert_id(&id)?;
     let body = read_body(&req, payload, state.settings.max_body_bytes).await?;
     let body: FeedbackBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(

@@ -16,13 +16,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use tokio::sync::oneshot;
 use vigil_sensors::{Event, Format, ParseOptions, Record, RecordParser, parser_for};
 use vigil_tail::Position;
 
+use super::request::read_body;
 use super::{ApiError, ApiState};
 use crate::input::{Produced, Producer, Tally};
 use crate::pipeline::SourceControl;
@@ -255,34 +256,6 @@ struct IngestAnswer {
     /// Well-formed records that are not events (Suricata `stats`...).
     skipped: u64,
     rejections: Vec<LineRejection>,
-}
-
-/// Reads the body, refusing (413) one larger than `limit`.
-async fn read_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "the body is larger than {limit} bytes (api.max_body_bytes)"
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
-    match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(error)) => Err(ApiError::BadRequest(format!(
-            "the body could not be read: {error}"
-        ))),
-        Err(_) => Err(too_large()),
-    }
 }
 
 fn busy(detail: String) -> HttpResponse {

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use vigil_alert::{Alert, EncodeOptions, LineFormat};
 use vigil_state::{AlertKey, DriftKey, Store};
 
+use super::request::query_pairs;
 use super::{ApiError, ApiState};
 
 /// Chunks a client's response may hold before its reader waits (the per-client bound).
@@ -51,25 +52,6 @@ impl MessageBody for ChannelBody {
     ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
         self.get_mut().rx.poll_recv(cx).map(|chunk| chunk.map(Ok))
     }
-}
-
-/// The query parameters, each at most once and all known.
-fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("the query string does not parse: {e}")))?
-        .into_inner();
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        if !known.contains(&name.as_str()) {
-            return Err(ApiError::BadRequest(format!(
-                "unknown parameter `{name}`; this route takes {}",
-                known.join(", ")
-            )));
-        }
-        if pairs[..i].iter().any(|(n, _)| n == name) {
-            return Err(ApiError::parameter(name, "given more than once"));
-        }
-    }
-    Ok(pairs)
 }
 
 /// A stored alert in an output encoding (credentials redacted per `options`), or `None`
@@ -250,7 +232,7 @@ pub(super) async fn stream(
         })
     };
     for (name, value) in query_pairs(&req, &["last_event_id"])? {
-        from = Some(parse_id(&name, &value)?);
+        from = Some(parse_id(name, &value)?);
     }
     if from.is_none()
         && let Some(header) = req.headers().get("last-event-id")
@@ -297,7 +279,7 @@ pub(super) async fn export(
             })
     };
     for (name, value) in query_pairs(&req, &["format", "since", "until"])? {
-        match name.as_str() {
+        match name {
             "format" => {
                 format = match value.to_ascii_lowercase().as_str() {
                     "ndjson" | "json" => LineFormat::Json,

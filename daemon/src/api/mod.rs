@@ -20,6 +20,7 @@ mod ingest;
 mod live;
 mod plugins;
 mod reload;
+mod request;
 mod session;
 mod stats;
 mod suppressions;

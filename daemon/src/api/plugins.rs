@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use super::stats::json;
+use super::request::json;
 use super::{ApiError, ApiState};
 use crate::plugins::PluginRow;
 

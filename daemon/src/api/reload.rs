@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::stats::json;
+use super::request::json;
 use super::{ApiError, ApiState};
 use crate::reload::ReloadError;
 

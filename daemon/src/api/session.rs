@@ -18,12 +18,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HeaderMap, SET_COOKIE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, HeaderMap, SET_COOKIE,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use super::request::read_body;
 use super::{Access, ApiError, ApiState, constant_time_eq};
 
 /// The session cookie's name.
@@ -306,29 +307,7 @@ pub(super) async fn sign_in(
                 .to_string(),
         ));
     };
-    let limit = state.settings.max_body_bytes;
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "the body is larger than {limit} bytes (api.max_body_bytes)"
-        ))
-    };
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(too_large());
-    }
-    let body = match payload.to_bytes_limited(limit).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(error)) => {
-            return Err(ApiError::BadRequest(format!(
-                "the body could not be read: {error}"
-            )));
-        }
-        Err(_) => return Err(too_large()),
-    };
+    let body = read_body(&req, payload, state.settings.max_body_bytes).await?;
     let sign_in: SignIn = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "the body must be {{\"token\": \"<API token>\"}}: {e}"

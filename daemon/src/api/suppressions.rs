@@ -11,7 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::stats::{json, read_body};
+use super::request::{json, read_body};
 use super::{ApiError, ApiState};
 use crate::suppress::{
     AlertFilter, Cidr, MAX_DETECTOR_BYTES, MAX_REASON_BYTES, MAX_SUPPRESSIONS, Suppression,

@@ -4,21 +4,11 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
+use super::request::json;
 use super::{ApiError, ApiState, SourceHandle};
 
 /// The OpenAPI 3 document of every route.
 pub(super) const OPENAPI: &str = include_str!("openapi.json");
-
-fn json<T: Serialize>(value: &T) -> HttpResponse {
-    match serde_json::to_vec(value) {
-        Ok(body) => HttpResponse::Ok()
-            .insert_header((CONTENT_TYPE, "application/json"))
-            .body(body),
-        Err(error) => actix_web::ResponseError::error_response(&ApiError::Internal(format!(
-            "cannot serialise the response: {error}"
-        ))),
-    }
-}
 
 /// `GET /healthz`: the process serves requests.
 pub(super) async fn healthz() -> HttpResponse {
