@@ -551,16 +551,7 @@ impl Store {
         for item in self.inner.alerts_by_src.range(range).rev() {
             let (index_key, _) =
                 item.map_err(|source| StateError::engine("reading the source index", source))?;
-            let alert_key = index_key
-                .get(prefix.len()..)
-                .and_then(AlertKey::from_stored)
-                .ok_or_else(|| {
-                    StateError::corrupt(
-                        crate::store::ALERTS_BY_SRC,
-                        hex(&index_key),
-                        "not an address followed by an alert key",
-                    )
-                })?;
+            let alert_key = src_entry_key(&index_key, prefix.len())?;
             if page.alerts.len() == limit {
                 page.next_cursor = page.alerts.last().map(|alert| alert.key);
                 break;
@@ -610,6 +601,20 @@ fn src_key(ip: IpAddr, key: AlertKey) -> Vec<u8> {
     let mut out = ip_prefix(ip);
     key.push_stored(&mut out);
     out
+}
+
+/// The alert key of an `alerts_by_src` entry whose address prefix is `prefix_len` bytes.
+pub(crate) fn src_entry_key(index_key: &[u8], prefix_len: usize) -> Result<AlertKey, StateError> {
+    index_key
+        .get(prefix_len..)
+        .and_then(AlertKey::from_stored)
+        .ok_or_else(|| {
+            StateError::corrupt(
+                crate::store::ALERTS_BY_SRC,
+                hex(index_key),
+                "not an address followed by an alert key",
+            )
+        })
 }
 
 /// A bound below every stored key at event time `micros` and above every earlier one: the

@@ -25,7 +25,7 @@ use std::str::FromStr;
 use sled::transaction::TransactionalTree;
 use sled::{IVec, Tree};
 
-use crate::alerts::{parse_alert_key, time_key};
+use crate::alerts::{parse_alert_key, src_entry_key, time_key};
 use crate::error::StateError;
 use crate::keys::{AlertKey, ParseKeyError, hex, ip_prefix, parse_hex, push_escaped};
 use crate::store::{ALERT_SCORES, ALERTS_BY_SCORE, Store, TxError, owned};
@@ -429,16 +429,7 @@ impl Store {
         for item in self.inner.alerts_by_src.range(low..high) {
             let (index_key, _) =
                 item.map_err(|source| StateError::engine("reading the source index", source))?;
-            let key = index_key
-                .get(prefix.len()..)
-                .and_then(AlertKey::from_stored)
-                .ok_or_else(|| {
-                    StateError::corrupt(
-                        crate::store::ALERTS_BY_SRC,
-                        hex(&index_key),
-                        "not an address followed by an alert key",
-                    )
-                })?;
+            let key = src_entry_key(&index_key, prefix.len())?;
             let id = key.id().to_bytes();
             let Some(value) = self
                 .inner
