@@ -393,105 +393,107 @@ fn json_body(body: Vec<u8>) -> HttpResponse {
 
 /// One page of alerts as the response body: `{"alerts":[...],"next_cursor":...}`.
 fn alert_page(store: &Store, query: &AlertQuery, redact: bool) -> Result<Vec<u8>, ApiError> {
-    let mut cursor = match query.order {
-        Order::Newest(cursor) => cursor,
-        Order::Score(cursor) => return score_page(store, query, cursor, redact),
-    };
-    let mut body = Vec::with_capacity(64 + query.limit * 700);
-    body.extend_from_slice(b"{\"alerts\":[");
-    let mut returned = 0usize;
-    let mut examined = 0usize;
-    let next = 'scan: loop {
-        let want = if query.filters_bytes() {
-            SCAN_STEP
-        } else {
-            query.limit - returned
-        };
-        let page = match query.src_ip {
-            Some(ip) => store.alerts_by_source(ip, query.since, query.until, want, cursor),
-            None => store.alerts_range(query.since, query.until, want, cursor),
-        }
-        .map_err(|e| ApiError::store("reading alerts", e))?;
-        let count = page.alerts.len();
-        for (i, alert) in page.alerts.into_iter().enumerate() {
-            examined += 1;
-            let last_of_all = i + 1 == count && page.next_cursor.is_none();
-            if query.keeps(&alert.bytes) {
-                if returned > 0 {
-                    body.push(b',');
-                }
-                push_alert(&mut body, &alert.bytes, redact);
-                returned += 1;
-                if returned == query.limit {
-                    break 'scan (!last_of_all).then_some(alert.key);
+    match query.order {
+        Order::Newest(cursor) => write_page(query, redact, cursor, |returned, cursor| {
+            let want = if query.filters_bytes() {
+                SCAN_STEP
+            } else {
+                query.limit - returned
+            };
+            let page = match query.src_ip {
+                Some(ip) => store.alerts_by_source(ip, query.since, query.until, want, cursor),
+                None => store.alerts_range(query.since, query.until, want, cursor),
+            }
+            .map_err(|e| ApiError::store("reading alerts", e))?;
+            Ok(Step {
+                alerts: page.alerts.into_iter().map(|a| (a.key, a.bytes)).collect(),
+                next: page.next_cursor,
+                // The store fills every page it can.
+                short_ends: false,
+                want,
+            })
+        }),
+        Order::Score(cursor) => write_page(query, redact, cursor, |returned, cursor| {
+            let want = match (query.filters_bytes(), query.src_ip) {
+                (false, _) => query.limit - returned,
+                (true, None) => SCAN_STEP,
+                (true, Some(_)) => SOURCE_SCORE_STEP,
+            };
+            let page = match query.src_ip {
+                Some(ip) => store.alerts_by_source_and_score(
+                    ip,
+                    query.min_score,
+                    query.since,
+                    query.until,
+                    want,
+                    cursor,
+                ),
+                None => {
+                    store.alerts_by_score(query.min_score, query.since, query.until, want, cursor)
                 }
             }
-            if examined >= SCAN_BUDGET && !last_of_all {
-                break 'scan Some(alert.key);
-            }
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break None,
-        }
-    };
-    body.extend_from_slice(b"],");
-    push_cursor(&mut body, next.map(|key| key.to_string()));
-    body.push(b'}');
-    Ok(body)
+            .map_err(|e| ApiError::store("reading alerts", e))?;
+            Ok(Step {
+                alerts: page
+                    .alerts
+                    .into_iter()
+                    .map(|a| (a.cursor(), a.bytes))
+                    .collect(),
+                next: page.next_cursor,
+                // A short page that goes on: the store spent its scan budget on entries
+                // outside the time bounds. End this request with a short page where the
+                // scan stopped.
+                short_ends: true,
+                want,
+            })
+        }),
+    }
 }
 
-/// One page in score order, as [`alert_page`] writes it.
-fn score_page(
-    store: &Store,
+/// One read from the store while a page is written: each alert with the cursor that
+/// continues after it, and where the store stopped.
+struct Step<C> {
+    alerts: Vec<(C, Vec<u8>)>,
+    next: Option<C>,
+    /// Whether a step shorter than `want` that goes on ends the page there.
+    short_ends: bool,
+    want: usize,
+}
+
+/// Writes one page from steps of `fetch` (given the alerts kept so far and the cursor),
+/// keeping the alerts `query` keeps, up to `query.limit`, examining at most `SCAN_BUDGET`.
+fn write_page<C: Clone + std::fmt::Display>(
     query: &AlertQuery,
-    mut cursor: Option<ScoreCursor>,
     redact: bool,
+    mut cursor: Option<C>,
+    mut fetch: impl FnMut(usize, Option<C>) -> Result<Step<C>, ApiError>,
 ) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::with_capacity(64 + query.limit * 700);
     body.extend_from_slice(b"{\"alerts\":[");
     let mut returned = 0usize;
     let mut examined = 0usize;
     let next = 'scan: loop {
-        let want = match (query.filters_bytes(), query.src_ip) {
-            (false, _) => query.limit - returned,
-            (true, None) => SCAN_STEP,
-            (true, Some(_)) => SOURCE_SCORE_STEP,
-        };
-        let page = match query.src_ip {
-            Some(ip) => store.alerts_by_source_and_score(
-                ip,
-                query.min_score,
-                query.since,
-                query.until,
-                want,
-                cursor,
-            ),
-            None => store.alerts_by_score(query.min_score, query.since, query.until, want, cursor),
-        }
-        .map_err(|e| ApiError::store("reading alerts", e))?;
-        let count = page.alerts.len();
-        for (i, alert) in page.alerts.into_iter().enumerate() {
+        let step = fetch(returned, cursor.clone())?;
+        let count = step.alerts.len();
+        for (i, (after, bytes)) in step.alerts.into_iter().enumerate() {
             examined += 1;
-            let last_of_all = i + 1 == count && page.next_cursor.is_none();
-            if query.keeps(&alert.bytes) {
+            let last_of_all = i + 1 == count && step.next.is_none();
+            if query.keeps(&bytes) {
                 if returned > 0 {
                     body.push(b',');
                 }
-                push_alert(&mut body, &alert.bytes, redact);
+                push_alert(&mut body, &bytes, redact);
                 returned += 1;
                 if returned == query.limit {
-                    break 'scan (!last_of_all).then(|| alert.cursor());
+                    break 'scan (!last_of_all).then_some(after);
                 }
             }
             if examined >= SCAN_BUDGET && !last_of_all {
-                break 'scan Some(alert.cursor());
+                break 'scan Some(after);
             }
         }
-        match page.next_cursor {
-            // A short page that goes on: the store spent its scan budget on entries outside
-            // the time bounds. End this request with a short page where the scan stopped.
-            Some(next) if count < want => break Some(next),
+        match step.next {
+            Some(next) if step.short_ends && count < step.want => break Some(next),
             Some(next) => cursor = Some(next),
             None => break None,
         }
