@@ -879,6 +879,51 @@ pub fn demo(args: DemoArgs, process_start: Instant) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The longest a live capture waits when no packet is waiting, in milliseconds.
+#[cfg(feature = "live-capture")]
+const LIVE_POLL_MILLIS_MAX: u64 = 10;
+
+/// A live-capture source: the capture is opened here, so a missing right to capture or an
+/// unknown interface stops start-up naming it.
+#[cfg(feature = "live-capture")]
+fn live_source_spec(
+    config: &Config,
+    name: &str,
+    source: &SourceConfig,
+    sensor_id: &str,
+) -> anyhow::Result<SourceSpec> {
+    let options = source
+        .live_options()
+        .ok_or_else(|| anyhow!("config field `sources.{name}.interface`: required"))?;
+    let producer = crate::live::LiveProducer::open(
+        Arc::from(name),
+        options,
+        sensor_id,
+        config.flows.flow_config()?,
+    )
+    .with_context(|| format!("source {name:?} cannot start"))?;
+    Ok(SourceSpec {
+        settings: source_settings(
+            config,
+            name,
+            Pacing::MaxSpeed,
+            Duration::from_millis(source.poll_millis.min(LIVE_POLL_MILLIS_MAX)),
+        ),
+        producer: Box::new(producer),
+    })
+}
+
+/// Without the `live-capture` feature, configuration validation has refused `interface`.
+#[cfg(not(feature = "live-capture"))]
+fn live_source_spec(
+    _config: &Config,
+    name: &str,
+    _source: &SourceConfig,
+    _sensor_id: &str,
+) -> anyhow::Result<SourceSpec> {
+    bail!("config field `sources.{name}.interface`: this vigil was built without live capture")
+}
+
 fn source_spec(
     config: &Config,
     name: &str,
@@ -888,9 +933,7 @@ fn source_spec(
     let sensor_id = source.sensor_id.clone().unwrap_or_else(|| name.to_string());
     if source.kind == SourceKind::Pcap {
         if source.interface.is_some() {
-            bail!(
-                "config field `sources.{name}.interface`: live capture is not built yet; give a capture file as `path`"
-            );
+            return live_source_spec(config, name, source, &sensor_id);
         }
         let path = source
             .path

@@ -4,9 +4,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `vigil --version`: the version and whether this build can capture live.
+#[cfg(feature = "live-capture")]
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (live capture: yes)");
+/// `vigil --version`: the version and whether this build can capture live.
+#[cfg(not(feature = "live-capture"))]
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (live capture: no; build with --features live-capture)"
+);
+
 /// Real-time anomaly detection for honeypot and network security telemetry.
 #[derive(Debug, Parser)]
-#[command(name = "vigil", version, about, long_about = None)]
+#[command(name = "vigil", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

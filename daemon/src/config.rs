@@ -478,8 +478,9 @@ pub enum SourceKind {
     Glob,
     /// Standard input, read once.
     Stdin,
-    /// A packet capture (classic pcap or pcapng) at `path`, read once and cut into flows
-    /// (see `[flows]`). Live capture from an `interface` is not built yet.
+    /// Packets cut into flows (see `[flows]`): a capture file (classic pcap or pcapng) at
+    /// `path`, read once, or live capture from an `interface` (a build with the
+    /// `live-capture` feature).
     Pcap,
 }
 
@@ -524,13 +525,32 @@ pub struct SourceConfig {
     /// Lines longer than this are rejected as `line_too_long`, in bytes.
     #[serde(default = "default_max_line_bytes")]
     pub max_line_bytes: usize,
-    /// How often a followed file is checked for new data and rotation, in milliseconds.
+    /// How often a followed file is checked for new data and rotation, in milliseconds. A
+    /// live capture waits at most 10 ms when no packet is waiting, so that a burst does not
+    /// fill the kernel's buffer while it sleeps.
     #[serde(default = "default_poll_millis")]
     pub poll_millis: u64,
-    /// Network interface to capture from (`type = "pcap"`): refused, live capture is not
-    /// built yet.
+    /// Network interface to capture from (`type = "pcap"`, instead of `path`; `any` for
+    /// all of them). Needs a build with the `live-capture` feature and the CAP_NET_RAW
+    /// capability.
     #[serde(default)]
     pub interface: Option<String>,
+    /// BPF filter for live capture, in tcpdump's syntax (`tcp or udp`); default: every packet.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Live capture in promiscuous mode, to see traffic not addressed to this host (a
+    /// mirror or tap port); default true.
+    #[serde(default)]
+    pub promiscuous: Option<bool>,
+    /// Bytes kept of each live packet, 64 to 262144; default 512. Flows need only the
+    /// headers: byte counts come from the lengths the IP header declares.
+    #[serde(default)]
+    pub snaplen_bytes: Option<u32>,
+    /// The kernel's buffer for live capture, in bytes, 65536 to 1073741824; default 16777216
+    /// (16 MiB). Packets that arrive while it is full are lost and counted as skipped
+    /// `capture_dropped`.
+    #[serde(default)]
+    pub buffer_bytes: Option<u32>,
     /// After a rename-and-create rotation, how long the old file is drained, in milliseconds.
     #[serde(default = "default_rotate_wait_millis")]
     pub rotate_wait_millis: u64,
@@ -574,6 +594,10 @@ impl SourceConfig {
             poll_millis: default_poll_millis(),
             rotate_wait_millis: default_rotate_wait_millis(),
             interface: None,
+            filter: None,
+            promiscuous: None,
+            snaplen_bytes: None,
+            buffer_bytes: None,
         }
     }
 
@@ -603,26 +627,15 @@ impl SourceConfig {
                 "source names may hold only letters, digits, '-', '_' and '.'",
             ));
         }
-        if let Some(interface) = &self.interface {
-            return Err(invalid(
-                field("interface"),
-                if self.kind == SourceKind::Pcap {
-                    format!(
-                        "live capture (interface {interface:?}) is not built yet; give a capture file as `path`"
-                    )
-                } else {
-                    "only for type pcap, and live capture is not built yet".to_string()
-                },
-            ));
-        }
+        self.validate_live_capture(&field)?;
         match (self.kind, &self.path) {
             (SourceKind::File | SourceKind::Glob, None) => {
                 return Err(invalid(field("path"), "required for type file and glob"));
             }
-            (SourceKind::Pcap, None) => {
+            (SourceKind::Pcap, None) if self.interface.is_none() => {
                 return Err(invalid(
                     field("path"),
-                    "required for type pcap (a capture file)",
+                    "type pcap needs a capture file as `path` or an `interface` to capture from",
                 ));
             }
             (SourceKind::Stdin, Some(_)) => {
@@ -663,6 +676,94 @@ impl SourceConfig {
         Ok(())
     }
 }
+
+impl SourceConfig {
+    /// The live-capture options: only with `type = "pcap"` and an `interface`, never with
+    /// a `path`, in range, the filter compiling, and only in a build that can capture.
+    fn validate_live_capture(&self, field: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        let Some(interface) = &self.interface else {
+            let given = [
+                ("filter", self.filter.is_some()),
+                ("promiscuous", self.promiscuous.is_some()),
+                ("snaplen_bytes", self.snaplen_bytes.is_some()),
+                ("buffer_bytes", self.buffer_bytes.is_some()),
+            ];
+            if let Some((name, _)) = given.iter().find(|(_, given)| *given) {
+                return Err(invalid(
+                    field(name),
+                    "only for live capture (type pcap with an `interface`)",
+                ));
+            }
+            return Ok(());
+        };
+        if self.kind != SourceKind::Pcap {
+            return Err(invalid(
+                field("interface"),
+                "only for type pcap (live capture)",
+            ));
+        }
+        if self.path.is_some() {
+            return Err(invalid(
+                field("path"),
+                "a pcap source reads a capture file (`path`) or an `interface`, not both",
+            ));
+        }
+        if interface.trim().is_empty() {
+            return Err(invalid(field("interface"), "must not be empty"));
+        }
+        if let Some(snaplen) = self.snaplen_bytes
+            && !(64..=262_144).contains(&snaplen)
+        {
+            return Err(invalid(
+                field("snaplen_bytes"),
+                format!("must be 64 to 262144, got {snaplen}"),
+            ));
+        }
+        if let Some(buffer) = self.buffer_bytes
+            && !(65_536..=1 << 30).contains(&buffer)
+        {
+            return Err(invalid(
+                field("buffer_bytes"),
+                format!("must be 65536 to 1073741824, got {buffer}"),
+            ));
+        }
+        if !cfg!(feature = "live-capture") {
+            return Err(invalid(
+                field("interface"),
+                format!(
+                    "this vigil was built without live capture, so it cannot capture on {interface:?}; \
+                     build it with `cargo build --release --features live-capture` (needs libpcap, \
+                     Debian package libpcap-dev), or give a capture file as `path`"
+                ),
+            ));
+        }
+        #[cfg(feature = "live-capture")]
+        if let Some(filter) = &self.filter {
+            vigil_capture::check_filter(interface, filter)
+                .map_err(|error| invalid(field("filter"), error.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// How to open the live capture of this source, when it has an `interface`.
+    #[cfg(feature = "live-capture")]
+    pub fn live_options(&self) -> Option<vigil_capture::LiveOptions> {
+        let interface = self.interface.as_ref()?;
+        let mut options = vigil_capture::LiveOptions::new(interface.clone());
+        options.filter.clone_from(&self.filter);
+        options.promiscuous = self.promiscuous.unwrap_or(true);
+        options.snaplen_bytes = self.snaplen_bytes.unwrap_or(DEFAULT_SNAPLEN_BYTES);
+        options.buffer_bytes = self.buffer_bytes.unwrap_or(DEFAULT_CAPTURE_BUFFER_BYTES);
+        Some(options)
+    }
+}
+
+/// Bytes kept of each live packet when `snaplen_bytes` is not set: every header of a
+/// tagged IPv6 TCP packet with options, and then some.
+pub const DEFAULT_SNAPLEN_BYTES: u32 = 512;
+
+/// The kernel's live-capture buffer when `buffer_bytes` is not set (16 MiB).
+pub const DEFAULT_CAPTURE_BUFFER_BYTES: u32 = 16 << 20;
 
 fn relabel(e: ConfigError, field: &str) -> ConfigError {
     match e {
@@ -1974,7 +2075,7 @@ mod tests {
     }
 
     #[test]
-    fn pcap_sources_need_a_path_and_refuse_an_interface() {
+    fn pcap_sources_need_a_path_or_an_interface_but_not_both() {
         let ok = Config::from_toml("[sources.cap]\ntype = \"pcap\"\npath = \"x.pcap\"\n").unwrap();
         assert_eq!(ok.sources["cap"].kind, SourceKind::Pcap);
         let err = Config::from_toml("[sources.cap]\ntype = \"pcap\"\n").unwrap_err();
@@ -1984,12 +2085,77 @@ mod tests {
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("sources.cap.interface"), "{text}");
-        assert!(text.contains("not built yet"), "{text}");
+        assert!(text.contains("sources.cap.path"), "{text}");
+        assert!(text.contains("not both"), "{text}");
         let err = Config::from_toml(
             "[sources.cap]\ntype = \"pcap\"\npath = \"x.pcap\"\nformat = \"cowrie\"\n",
         )
         .unwrap_err();
         assert!(err.to_string().contains("sources.cap.format"), "{err}");
+    }
+
+    #[test]
+    fn live_capture_options_are_checked_naming_the_field() {
+        let live = "[sources.cap]\ntype = \"pcap\"\ninterface = \"lo\"\n";
+        let cases = [
+            (
+                "[sources.f]\ntype = \"file\"\npath = \"x\"\nfilter = \"tcp\"\n",
+                "sources.f.filter",
+            ),
+            (
+                "[sources.f]\ntype = \"pcap\"\npath = \"x\"\npromiscuous = false\n",
+                "sources.f.promiscuous",
+            ),
+            (
+                "[sources.f]\ntype = \"file\"\npath = \"x\"\ninterface = \"lo\"\n",
+                "sources.f.interface",
+            ),
+            (
+                "[sources.cap]\ntype = \"pcap\"\ninterface = \" \"\n",
+                "sources.cap.interface",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = Config::from_toml(text).unwrap_err().to_string();
+            assert!(err.contains(field), "{text}: {err}");
+        }
+        for (extra, field, value) in [
+            (
+                "snaplen_bytes = 10\n",
+                "sources.cap.snaplen_bytes",
+                "got 10",
+            ),
+            (
+                "buffer_bytes = 1024\n",
+                "sources.cap.buffer_bytes",
+                "got 1024",
+            ),
+        ] {
+            let err = Config::from_toml(&format!("{live}{extra}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field) && err.contains(value), "{extra}: {err}");
+        }
+        let result = Config::from_toml(&format!("{live}filter = \"tcp port 22\"\n"));
+        #[cfg(feature = "live-capture")]
+        {
+            let options = result.unwrap().sources["cap"].live_options().unwrap();
+            assert_eq!(options.filter.as_deref(), Some("tcp port 22"));
+            assert!(options.promiscuous);
+            assert_eq!(options.snaplen_bytes, DEFAULT_SNAPLEN_BYTES);
+            let err = Config::from_toml(&format!("{live}filter = \"tcp port\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("sources.cap.filter") && err.contains("\"tcp port\""),
+                "{err}"
+            );
+        }
+        #[cfg(not(feature = "live-capture"))]
+        {
+            let err = result.unwrap_err().to_string();
+            assert!(err.contains("sources.cap.interface"), "{err}");
+            assert!(err.contains("--features live-capture"), "{err}");
+        }
     }
 }

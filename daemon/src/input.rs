@@ -448,6 +448,36 @@ pub fn file_is_capture(path: &std::path::Path) -> bool {
         .is_ok_and(|()| is_capture(&head))
 }
 
+/// Moves flow events from `pending` to `out` until `out` holds `target`, each counted as a
+/// record read and parsed.
+pub(crate) fn hand_out(
+    pending: &mut std::collections::VecDeque<Event>,
+    out: &mut Vec<Event>,
+    target: usize,
+    tally: &mut Tally,
+) {
+    while out.len() < target {
+        let Some(event) = pending.pop_front() else {
+            break;
+        };
+        tally.read += 1;
+        tally.parsed += 1;
+        out.push(event);
+    }
+}
+
+/// Counts `n` packet records skipped for `reason`: as rejected when the reason means
+/// damage, as skipped otherwise.
+pub(crate) fn count_packet_skips(tally: &mut Tally, reason: vigil_packets::SkipReason, n: u64) {
+    tally.read += n;
+    let bucket = if reason.is_damage() {
+        &mut tally.rejected
+    } else {
+        &mut tally.skipped
+    };
+    *bucket.entry(reason.as_str()).or_default() += n;
+}
+
 /// Packet captures (classic pcap or pcapng) read in order, their packets tracked into
 /// flows (one [`FlowTracker`](vigil_packets::FlowTracker) per file, finished at its end)
 /// and each flow turned into one `flow` event by [`FlowEvents`](vigil_packets::FlowEvents).
@@ -566,13 +596,7 @@ impl PcapProducer {
                 continue;
             }
             *seen = total;
-            tally.read += new;
-            let bucket = if reason.is_damage() {
-                &mut tally.rejected
-            } else {
-                &mut tally.skipped
-            };
-            *bucket.entry(name).or_default() += new;
+            count_packet_skips(tally, reason, new);
         }
     }
 
@@ -615,16 +639,7 @@ impl Producer for PcapProducer {
     fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
         let target = out.len() + max;
         loop {
-            while out.len() < target {
-                match self.pending.pop_front() {
-                    Some(event) => {
-                        tally.read += 1;
-                        tally.parsed += 1;
-                        out.push(event);
-                    }
-                    None => break,
-                }
-            }
+            hand_out(&mut self.pending, out, target, tally);
             if out.len() >= target {
                 return Produced::More;
             }

@@ -15,6 +15,8 @@ pub mod config;
 pub mod detect;
 pub mod eval;
 pub mod input;
+#[cfg(feature = "live-capture")]
+pub mod live;
 pub mod metrics;
 pub mod outputs;
 pub mod pipeline;
