@@ -704,7 +704,7 @@ impl SourceConfig {
         }
         if self.path.is_some() {
             return Err(invalid(
-                field("path"),
+                field("interface"),
                 "a pcap source reads a capture file (`path`) or an `interface`, not both",
             ));
         }
@@ -2085,7 +2085,7 @@ mod tests {
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("sources.cap.path"), "{text}");
+        assert!(text.contains("sources.cap.interface"), "{text}");
         assert!(text.contains("not both"), "{text}");
         let err = Config::from_toml(
             "[sources.cap]\ntype = \"pcap\"\npath = \"x.pcap\"\nformat = \"cowrie\"\n",

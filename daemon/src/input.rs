@@ -5,6 +5,7 @@
 //! for shutdown and pause between calls.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -438,15 +439,28 @@ pub fn is_capture(first_bytes: &[u8]) -> bool {
     first_bytes.len() >= 4 && CAPTURE_MAGICS.iter().any(|m| first_bytes[..4] == *m)
 }
 
-/// Whether the file at `path` starts with a packet-capture magic number (false when it
-/// cannot be read or is shorter than four bytes).
+/// Whether the file at `path` starts with a packet-capture magic number, once gunzipped
+/// when it is gzip (false when it cannot be read or is shorter than four bytes).
 pub fn file_is_capture(path: &std::path::Path) -> bool {
-    use std::io::Read as _;
     let mut head = [0u8; 4];
-    std::fs::File::open(path)
+    open_capture_file(path)
         .and_then(|mut f| f.read_exact(&mut head))
         .is_ok_and(|()| is_capture(&head))
 }
+
+/// Opens a capture file for reading, decompressing it when it starts with the gzip magic
+/// number (`capture.pcap.gz`, as sensors rotate them).
+pub fn open_capture_file(path: &std::path::Path) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut file = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    if file.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        let gunzipped = flate2::read::MultiGzDecoder::new(file);
+        return Ok(Box::new(BufReader::with_capacity(1 << 16, gunzipped)));
+    }
+    Ok(Box::new(file))
+}
+
+/// The rejection reason of a capture whose framing is broken (it is read no further).
+pub const MALFORMED_CAPTURE: &str = "malformed_capture";
 
 /// Moves flow events from `pending` to `out` until `out` holds `target`, each counted as a
 /// record read and parsed.
@@ -560,10 +574,7 @@ impl PcapProducer {
                     std::io::stdin(),
                 )))
             } else {
-                std::fs::File::open(&spec).map(|f| {
-                    Box::new(std::io::BufReader::with_capacity(1 << 16, f))
-                        as Box<dyn std::io::Read + Send>
-                })
+                open_capture_file(std::path::Path::new(&spec))
             };
             match reader {
                 Ok(reader) => {
@@ -669,7 +680,7 @@ impl Producer for PcapProducer {
                     Err(error) => {
                         tracing::warn!(source = %self.name, "capture stops: {error}");
                         tally.read += 1;
-                        *tally.rejected.entry("malformed_capture").or_default() += 1;
+                        *tally.rejected.entry(MALFORMED_CAPTURE).or_default() += 1;
                         ended = true;
                         break;
                     }

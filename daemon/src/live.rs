@@ -12,6 +12,7 @@ use vigil_sensors::Event;
 use vigil_tail::Position;
 
 use crate::input::{Produced, Producer, Tally, count_packet_skips, hand_out};
+use crate::metrics::CAPTURE_DROPPED;
 
 /// Frames read per call at most, so that a busy interface still lets the source actor
 /// hand on batches and see a shutdown.
@@ -22,10 +23,6 @@ const COUNTERS_EVERY: Duration = Duration::from_secs(5);
 
 /// How long after a failed read (the interface went away) the capture is opened again.
 const REOPEN_AFTER: Duration = Duration::from_secs(1);
-
-/// The `reason` under which packets the kernel dropped (its buffer full) are counted as
-/// skipped.
-pub const CAPTURE_DROPPED: &str = "capture_dropped";
 
 /// Why a live source could not start.
 #[derive(Debug, thiserror::Error)]

@@ -508,6 +508,24 @@ impl Metrics {
         for reason in SKIP_REASONS {
             self.inner.from_stats.skipped.with_label_values(&[reason]);
         }
+        // Packet captures count their records under the reader's reasons: damage as
+        // rejected, the rest as skipped.
+        for reason in vigil_packets::SkipReason::ALL {
+            let counters = if reason.is_damage() {
+                &self.inner.from_stats.rejected
+            } else {
+                &self.inner.from_stats.skipped
+            };
+            counters.with_label_values(&[reason.as_str()]);
+        }
+        self.inner
+            .from_stats
+            .rejected
+            .with_label_values(&[crate::input::MALFORMED_CAPTURE]);
+        self.inner
+            .from_stats
+            .skipped
+            .with_label_values(&[CAPTURE_DROPPED]);
     }
 
     /// Connects the alert stage's allowlist and suppressions: what they dropped is read at
@@ -803,6 +821,9 @@ const fn _every_reject_reason_is_listed(reason: RejectReason) {
 /// Every reason a parser skips a well-formed record for (Suricata `stats` records, CSV
 /// headers), for the series of `vigil_events_skipped_total` set at 0 when the pipeline runs.
 const SKIP_REASONS: [&str; 2] = [vigil_sensors::suricata::STATS_SKIP_REASON, "csv_header"];
+
+/// The skip reason of packets a live capture lost because the kernel's buffer was full.
+pub const CAPTURE_DROPPED: &str = "capture_dropped";
 
 /// Every kind of drift decision, for the series set at 0 when the pool runs.
 const DRIFT_KINDS: [DriftKind; 8] = [
@@ -1184,6 +1205,17 @@ mod tests {
         }
         for reason in SKIP_REASONS {
             let series = format!("vigil_events_skipped_total{{reason=\"{reason}\"}}");
+            assert_eq!(sample(&text, &series), Some(0.0), "{series} in {text}");
+        }
+        for (series, reason) in [
+            ("vigil_events_rejected_total", "malformed_ip"),
+            ("vigil_events_rejected_total", "truncated_record"),
+            ("vigil_events_rejected_total", "malformed_capture"),
+            ("vigil_events_skipped_total", "not_ip"),
+            ("vigil_events_skipped_total", "unsupported_linktype"),
+            ("vigil_events_skipped_total", "capture_dropped"),
+        ] {
+            let series = format!("{series}{{reason=\"{reason}\"}}");
             assert_eq!(sample(&text, &series), Some(0.0), "{series} in {text}");
         }
     }

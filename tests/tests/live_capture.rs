@@ -131,9 +131,11 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
 
     // Start-up fails before the API serves when capture is not permitted.
     let probe = run_probe(&config_path, &log_path);
-    let Some((mut child, addr)) = probe else {
+    let Some((child, addr)) = probe else {
         return;
     };
+    // A failed assertion must not leave a daemon capturing behind.
+    let mut child = KillOnDrop(child);
     wait_for_log(&log_path, "live capture started");
 
     let server = std::thread::spawn(move || {
@@ -196,14 +198,24 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     assert_eq!(alert["sensor_id"], "loopback", "{alert}");
     assert_eq!(alert["origin"]["source"], "interface:lo", "{alert}");
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     Command::new("kill")
         .args(["-s", "TERM", &pid])
         .status()
         .expect("kill");
-    assert!(wait_exit(&mut child, Duration::from_secs(30)).success());
+    assert!(wait_exit(&mut child.0, Duration::from_secs(30)).success());
     let flat = std::fs::read_to_string(dir.path().join("alerts.ndjson")).expect("alerts file");
     assert!(flat.contains("connection_rate"), "{flat}");
+}
+
+/// A `vigil` process killed when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Starts `vigil run`; `None` (after saying why, or failing under `CI`) when it exits

@@ -272,3 +272,47 @@ fn run_reads_a_pcap_source_once_and_stops() {
         "no connection_rate alert: {text}"
     );
 }
+
+#[test]
+fn a_gzipped_capture_replays_as_the_capture_and_one_cut_short_loses_only_its_tail() {
+    let Some(path) = capture("esnet-curated/nmap_80_all.pcap") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gz = dir.path().join("nmap.pcap.gz");
+    let output = Command::new("gzip")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .expect("gzip runs");
+    assert!(output.status.success(), "gzip failed");
+    std::fs::write(&gz, &output.stdout).expect("write the gzipped capture");
+
+    let (plain, plain_alerts) = replay_alerts(&path, &[]);
+    // Told a capture by what it holds once gunzipped (no --format).
+    let (gunzipped, gunzipped_alerts) = replay_alerts(&gz, &[]);
+    no_rejections(&gunzipped, "gzipped");
+    for field in ["/events_read", "/events_parsed"] {
+        assert_eq!(count(&gunzipped, field), count(&plain, field), "{field}");
+    }
+    assert!(count(&plain, "/events_parsed") > 0);
+    let ids =
+        |alerts: &[Value]| -> Vec<String> { alerts.iter().map(|a| a["id"].to_string()).collect() };
+    assert_eq!(ids(&gunzipped_alerts), ids(&plain_alerts));
+
+    // Cut in the middle of the compressed stream: the flows before the cut are read, the
+    // cut is counted once, and the replay still succeeds.
+    let cut = dir.path().join("cut.pcap.gz");
+    std::fs::write(&cut, &output.stdout[..output.stdout.len() / 2]).expect("write");
+    let summary = replay(&["--format", "pcap", "--alerts-out", "/dev/null"], &[&cut]);
+    let parsed = count(&summary, "/events_parsed");
+    assert!(
+        parsed > 0 && parsed < count(&plain, "/events_parsed"),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["events_rejected"],
+        serde_json::json!({"malformed_capture": 1}),
+        "{summary}"
+    );
+}

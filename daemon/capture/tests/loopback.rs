@@ -9,12 +9,18 @@ use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use vigil_capture::{LiveCapture, LiveError, LiveOptions, check_filter};
+use vigil_packets::capture::{LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2};
 use vigil_packets::{FlowConfig, FlowEnd, FlowTracker, decode};
 
 /// Opens a capture on `lo` for `filter`; `None` (after saying why) when this process may
 /// not capture and `CI` is unset.
 fn open_loopback(filter: &str) -> Option<LiveCapture> {
-    let mut options = LiveOptions::new("lo");
+    open_interface("lo", filter)
+}
+
+/// Opens a capture on `interface` for `filter`, as [`open_loopback`].
+fn open_interface(interface: &str, filter: &str) -> Option<LiveCapture> {
+    let mut options = LiveOptions::new(interface);
     options.filter = Some(filter.to_string());
     options.promiscuous = false;
     match LiveCapture::open(&options) {
@@ -27,7 +33,7 @@ fn open_loopback(filter: &str) -> Option<LiveCapture> {
             eprintln!("skipped: {error}");
             None
         }
-        Err(error) => panic!("cannot capture on lo: {error}"),
+        Err(error) => panic!("cannot capture on {interface}: {error}"),
     }
 }
 
@@ -40,9 +46,16 @@ struct Seen {
     flags: u8,
 }
 
-/// Reads IPv4 + TCP lengths from an Ethernet frame (loopback on Linux is Ethernet-framed).
-fn seen(data: &[u8], client_port: u16) -> Seen {
-    let ip = &data[14..];
+/// Reads IPv4 + TCP lengths from a frame of `linktype`: Ethernet (loopback on Linux is
+/// Ethernet-framed) or Linux cooked capture (the `any` interface).
+fn seen(linktype: u16, data: &[u8], client_port: u16) -> Seen {
+    let link_header = match linktype {
+        LINKTYPE_ETHERNET => 14,
+        LINKTYPE_LINUX_SLL => 16,
+        LINKTYPE_LINUX_SLL2 => 20,
+        other => panic!("unexpected link type {other}"),
+    };
+    let ip = &data[link_header..];
     assert_eq!(ip[0] >> 4, 4, "IPv4 on 127.0.0.1");
     let ihl = u64::from(ip[0] & 0x0f) * 4;
     let ip_len = u64::from(u16::from_be_bytes([ip[2], ip[3]]));
@@ -59,14 +72,26 @@ fn seen(data: &[u8], client_port: u16) -> Seen {
 
 #[test]
 fn a_local_tcp_exchange_is_captured_whole_and_becomes_one_flow() {
+    exchange_becomes_one_flow("lo", &[LINKTYPE_ETHERNET]);
+}
+
+#[test]
+fn the_any_interface_sees_it_once_through_linux_cooked_capture() {
+    exchange_becomes_one_flow("any", &[LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2]);
+}
+
+/// Makes a TCP exchange on 127.0.0.1 while capturing on `interface` (whose link type must
+/// be one of `linktypes`) and checks the one flow it becomes against the frames themselves.
+fn exchange_becomes_one_flow(interface: &str, linktypes: &[u16]) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a listener");
     let port = listener.local_addr().unwrap().port();
-    let Some(mut capture) = open_loopback(&format!("tcp port {port}")) else {
+    let Some(mut capture) = open_interface(interface, &format!("tcp port {port}")) else {
         return;
     };
-    assert_eq!(
-        capture.linktype(),
-        vigil_packets::capture::LINKTYPE_ETHERNET
+    assert!(
+        linktypes.contains(&capture.linktype()),
+        "{}",
+        capture.linktype()
     );
 
     let server = std::thread::spawn(move || {
@@ -104,7 +129,7 @@ fn a_local_tcp_exchange_is_captured_whole_and_becomes_one_flow() {
     while flows.is_empty() && Instant::now() < deadline {
         match capture.next_frame().expect("read the capture") {
             Some(frame) => {
-                frames.push(seen(frame.data, client_port));
+                frames.push(seen(frame.linktype, frame.data, client_port));
                 let packet = decode(&frame).expect("a TCP/IPv4 packet");
                 tracker.push(&packet, &mut flows);
             }
