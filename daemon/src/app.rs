@@ -939,6 +939,24 @@ fn source_spec(
             .path
             .as_ref()
             .ok_or_else(|| anyhow!("config field `sources.{name}.path`: required"))?;
+        if let Some(position) = resume
+            && crate::input::capture_read_whole(path, position)
+        {
+            tracing::info!(
+                source = %name,
+                input = %path.display(),
+                "the capture was read whole before the restart; it is not read again"
+            );
+            return Ok(SourceSpec {
+                settings: source_settings(
+                    config,
+                    name,
+                    Pacing::MaxSpeed,
+                    Duration::from_millis(source.poll_millis),
+                ),
+                producer: Box::new(PcapProducer::already_read(position.clone())),
+            });
+        }
         let producer = PcapProducer::new(
             Arc::from(name),
             vec![path.to_string_lossy().into_owned()],

@@ -513,6 +513,8 @@ pub struct PcapProducer {
     pending: std::collections::VecDeque<Event>,
     counted_skips: BTreeMap<&'static str, u64>,
     current_input: Arc<str>,
+    current_file: Option<(Option<vigil_tail::FileIdentity>, u64)>,
+    read_whole: Option<Position>,
     rounds: u32,
     round: u32,
     round_shift: TimeDelta,
@@ -545,11 +547,28 @@ impl PcapProducer {
             pending: std::collections::VecDeque::new(),
             counted_skips: BTreeMap::new(),
             current_input: Arc::from(""),
+            current_file: None,
+            read_whole: None,
             rounds: rounds.max(1),
             round: 0,
             round_shift: TimeDelta::zero(),
             span: None,
         })
+    }
+
+    /// A producer for a capture read whole before a restart (`position`, as
+    /// [`Producer::position`] gave it then): it reads nothing and keeps that position.
+    pub fn already_read(position: Position) -> PcapProducer {
+        let mut producer = PcapProducer::new(
+            Arc::from(""),
+            Vec::new(),
+            "",
+            vigil_packets::FlowConfig::default(),
+            1,
+        )
+        .expect("the default flow configuration is valid");
+        producer.read_whole = Some(position);
+        producer
     }
 
     /// Opens the next capture (or starts the next round); false when everything was read.
@@ -580,6 +599,10 @@ impl PcapProducer {
                 Ok(reader) => {
                     let source: Arc<str> = Arc::from(spec.as_str());
                     self.current_input = source.clone();
+                    self.current_file = std::fs::metadata(&spec)
+                        .ok()
+                        .filter(|_| spec != "-")
+                        .map(|m| (vigil_tail::FileIdentity::of(&m), m.len()));
                     self.events.set_source(source.clone());
                     self.stream = Some(vigil_packets::CaptureStream::new(reader, source));
                     self.counted_skips.clear();
@@ -655,6 +678,15 @@ impl Producer for PcapProducer {
                 return Produced::More;
             }
             if self.stream.is_none() && !self.open_next() {
+                if self.read_whole.is_none()
+                    && let Some((identity, len)) = self.current_file
+                {
+                    self.read_whole = Some(Position {
+                        path: self.current_input.clone(),
+                        identity,
+                        offset: len,
+                    });
+                }
                 return Produced::Finished;
             }
             // Read packets until some flows are emitted or the capture ends.
@@ -694,7 +726,29 @@ impl Producer for PcapProducer {
         }
     }
 
+    /// While a capture is read: offset 0, as a capture cannot be resumed in the middle (the
+    /// flows open there would be lost) and is read again from its start. Once the last
+    /// capture has been read whole: its length, so that a restart finding the same file
+    /// (identity and length) reads nothing (see [`capture_read_whole`]).
     fn position(&self) -> Option<Position> {
-        None
+        if let Some(done) = &self.read_whole {
+            return Some(done.clone());
+        }
+        let (identity, _) = self.current_file?;
+        Some(Position {
+            path: self.current_input.clone(),
+            identity,
+            offset: 0,
+        })
     }
+}
+
+/// Whether the capture at `path` is the one `position` says was read whole before a
+/// restart: the same path, file identity and length.
+pub fn capture_read_whole(path: &std::path::Path, position: &Position) -> bool {
+    position.offset > 0
+        && std::path::Path::new(&*position.path) == path
+        && std::fs::metadata(path).is_ok_and(|m| {
+            m.len() == position.offset && vigil_tail::FileIdentity::of(&m) == position.identity
+        })
 }

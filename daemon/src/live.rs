@@ -54,6 +54,8 @@ pub struct LiveProducer {
     pending: VecDeque<Event>,
     dropped_seen: u64,
     counters_at: Instant,
+    origin: Arc<str>,
+    frames_read: u64,
 }
 
 impl LiveProducer {
@@ -78,7 +80,8 @@ impl LiveProducer {
             filter = options.filter.as_deref().unwrap_or(""),
             "live capture started"
         );
-        let events = FlowEvents::new(sensor_id, vigil_capture::source_name(&options.interface));
+        let origin = vigil_capture::source_name(&options.interface);
+        let events = FlowEvents::new(sensor_id, origin.clone());
         Ok(LiveProducer {
             name,
             options,
@@ -90,6 +93,8 @@ impl LiveProducer {
             pending: VecDeque::new(),
             dropped_seen: 0,
             counters_at: Instant::now(),
+            origin,
+            frames_read: 0,
         })
     }
 
@@ -165,10 +170,13 @@ impl Producer for LiveProducer {
             idle = false;
             for _ in 0..FRAMES_PER_CALL {
                 match capture.next_frame() {
-                    Ok(Some(frame)) => match decode(&frame) {
-                        Ok(packet) => self.tracker.push(&packet, &mut self.flows),
-                        Err(reason) => count_packet_skips(tally, reason, 1),
-                    },
+                    Ok(Some(frame)) => {
+                        self.frames_read += 1;
+                        match decode(&frame) {
+                            Ok(packet) => self.tracker.push(&packet, &mut self.flows),
+                            Err(reason) => count_packet_skips(tally, reason, 1),
+                        }
+                    }
                     Ok(None) => {
                         idle = true;
                         break;
@@ -202,7 +210,13 @@ impl Producer for LiveProducer {
         }
     }
 
+    /// Packets cannot be read again after a restart; the position (the interface and the
+    /// frames read) only lets checkpoints cover this source.
     fn position(&self) -> Option<Position> {
-        None
+        Some(Position {
+            path: self.origin.clone(),
+            identity: None,
+            offset: self.frames_read,
+        })
     }
 }

@@ -206,6 +206,19 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     assert!(wait_exit(&mut child.0, Duration::from_secs(30)).success());
     let flat = std::fs::read_to_string(dir.path().join("alerts.ndjson")).expect("alerts file");
     assert!(flat.contains("connection_rate"), "{flat}");
+
+    // The live source let the shutdown checkpoint be taken: a restart resumes from it.
+    let restart_log = dir.path().join("restart.log");
+    let (restarted, _) = start_run(&config_path, &restart_log, "http");
+    let mut restarted = KillOnDrop(restarted);
+    let text = wait_for_log(&restart_log, "live capture started");
+    assert!(text.contains("resuming from the checkpoint"), "{text}");
+    let pid = restarted.0.id().to_string();
+    Command::new("kill")
+        .args(["-s", "TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(wait_exit(&mut restarted.0, Duration::from_secs(30)).success());
 }
 
 /// A `vigil` process killed when the test ends, passed or not.

@@ -271,6 +271,53 @@ fn run_reads_a_pcap_source_once_and_stops() {
                 && l.contains("from 192.168.0.146")),
         "no connection_rate alert: {text}"
     );
+
+    // Restarted on the same state, twice: the capture was read whole, so it is not read
+    // again (its position survives each restart), and no alert is written twice.
+    for restart in 1..=2 {
+        let output = Command::new(vigil_bin())
+            .args(["run", "--config", config.to_str().expect("utf-8")])
+            .env("RUST_LOG", "info")
+            .output()
+            .expect("vigil runs");
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "restart {restart}: {log}");
+        assert!(
+            log.contains("resuming from the checkpoint"),
+            "restart {restart}: {log}"
+        );
+        assert!(
+            log.contains("the capture was read whole before the restart"),
+            "restart {restart}: {log}"
+        );
+        assert!(log.contains("events=0"), "restart {restart}: {log}");
+        assert_eq!(
+            std::fs::read_to_string(&alerts).unwrap_or_default(),
+            text,
+            "restart {restart}"
+        );
+    }
+
+    // A different file at that path (here: the same capture, gzipped) is read again.
+    let gzipped = Command::new("gzip")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .expect("gzip runs");
+    let moved = dir.path().join("capture.pcap");
+    std::fs::write(&moved, &gzipped.stdout).expect("write");
+    let text_config = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace(&path.display().to_string(), &moved.display().to_string());
+    std::fs::write(&config, text_config).expect("config");
+    let output = Command::new(vigil_bin())
+        .args(["run", "--config", config.to_str().expect("utf-8")])
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("vigil runs");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains(&format!("events={flows}")), "{log}");
 }
 
 #[test]
