@@ -1,9 +1,19 @@
 //! Live capture as a source: packets from a network interface, tracked into flows as they
 //! arrive, each finished flow one `flow` event (the same flows and features a capture file
 //! gives). Built with the `live-capture` feature.
+//!
+//! A thread of its own reads the packets and tracks the flows, so that a pause downstream
+//! (a full mailbox while the pool catches up) holds up finished flows, not packets: the
+//! kernel's buffer would fill with packets ten times faster than a queue fills with the
+//! flows they make. The thread hands finished flows to the source actor over a bounded
+//! channel; when that is full too, the thread waits and the kernel's buffer takes the
+//! packets, counting what it has to drop.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use vigil_capture::{LiveCapture, LiveError, LiveOptions};
@@ -14,9 +24,21 @@ use vigil_tail::Position;
 use crate::input::{Produced, Producer, Tally, count_packet_skips, hand_out};
 use crate::metrics::CAPTURE_DROPPED;
 
-/// Frames read per call at most, so that a busy interface still lets the source actor
-/// hand on batches and see a shutdown.
-const FRAMES_PER_CALL: usize = 16_384;
+/// Frames read between two looks at the channel and the stop flag.
+const FRAMES_PER_ROUND: usize = 4_096;
+
+/// Most flow events in one hand-off from the capture thread.
+const EVENTS_PER_CHUNK: usize = 1_024;
+
+/// Hand-offs the channel holds: with [`EVENTS_PER_CHUNK`], at most 65,536 finished flows
+/// wait for the pipeline.
+const CHUNKS_QUEUED: usize = 64;
+
+/// Longest a finished flow waits in the capture thread for others to share its hand-off.
+const CHUNK_MAX_WAIT: Duration = Duration::from_millis(20);
+
+/// How long the capture thread sleeps when no packet is waiting.
+const IDLE_SLEEP: Duration = Duration::from_millis(5);
 
 /// How often the kernel's drop counter is read.
 const COUNTERS_EVERY: Duration = Duration::from_secs(5);
@@ -33,6 +55,39 @@ pub enum LiveSourceError {
     /// The `[flows]` configuration is out of range.
     #[error(transparent)]
     Flows(#[from] ConfigError),
+    /// The capture thread could not be started.
+    #[error("cannot start the capture thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// What the capture thread hands on: finished flows as events, and the packets it counted
+/// (skipped, rejected, dropped by the kernel).
+struct Chunk {
+    events: Vec<Event>,
+    tally: Tally,
+    frames: u64,
+    /// When the first event or count went in.
+    started: Option<Instant>,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            events: Vec::with_capacity(EVENTS_PER_CHUNK),
+            tally: Tally::default(),
+            frames: 0,
+            started: None,
+        }
+    }
+
+    /// Whether it should be handed on now: full, or holding something that has waited
+    /// long enough (or the capture has nothing more right now).
+    fn due(&self, idle: bool) -> bool {
+        self.events.len() >= EVENTS_PER_CHUNK
+            || self
+                .started
+                .is_some_and(|t| idle || t.elapsed() >= CHUNK_MAX_WAIT)
+    }
 }
 
 /// A source reading packets live from one interface.
@@ -44,27 +99,22 @@ pub enum LiveSourceError {
 /// Flows still open when the source stops are not emitted: they would end at an arbitrary
 /// point, and a restart starts them again from the packets that follow.
 pub struct LiveProducer {
-    name: Arc<str>,
-    options: LiveOptions,
-    capture: Option<LiveCapture>,
-    reopen_at: Instant,
-    tracker: FlowTracker,
-    events: FlowEvents,
-    flows: Vec<FlowRecord>,
+    chunks: Option<Receiver<Chunk>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
     pending: VecDeque<Event>,
-    dropped_seen: u64,
-    counters_at: Instant,
     origin: Arc<str>,
     frames_read: u64,
 }
 
 impl LiveProducer {
     /// Opens the capture `options` describe, for the source `name` as sensor instance
-    /// `sensor_id`.
+    /// `sensor_id`, and starts its thread.
     ///
     /// # Errors
     /// The capture cannot be opened (see [`LiveError`], which names the interface and, for
-    /// a missing right, how to grant it), or `flow_config` is out of range.
+    /// a missing right, how to grant it), `flow_config` is out of range, or the thread
+    /// cannot be started.
     pub fn open(
         name: Arc<str>,
         options: LiveOptions,
@@ -81,21 +131,228 @@ impl LiveProducer {
             "live capture started"
         );
         let origin = vigil_capture::source_name(&options.interface);
-        let events = FlowEvents::new(sensor_id, origin.clone());
-        Ok(LiveProducer {
-            name,
+        let (sender, chunks) = std::sync::mpsc::sync_channel(CHUNKS_QUEUED);
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = CaptureReader {
+            name: name.clone(),
             options,
             capture: Some(capture),
             reopen_at: Instant::now(),
             tracker,
-            events,
+            events: FlowEvents::new(sensor_id, origin.clone()),
             flows: Vec::new(),
-            pending: VecDeque::new(),
             dropped_seen: 0,
             counters_at: Instant::now(),
+            stop: stop.clone(),
+            sender,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("capture-{name}"))
+            .spawn(move || reader.run())
+            .map_err(LiveSourceError::Thread)?;
+        Ok(LiveProducer {
+            chunks: Some(chunks),
+            stop,
+            thread: Some(thread),
+            pending: VecDeque::new(),
             origin,
             frames_read: 0,
         })
+    }
+
+    /// Stops the capture thread and waits for it.
+    fn stop_thread(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // A thread waiting for room in the channel sees it closed.
+        self.chunks = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!(origin = %self.origin, "the capture thread panicked");
+        }
+    }
+}
+
+impl Producer for LiveProducer {
+    fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
+        let start = out.len();
+        let read_before = tally.read;
+        let target = start + max;
+        loop {
+            hand_out(&mut self.pending, out, target, tally);
+            if out.len() >= target {
+                return Produced::More;
+            }
+            let Some(chunks) = self.chunks.as_ref() else {
+                return Produced::Finished;
+            };
+            match chunks.try_recv() {
+                Ok(chunk) => {
+                    self.frames_read += chunk.frames;
+                    merge(tally, chunk.tally);
+                    self.pending.extend(chunk.events);
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    tracing::error!(origin = %self.origin, "the capture thread stopped");
+                    self.chunks = None;
+                    break;
+                }
+            }
+        }
+        if out.len() > start || tally.read > read_before {
+            Produced::More
+        } else if self.chunks.is_none() {
+            Produced::Finished
+        } else {
+            Produced::Idle
+        }
+    }
+
+    /// Packets cannot be read again after a restart; the position (the interface and the
+    /// frames read) only lets checkpoints cover this source.
+    fn position(&self) -> Option<Position> {
+        Some(Position {
+            path: self.origin.clone(),
+            identity: None,
+            offset: self.frames_read,
+        })
+    }
+
+    fn finish(&mut self) {
+        self.stop_thread();
+    }
+}
+
+impl Drop for LiveProducer {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+/// Adds `from`'s counts to `into`.
+fn merge(into: &mut Tally, from: Tally) {
+    into.read += from.read;
+    into.parsed += from.parsed;
+    for (reason, n) in from.rejected {
+        *into.rejected.entry(reason).or_default() += n;
+    }
+    for (reason, n) in from.skipped {
+        *into.skipped.entry(reason).or_default() += n;
+    }
+}
+
+/// The capture thread's state: the capture, the flow tracker, and the channel to the
+/// source actor.
+struct CaptureReader {
+    name: Arc<str>,
+    options: LiveOptions,
+    capture: Option<LiveCapture>,
+    reopen_at: Instant,
+    tracker: FlowTracker,
+    events: FlowEvents,
+    flows: Vec<FlowRecord>,
+    dropped_seen: u64,
+    counters_at: Instant,
+    stop: Arc<AtomicBool>,
+    sender: SyncSender<Chunk>,
+}
+
+impl CaptureReader {
+    /// Reads until stopped or until the source actor is gone, then logs the kernel's totals.
+    fn run(mut self) {
+        self.read_until_stopped();
+        if let Some(capture) = self.capture.as_mut() {
+            match capture.counters() {
+                Ok(c) => tracing::info!(
+                    source = %self.name,
+                    interface = %self.options.interface,
+                    received = c.received,
+                    dropped = c.dropped,
+                    interface_dropped = c.interface_dropped,
+                    "live capture stopped"
+                ),
+                Err(error) => tracing::info!(source = %self.name, "live capture stopped ({error})"),
+            }
+        }
+    }
+
+    fn read_until_stopped(&mut self) {
+        let mut chunk = Chunk::new();
+        while !self.stop.load(Ordering::Relaxed) {
+            let idle = self.read_round(&mut chunk);
+            self.count_drops(&mut chunk.tally);
+            // Events are counted as read and parsed where they are handed out.
+            for flow in self.flows.drain(..) {
+                chunk.events.push(self.events.event(&flow));
+            }
+            if chunk.started.is_none() && !(chunk.events.is_empty() && chunk.tally.is_empty()) {
+                chunk.started = Some(Instant::now());
+            }
+            if chunk.due(idle) && !self.hand_on(std::mem::replace(&mut chunk, Chunk::new())) {
+                return;
+            }
+            if idle {
+                std::thread::sleep(IDLE_SLEEP);
+            }
+        }
+    }
+
+    /// Hands `chunk` to the source actor, waiting for room while not stopped; false when
+    /// the source actor is gone or the source stops.
+    fn hand_on(&self, mut chunk: Chunk) -> bool {
+        loop {
+            match self.sender.try_send(chunk) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if self.stop.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    chunk = back;
+                    std::thread::sleep(IDLE_SLEEP);
+                }
+            }
+        }
+    }
+
+    /// Reads up to [`FRAMES_PER_ROUND`] frames into the tracker; true when the capture had
+    /// nothing more waiting (then the wall clock ends idle flows).
+    fn read_round(&mut self, chunk: &mut Chunk) -> bool {
+        if self.capture.is_none() {
+            self.reopen();
+        }
+        let Some(capture) = self.capture.as_mut() else {
+            return true;
+        };
+        let mut idle = false;
+        for _ in 0..FRAMES_PER_ROUND {
+            match capture.next_frame() {
+                Ok(Some(frame)) => {
+                    chunk.frames += 1;
+                    match decode(&frame) {
+                        Ok(packet) => self.tracker.push(&packet, &mut self.flows),
+                        Err(reason) => count_packet_skips(&mut chunk.tally, reason, 1),
+                    }
+                }
+                Ok(None) => {
+                    idle = true;
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(source = %self.name, "{error}; reopening in {REOPEN_AFTER:?}");
+                    self.capture = None;
+                    self.reopen_at = Instant::now() + REOPEN_AFTER;
+                    idle = true;
+                    break;
+                }
+            }
+        }
+        if idle {
+            // Between packets, the wall clock moves idle flows out.
+            self.tracker.advance_to(now_nanos(), &mut self.flows);
+        }
+        idle
     }
 
     /// Reads the kernel's drop counter now and then; new drops are counted and logged.
@@ -151,72 +408,4 @@ fn now_nanos() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
-impl Producer for LiveProducer {
-    fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
-        let start = out.len();
-        let read_before = tally.read;
-        let target = start + max;
-        hand_out(&mut self.pending, out, target, tally);
-        if out.len() >= target {
-            return Produced::More;
-        }
-        if self.capture.is_none() {
-            self.reopen();
-        }
-        let mut idle = true;
-        if let Some(capture) = self.capture.as_mut() {
-            idle = false;
-            for _ in 0..FRAMES_PER_CALL {
-                match capture.next_frame() {
-                    Ok(Some(frame)) => {
-                        self.frames_read += 1;
-                        match decode(&frame) {
-                            Ok(packet) => self.tracker.push(&packet, &mut self.flows),
-                            Err(reason) => count_packet_skips(tally, reason, 1),
-                        }
-                    }
-                    Ok(None) => {
-                        idle = true;
-                        break;
-                    }
-                    Err(error) => {
-                        tracing::error!(source = %self.name, "{error}; reopening in {REOPEN_AFTER:?}");
-                        self.capture = None;
-                        self.reopen_at = Instant::now() + REOPEN_AFTER;
-                        idle = true;
-                        break;
-                    }
-                }
-                if self.flows.len() >= target - out.len() {
-                    break;
-                }
-            }
-        }
-        if idle {
-            // Between packets, the wall clock moves idle flows out.
-            self.tracker.advance_to(now_nanos(), &mut self.flows);
-        }
-        self.count_drops(tally);
-        for flow in self.flows.drain(..) {
-            self.pending.push_back(self.events.event(&flow));
-        }
-        hand_out(&mut self.pending, out, target, tally);
-        if idle && out.len() == start && tally.read == read_before {
-            Produced::Idle
-        } else {
-            Produced::More
-        }
-    }
-
-    /// Packets cannot be read again after a restart; the position (the interface and the
-    /// frames read) only lets checkpoints cover this source.
-    fn position(&self) -> Option<Position> {
-        Some(Position {
-            path: self.origin.clone(),
-            identity: None,
-            offset: self.frames_read,
-        })
-    }
 }

@@ -1,6 +1,8 @@
 //! Live capture through the real `vigil run`: short TCP connections this test makes on the
 //! loopback interface become flows, exactly one event per connection, and the
-//! connection-rate rule names the connecting address; start-up stops naming the missing
+//! connection-rate rule names the connecting address; flows made while the source is paused
+//! wait and arrive on resume; a restart resumes from the shutdown checkpoint; start-up
+//! stops naming the missing
 //! right when the process may not capture, and naming the interface when there is none.
 //!
 //! Needs a `vigil` built with `--features live-capture` (as `scripts/test` builds it) and
@@ -21,10 +23,16 @@ use std::time::{Duration, Instant};
 use daemon::{settle, start_run, wait_exit};
 use serde_json::Value;
 use vigil_tests::vigil_bin;
-use web::get;
+use web::{get, request_token};
 
 /// Connections the test makes; the rule's threshold is 20.
 const CONNECTIONS: usize = 25;
+
+/// Connections made while the source is paused.
+const WHILE_PAUSED: usize = 10;
+
+/// The admin API's token in the test's config.
+const TOKEN: &str = "live-capture-test-token-0123456789";
 
 /// Whether the `vigil` under test can capture live; says why not (or fails under `CI`).
 fn live_capture_built() -> bool {
@@ -74,6 +82,7 @@ window_secs = 60
 alerts_ndjson = "{alerts}"
 [api]
 listen = "127.0.0.1:0"
+token = "{TOKEN}"
 [sources.loopback]
 type = "pcap"
 interface = "{interface}"
@@ -83,6 +92,21 @@ promiscuous = false
         state = dir.join("state").display(),
         alerts = dir.join("alerts.ndjson").display(),
     )
+}
+
+/// Makes `count` short connections to 127.0.0.1:`port`: a line, FIN, read to the server's FIN.
+fn connect(port: u16, count: usize) {
+    for _ in 0..count {
+        let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        client.write_all(b"SSH-2.0-probe\r\n").expect("send");
+        client
+            .shutdown(std::net::Shutdown::Write)
+            .expect("send FIN");
+        let mut rest = Vec::new();
+        client
+            .read_to_end(&mut rest)
+            .expect("read to the server's FIN");
+    }
 }
 
 /// Waits (at most 30 s) for `needle` in the file at `path`.
@@ -139,7 +163,7 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     wait_for_log(&log_path, "live capture started");
 
     let server = std::thread::spawn(move || {
-        for _ in 0..CONNECTIONS {
+        for _ in 0..CONNECTIONS + WHILE_PAUSED {
             let (mut stream, _) = listener.accept().expect("accept");
             let mut request = Vec::new();
             stream
@@ -148,18 +172,7 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
             assert_eq!(request, b"SSH-2.0-probe\r\n");
         }
     });
-    for _ in 0..CONNECTIONS {
-        let mut client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        client.write_all(b"SSH-2.0-probe\r\n").expect("send");
-        client
-            .shutdown(std::net::Shutdown::Write)
-            .expect("send FIN");
-        let mut rest = Vec::new();
-        client
-            .read_to_end(&mut rest)
-            .expect("read to the server's FIN");
-    }
-    server.join().expect("server thread");
+    connect(port, CONNECTIONS);
 
     // One flow per connection, no more: the filter keeps the API's own traffic out.
     let status = settle(addr, CONNECTIONS as u64);
@@ -197,6 +210,39 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     assert_eq!(alert["sensor"], "pcap", "{alert}");
     assert_eq!(alert["sensor_id"], "loopback", "{alert}");
     assert_eq!(alert["origin"]["source"], "interface:lo", "{alert}");
+
+    // Paused, the source hands nothing on; its packets are still read into flows, which
+    // wait for the resume.
+    let paused = request_token(
+        addr,
+        "POST",
+        "/api/v1/sources/loopback/pause",
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(paused.status, 200, "{}", paused.text());
+    connect(port, WHILE_PAUSED);
+    server.join().expect("server thread");
+    std::thread::sleep(Duration::from_millis(500));
+    let status = get(addr, "/api/v1/status").json();
+    assert_eq!(
+        status["events_decided"], CONNECTIONS as u64,
+        "nothing while paused: {status}"
+    );
+    let resumed = request_token(
+        addr,
+        "POST",
+        "/api/v1/sources/loopback/resume",
+        Some(TOKEN),
+        None,
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.text());
+    let status = settle(addr, (CONNECTIONS + WHILE_PAUSED) as u64);
+    assert_eq!(
+        status["events_decided"],
+        (CONNECTIONS + WHILE_PAUSED) as u64,
+        "{status}"
+    );
 
     let pid = child.0.id().to_string();
     Command::new("kill")
