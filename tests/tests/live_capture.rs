@@ -1,7 +1,8 @@
 //! Live capture through the real `vigil run`: short TCP connections this test makes on the
 //! loopback interface become flows, exactly one event per connection, and the
 //! connection-rate rule names the connecting address; flows made while the source is paused
-//! wait and arrive on resume; a restart resumes from the shutdown checkpoint; start-up
+//! wait and arrive on resume; a restart resumes from the shutdown checkpoint; a shared
+//! capture sent onto a veth pair by tcpreplay gives the flows the file gives; start-up
 //! stops naming the missing
 //! right when the process may not capture, and naming the interface when there is none.
 //!
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use daemon::{settle, start_run, wait_exit};
 use serde_json::Value;
-use vigil_tests::vigil_bin;
+use vigil_packets::{FlowConfig, flows_from_capture};
+use vigil_tests::{shared_file, vigil_bin};
 use web::{get, request_token};
 
 /// Connections the test makes; the rule's threshold is 20.
@@ -388,4 +390,157 @@ fn a_bad_filter_stops_start_up_naming_the_field_before_the_port_is_taken() {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A veth pair made for one test (root only) and deleted when it ends: frames sent on
+/// `peer` arrive on `capture`.
+struct Veth {
+    capture: String,
+    peer: String,
+}
+
+impl Veth {
+    /// Creates the pair, IPv6 off (so the kernel sends nothing of its own on it), both ends up.
+    fn create() -> Veth {
+        let id = std::process::id();
+        let veth = Veth {
+            capture: format!("vgl{id}a"),
+            peer: format!("vgl{id}b"),
+        };
+        let run = |args: &[&str]| {
+            let output = Command::new(args[0])
+                .args(&args[1..])
+                .output()
+                .expect("runs");
+            assert!(
+                output.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        run(&[
+            "ip",
+            "link",
+            "add",
+            &veth.capture,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &veth.peer,
+        ]);
+        for end in [&veth.capture, &veth.peer] {
+            let key = format!("net.ipv6.conf.{end}.disable_ipv6=1");
+            let _ = Command::new("sysctl").args(["-qw", &key]).status();
+            run(&["ip", "link", "set", end, "up"]);
+        }
+        veth
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.capture])
+            .status();
+    }
+}
+
+/// Whether `program` runs (`--version`); says why not, or fails under `CI`.
+fn tool(program: &str, package: &str) -> bool {
+    if Command::new(program).arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {program} is missing (Debian package {package})"
+    );
+    eprintln!("skipped: {program} not found (Debian package {package})");
+    false
+}
+
+#[test]
+fn a_capture_replayed_onto_an_interface_gives_the_flows_the_file_gives() {
+    if !live_capture_built() {
+        return;
+    }
+    let Some(path) = shared_file("data/pcap/axr00t-research/ssh-brute-force.pcap") else {
+        return;
+    };
+    if !is_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the test does not run as root: it needs to create a veth pair"
+        );
+        eprintln!("skipped: creating a veth pair needs root");
+        return;
+    }
+    if !tool("tcpreplay", "tcpreplay") || !tool("ip", "iproute2") {
+        return;
+    }
+    let bytes = std::fs::read(&path).expect("capture reads");
+    let from_file = flows_from_capture(&bytes, "ssh", &FlowConfig::default()).expect("reads");
+    let expected = from_file.flows.len() as u64;
+    let packets = from_file.read.ip_packets;
+
+    let veth = Veth::create();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("vigil.toml");
+    // The flows left open when the replay ends are emitted after 5 s without a packet.
+    let text = config(dir.path(), &veth.capture, 22)
+        .replace("filter = \"tcp port 22\"", "filter = \"ip\"")
+        .replace("promiscuous = false\n", "")
+        .replace(
+            "[rules.connection_rate]\nports = [22]\n",
+            "[flows]\nflow_idle_secs = 5\n[rules.connection_rate]\n",
+        );
+    std::fs::write(&config_path, text).expect("config");
+    let log_path = dir.path().join("vigil.log");
+    let (child, addr) = start_run(&config_path, &log_path, "http");
+    let mut child = KillOnDrop(child);
+    wait_for_log(&log_path, "live capture started");
+
+    // Each packet sent as a frame on the peer, 100,000 a second (0.2 s in all).
+    let replay = Command::new("tcpreplay")
+        .args(["-q", "--pps=100000", "-i", &veth.peer])
+        .arg(&path)
+        .output()
+        .expect("tcpreplay runs");
+    assert!(
+        replay.status.success(),
+        "tcpreplay: {}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+
+    let status = settle(addr, expected);
+    assert_eq!(status["events_decided"], expected, "{status}");
+    let metrics = get(addr, "/metrics").text();
+    assert!(
+        metrics.contains("vigil_events_skipped_total{reason=\"capture_dropped\"} 0"),
+        "the kernel dropped packets"
+    );
+    let alerts = get(addr, "/api/v1/alerts?limit=100").json();
+    let hits: Vec<&Value> = alerts["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|a| a["detector"] == "connection_rate")
+        .collect();
+    assert!(!hits.is_empty(), "no connection_rate alert: {alerts}");
+    for alert in hits {
+        assert_eq!(alert["src_ip"], "192.168.0.146", "{alert}");
+        assert_eq!(alert["dst_port"], 22, "{alert}");
+    }
+
+    let pid = child.0.id().to_string();
+    Command::new("kill")
+        .args(["-s", "TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(wait_exit(&mut child.0, Duration::from_secs(30)).success());
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(
+        log.contains(&format!("received={packets} dropped=0")),
+        "every packet of the file was captured: {log}"
+    );
 }
