@@ -2,9 +2,10 @@
 //! loopback interface become flows, exactly one event per connection, and the
 //! connection-rate rule names the connecting address; flows made while the source is paused
 //! wait and arrive on resume; a restart resumes from the shutdown checkpoint; a shared
-//! capture sent onto a veth pair by tcpreplay gives the flows the file gives; start-up
-//! stops naming the missing
-//! right when the process may not capture, and naming the interface when there is none.
+//! capture sent onto a veth pair by tcpreplay gives the flows the file gives; CAP_NET_RAW
+//! alone lets an unprivileged user capture in promiscuous mode; start-up stops naming the
+//! missing right when the process may not capture, and naming the interface when there is
+//! none.
 //!
 //! Needs a `vigil` built with `--features live-capture` (as `scripts/test` builds it) and
 //! the right to capture (CI runs as root). Without either the tests say so and pass, except
@@ -543,4 +544,52 @@ fn a_capture_replayed_onto_an_interface_gives_the_flows_the_file_gives() {
         log.contains(&format!("received={packets} dropped=0")),
         "every packet of the file was captured: {log}"
     );
+}
+
+#[test]
+fn cap_net_raw_alone_is_enough_even_in_promiscuous_mode() {
+    if !live_capture_built() {
+        return;
+    }
+    if !is_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the test does not run as root: it needs to hand out one capability"
+        );
+        eprintln!("skipped: handing out a capability needs root");
+        return;
+    }
+    // As `nobody` with CAP_NET_RAW and nothing else, as config/vigil.service runs it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    set_mode(dir.path(), 0o777);
+    let config_path = dir.path().join("vigil.toml");
+    let text = config(dir.path(), "lo", 9).replace("promiscuous = false", "promiscuous = true");
+    std::fs::write(&config_path, text).expect("config");
+    set_mode(&config_path, 0o644);
+    let log_path = dir.path().join("vigil.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let child = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all,+net_raw",
+            "--ambient-caps=-all,+net_raw",
+            "--bounding-set=-all,+net_raw",
+        ])
+        .arg(vigil_bin())
+        .args(["run", "--config", config_path.to_str().expect("utf-8")])
+        .env("RUST_LOG", "info")
+        .stderr(log)
+        .spawn()
+        .expect("setpriv runs vigil");
+    let mut child = KillOnDrop(child);
+    let text = wait_for_log(&log_path, "live capture started");
+    assert!(text.contains("interface=lo"), "{text}");
+    let pid = child.0.id().to_string();
+    Command::new("kill")
+        .args(["-s", "TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(wait_exit(&mut child.0, Duration::from_secs(30)).success());
 }

@@ -6,7 +6,8 @@
 //! `None` when nothing has arrived, so the caller can expire idle flows, check for
 //! shutdown and poll again.
 //!
-//! Capturing needs `CAP_NET_RAW` (and `CAP_NET_ADMIN` for promiscuous mode); without it
+//! Capturing needs `CAP_NET_RAW` (promiscuous mode included, as libpcap asks for it on the
+//! capture socket, not on the interface); without it
 //! [`LiveCapture::open`] fails with [`LiveError::PermissionDenied`], which says how to
 //! grant it.
 #![forbid(unsafe_code)]
@@ -55,9 +56,9 @@ pub enum LiveError {
     /// The process may not capture.
     #[error(
         "cannot capture on interface {interface:?}: permission denied ({detail}); capturing \
-         needs the CAP_NET_RAW capability (and CAP_NET_ADMIN for promiscuous mode): run as \
-         root, grant them with `setcap cap_net_raw,cap_net_admin=eip <path to vigil>`, or \
-         under systemd with `AmbientCapabilities=CAP_NET_RAW CAP_NET_ADMIN`"
+         needs the CAP_NET_RAW capability: run as root, grant it with \
+         `setcap cap_net_raw=eip <path to vigil>`, or under systemd with \
+         `AmbientCapabilities=CAP_NET_RAW`"
     )]
     PermissionDenied {
         /// The interface.
