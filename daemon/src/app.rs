@@ -901,7 +901,14 @@ fn live_source_spec(
         sensor_id,
         config.flows.flow_config()?,
     )
-    .with_context(|| format!("source {name:?} cannot start"))?;
+    .map_err(|error| match error {
+        // A filter the interface's link type refuses (config validation compiles it for
+        // Ethernet) is still the config's fault.
+        crate::live::LiveSourceError::Capture(bad @ vigil_capture::LiveError::BadFilter { .. }) => {
+            anyhow!("config field `sources.{name}.filter`: {bad}")
+        }
+        other => anyhow::Error::new(other).context(format!("source {name:?} cannot start")),
+    })?;
     Ok(SourceSpec {
         settings: source_settings(
             config,
@@ -939,31 +946,33 @@ fn source_spec(
             .path
             .as_ref()
             .ok_or_else(|| anyhow!("config field `sources.{name}.path`: required"))?;
-        if let Some(position) = resume
-            && crate::input::capture_read_whole(path, position)
-        {
-            tracing::info!(
-                source = %name,
-                input = %path.display(),
-                "the capture was read whole before the restart; it is not read again"
-            );
-            return Ok(SourceSpec {
-                settings: source_settings(
-                    config,
-                    name,
-                    Pacing::MaxSpeed,
-                    Duration::from_millis(source.poll_millis),
-                ),
-                producer: Box::new(PcapProducer::already_read(position.clone())),
-            });
-        }
-        let producer = PcapProducer::new(
+        let mut producer = PcapProducer::new(
             Arc::from(name),
             vec![path.to_string_lossy().into_owned()],
             &sensor_id,
             config.flows.flow_config()?,
             1,
         )?;
+        if let Some(position) = resume {
+            let now = std::fs::metadata(path)
+                .ok()
+                .and_then(|m| vigil_tail::FileIdentity::of(&m));
+            if std::path::Path::new(&*position.path) == path.as_path() && now == position.identity {
+                tracing::info!(
+                    source = %name,
+                    input = %path.display(),
+                    flows = position.offset,
+                    "the capture is read again from its start; the flows handed on before the restart are passed over"
+                );
+                producer.resume_after(position.offset);
+            } else {
+                tracing::info!(
+                    source = %name,
+                    input = %path.display(),
+                    "a different capture than before the restart: read from its start"
+                );
+            }
+        }
         return Ok(SourceSpec {
             settings: source_settings(
                 config,

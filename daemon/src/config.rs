@@ -539,10 +539,10 @@ pub struct SourceConfig {
     #[serde(default)]
     pub filter: Option<String>,
     /// Live capture in promiscuous mode, to see traffic not addressed to this host (a
-    /// mirror or tap port); default true.
+    /// mirror or tap port); default true. Not asked of `any`, which has no such mode.
     #[serde(default)]
     pub promiscuous: Option<bool>,
-    /// Bytes kept of each live packet, 64 to 262144; default 512. Flows need only the
+    /// Bytes kept of each live packet, 128 to 262144; default 512. Flows need only the
     /// headers: byte counts come from the lengths the IP header declares.
     #[serde(default)]
     pub snaplen_bytes: Option<u32>,
@@ -712,11 +712,13 @@ impl SourceConfig {
             return Err(invalid(field("interface"), "must not be empty"));
         }
         if let Some(snaplen) = self.snaplen_bytes
-            && !(64..=262_144).contains(&snaplen)
+            && !(128..=262_144).contains(&snaplen)
         {
             return Err(invalid(
                 field("snaplen_bytes"),
-                format!("must be 64 to 262144, got {snaplen}"),
+                format!(
+                    "must be 128 to 262144 (a tagged IPv6 TCP header needs over 80), got {snaplen}"
+                ),
             ));
         }
         if let Some(buffer) = self.buffer_bytes

@@ -64,6 +64,15 @@ pub trait Producer: Send {
     /// Where the producer stands (file and offset), when it reads files.
     fn position(&self) -> Option<Position>;
 
+    /// The source is asked to stop: stop taking input in. True when the producer still
+    /// holds records it has taken in and that cannot be read again (a live capture's
+    /// finished flows): the source then calls [`produce`](Self::produce) until it says
+    /// [`Produced::Finished`]. False (the default) when what is not handed on yet can be
+    /// read again after a restart.
+    fn stop_intake(&mut self) -> bool {
+        false
+    }
+
     /// The source stops (end of input or shutdown): write out anything pending, such as
     /// the summary of rejections not yet logged.
     fn finish(&mut self) {}
@@ -513,8 +522,9 @@ pub struct PcapProducer {
     pending: std::collections::VecDeque<Event>,
     counted_skips: BTreeMap<&'static str, u64>,
     current_input: Arc<str>,
-    current_file: Option<(Option<vigil_tail::FileIdentity>, u64)>,
-    read_whole: Option<Position>,
+    current_file: Option<Option<vigil_tail::FileIdentity>>,
+    handed: u64,
+    skip: u64,
     rounds: u32,
     round: u32,
     round_shift: TimeDelta,
@@ -548,7 +558,8 @@ impl PcapProducer {
             counted_skips: BTreeMap::new(),
             current_input: Arc::from(""),
             current_file: None,
-            read_whole: None,
+            handed: 0,
+            skip: 0,
             rounds: rounds.max(1),
             round: 0,
             round_shift: TimeDelta::zero(),
@@ -556,19 +567,12 @@ impl PcapProducer {
         })
     }
 
-    /// A producer for a capture read whole before a restart (`position`, as
-    /// [`Producer::position`] gave it then): it reads nothing and keeps that position.
-    pub fn already_read(position: Position) -> PcapProducer {
-        let mut producer = PcapProducer::new(
-            Arc::from(""),
-            Vec::new(),
-            "",
-            vigil_packets::FlowConfig::default(),
-            1,
-        )
-        .expect("the default flow configuration is valid");
-        producer.read_whole = Some(position);
-        producer
+    /// Resumes a capture after the `flows` it handed on before a restart: the capture is
+    /// read again from its start (flow tracking needs every packet) and its first `flows`
+    /// events are dropped, so the rest follow exactly where the last checkpoint stopped.
+    pub fn resume_after(&mut self, flows: u64) {
+        self.skip = flows;
+        self.handed = flows;
     }
 
     /// Opens the next capture (or starts the next round); false when everything was read.
@@ -602,7 +606,7 @@ impl PcapProducer {
                     self.current_file = std::fs::metadata(&spec)
                         .ok()
                         .filter(|_| spec != "-")
-                        .map(|m| (vigil_tail::FileIdentity::of(&m), m.len()));
+                        .map(|m| vigil_tail::FileIdentity::of(&m));
                     self.events.set_source(source.clone());
                     self.stream = Some(vigil_packets::CaptureStream::new(reader, source));
                     self.counted_skips.clear();
@@ -634,9 +638,14 @@ impl PcapProducer {
         }
     }
 
-    /// Turns the flows emitted so far into pending events.
+    /// Turns the flows emitted so far into pending events (less those handed on before a
+    /// restart, see [`resume_after`](Self::resume_after)).
     fn convert_flows(&mut self) {
         for flow in self.flows.drain(..) {
+            if self.skip > 0 {
+                self.skip -= 1;
+                continue;
+            }
             let mut event = self.events.event(&flow);
             if self.round == 0 {
                 let t = event.event_time;
@@ -673,20 +682,13 @@ impl Producer for PcapProducer {
     fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
         let target = out.len() + max;
         loop {
+            let before = out.len();
             hand_out(&mut self.pending, out, target, tally);
+            self.handed += (out.len() - before) as u64;
             if out.len() >= target {
                 return Produced::More;
             }
             if self.stream.is_none() && !self.open_next() {
-                if self.read_whole.is_none()
-                    && let Some((identity, len)) = self.current_file
-                {
-                    self.read_whole = Some(Position {
-                        path: self.current_input.clone(),
-                        identity,
-                        offset: len,
-                    });
-                }
                 return Produced::Finished;
             }
             // Read packets until some flows are emitted or the capture ends.
@@ -726,29 +728,79 @@ impl Producer for PcapProducer {
         }
     }
 
-    /// While a capture is read: offset 0, as a capture cannot be resumed in the middle (the
-    /// flows open there would be lost) and is read again from its start. Once the last
-    /// capture has been read whole: its length, so that a restart finding the same file
-    /// (identity and length) reads nothing (see [`capture_read_whole`]).
+    /// The capture and the number of flow events handed on (for `vigil run`, which reads
+    /// one capture once): a restart that finds the same file resumes after them (see
+    /// [`resume_after`](PcapProducer::resume_after)).
     fn position(&self) -> Option<Position> {
-        if let Some(done) = &self.read_whole {
-            return Some(done.clone());
-        }
-        let (identity, _) = self.current_file?;
+        let identity = self.current_file?;
         Some(Position {
             path: self.current_input.clone(),
             identity,
-            offset: 0,
+            offset: self.handed,
         })
     }
 }
 
-/// Whether the capture at `path` is the one `position` says was read whole before a
-/// restart: the same path, file identity and length.
-pub fn capture_read_whole(path: &std::path::Path, position: &Position) -> bool {
-    position.offset > 0
-        && std::path::Path::new(&*position.path) == path
-        && std::fs::metadata(path).is_ok_and(|m| {
-            m.len() == position.offset && vigil_tail::FileIdentity::of(&m) == position.identity
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_packets::synth::{self, PcapWriter, TcpSpec};
+
+    /// A capture of `n` SYN-only connection attempts, one a second, from one source.
+    fn attempts(n: u16) -> tempfile::NamedTempFile {
+        let mut w = PcapWriter::new(vigil_packets::capture::LINKTYPE_ETHERNET);
+        for i in 0..n {
+            let spec = TcpSpec::new([10, 0, 0, 1], 40_000 + i, [10, 0, 0, 2], 22, 0x02);
+            w.record(
+                i64::from(i) * 1_000_000_000,
+                &synth::ethernet_ipv4_tcp(spec),
+            );
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), w.finish()).unwrap();
+        file
+    }
+
+    fn read_all(producer: &mut PcapProducer) -> (Vec<Event>, Tally) {
+        let (mut events, mut tally) = (Vec::new(), Tally::default());
+        while producer.produce(7, &mut events, &mut tally) != Produced::Finished {}
+        (events, tally)
+    }
+
+    fn producer(path: &std::path::Path) -> PcapProducer {
+        let spec = path.to_string_lossy().into_owned();
+        PcapProducer::new(Arc::from("t"), vec![spec], "t", Default::default(), 1).unwrap()
+    }
+
+    #[test]
+    fn a_resumed_capture_hands_on_exactly_the_flows_after_the_position() {
+        let file = attempts(40);
+        let mut whole = producer(file.path());
+        let (all, _) = read_all(&mut whole);
+        assert_eq!(all.len(), 40);
+        assert_eq!(whole.position().unwrap().offset, 40);
+
+        let mut first = producer(file.path());
+        let (mut head, mut tally) = (Vec::new(), Tally::default());
+        first.produce(13, &mut head, &mut tally);
+        let position = first.position().unwrap();
+        assert_eq!(position.offset, head.len() as u64);
+
+        let mut resumed = producer(file.path());
+        resumed.resume_after(position.offset);
+        let (rest, tally) = read_all(&mut resumed);
+        assert_eq!(
+            tally.read,
+            rest.len() as u64,
+            "passed-over flows are not counted again"
+        );
+        let origins =
+            |events: &[Event]| -> Vec<u64> { events.iter().map(|e| e.origin.offset).collect() };
+        assert_eq!(
+            origins(&rest),
+            origins(&all[head.len()..]),
+            "the rest, and only the rest"
+        );
+        assert_eq!(resumed.position().unwrap().offset, 40);
+    }
 }

@@ -6,8 +6,13 @@
 //! (a full mailbox while the pool catches up) holds up finished flows, not packets: the
 //! kernel's buffer would fill with packets ten times faster than a queue fills with the
 //! flows they make. The thread hands finished flows to the source actor over a bounded
-//! channel; when that is full too, the thread waits and the kernel's buffer takes the
-//! packets, counting what it has to drop.
+//! channel; while that is full it keeps reading and holds the flows itself, and only when
+//! it holds [`MAX_HELD_EVENTS`] does it wait, leaving the packets to the kernel's buffer,
+//! which counts what it has to drop.
+//!
+//! Each time the capture opens (at start, and again after the interface went away) its
+//! events get a new origin, `interface:NAME@<open time>`, as frame numbers start again at
+//! 0: alert ids, derived from the origin, never repeat those of an earlier capture.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -30,9 +35,12 @@ const FRAMES_PER_ROUND: usize = 4_096;
 /// Most flow events in one hand-off from the capture thread.
 const EVENTS_PER_CHUNK: usize = 1_024;
 
-/// Hand-offs the channel holds: with [`EVENTS_PER_CHUNK`], at most 65,536 finished flows
-/// wait for the pipeline.
+/// Hand-offs the channel holds.
 const CHUNKS_QUEUED: usize = 64;
+
+/// Finished flows the capture thread holds while the channel is full before it stops
+/// reading: with the channel's, at most about 131,000 flows wait for the pipeline.
+pub const MAX_HELD_EVENTS: usize = 65_536;
 
 /// Longest a finished flow waits in the capture thread for others to share its hand-off.
 const CHUNK_MAX_WAIT: Duration = Duration::from_millis(20);
@@ -92,6 +100,9 @@ impl Chunk {
 
 /// A source reading packets live from one interface.
 ///
+/// When the source is asked to stop, the thread stops reading and the flows it finished
+/// are still handed on, since packets cannot be read again.
+///
 /// Counting, as for capture files: every flow is a record read and an event parsed; a
 /// packet the decoder cannot use is a record read, rejected or skipped under its reason;
 /// packets the kernel dropped are records read and skipped as [`CAPTURE_DROPPED`].
@@ -101,8 +112,10 @@ impl Chunk {
 pub struct LiveProducer {
     chunks: Option<Receiver<Chunk>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Chunk>>,
     pending: VecDeque<Event>,
+    /// Counts taken in at the stop, for the next call of `produce`.
+    pending_tally: Vec<Tally>,
     origin: Arc<str>,
     frames_read: u64,
 }
@@ -130,7 +143,7 @@ impl LiveProducer {
             filter = options.filter.as_deref().unwrap_or(""),
             "live capture started"
         );
-        let origin = vigil_capture::source_name(&options.interface);
+        let origin = origin_name(&options.interface);
         let (sender, chunks) = std::sync::mpsc::sync_channel(CHUNKS_QUEUED);
         let stop = Arc::new(AtomicBool::new(false));
         let reader = CaptureReader {
@@ -155,27 +168,50 @@ impl LiveProducer {
             stop,
             thread: Some(thread),
             pending: VecDeque::new(),
+            pending_tally: Vec::new(),
             origin,
             frames_read: 0,
         })
     }
 
-    /// Stops the capture thread and waits for it.
+    /// Stops the capture thread, waits for it, and takes in what it finished: the chunks
+    /// in the channel and the one it held.
     fn stop_thread(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // A thread waiting for room in the channel sees it closed.
-        self.chunks = None;
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
-            tracing::error!(origin = %self.origin, "the capture thread panicked");
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let held = thread.join();
+        if let Some(chunks) = self.chunks.take() {
+            for chunk in chunks.try_iter() {
+                self.take_in(chunk);
+            }
+        }
+        match held {
+            Ok(chunk) => self.take_in(chunk),
+            Err(_) => tracing::error!(origin = %self.origin, "the capture thread panicked"),
         }
     }
+
+    fn take_in(&mut self, chunk: Chunk) {
+        self.frames_read += chunk.frames;
+        self.pending_tally.push(chunk.tally);
+        self.pending.extend(chunk.events);
+    }
+}
+
+/// The origin of a capture opened now on `interface`: `interface:NAME@<time>`.
+fn origin_name(interface: &str) -> Arc<str> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    Arc::from(format!("interface:{interface}@{now}"))
 }
 
 impl Producer for LiveProducer {
     fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
         let start = out.len();
+        for counted in self.pending_tally.drain(..) {
+            merge(tally, counted);
+        }
         let read_before = tally.read;
         let target = start + max;
         loop {
@@ -184,7 +220,11 @@ impl Producer for LiveProducer {
                 return Produced::More;
             }
             let Some(chunks) = self.chunks.as_ref() else {
-                return Produced::Finished;
+                return if out.len() > start {
+                    Produced::More
+                } else {
+                    Produced::Finished
+                };
             };
             match chunks.try_recv() {
                 Ok(chunk) => {
@@ -217,6 +257,11 @@ impl Producer for LiveProducer {
             identity: None,
             offset: self.frames_read,
         })
+    }
+
+    fn stop_intake(&mut self) -> bool {
+        self.stop_thread();
+        true
     }
 
     fn finish(&mut self) {
@@ -259,9 +304,12 @@ struct CaptureReader {
 }
 
 impl CaptureReader {
-    /// Reads until stopped or until the source actor is gone, then logs the kernel's totals.
-    fn run(mut self) {
-        self.read_until_stopped();
+    /// Reads until stopped or until the source actor is gone, then logs the kernel's
+    /// totals; returns the chunk it still held.
+    fn run(mut self) -> Chunk {
+        let mut chunk = self.read_until_stopped();
+        // The drops since the last look are counted too.
+        self.count_drops(&mut chunk.tally, true);
         if let Some(capture) = self.capture.as_mut() {
             match capture.counters() {
                 Ok(c) => tracing::info!(
@@ -275,13 +323,15 @@ impl CaptureReader {
                 Err(error) => tracing::info!(source = %self.name, "live capture stopped ({error})"),
             }
         }
+        chunk
     }
 
-    fn read_until_stopped(&mut self) {
+    /// The reading loop; returns the chunk not handed on when it stops.
+    fn read_until_stopped(&mut self) -> Chunk {
         let mut chunk = Chunk::new();
         while !self.stop.load(Ordering::Relaxed) {
             let idle = self.read_round(&mut chunk);
-            self.count_drops(&mut chunk.tally);
+            self.count_drops(&mut chunk.tally, false);
             // Events are counted as read and parsed where they are handed out.
             for flow in self.flows.drain(..) {
                 chunk.events.push(self.events.event(&flow));
@@ -289,26 +339,42 @@ impl CaptureReader {
             if chunk.started.is_none() && !(chunk.events.is_empty() && chunk.tally.is_empty()) {
                 chunk.started = Some(Instant::now());
             }
-            if chunk.due(idle) && !self.hand_on(std::mem::replace(&mut chunk, Chunk::new())) {
-                return;
+            if chunk.due(idle) {
+                match self.hand_on(chunk) {
+                    Ok(()) => chunk = Chunk::new(),
+                    // The channel is full: read on, holding the flows, up to a bound.
+                    Err(TrySendError::Full(back)) if back.events.len() < MAX_HELD_EVENTS => {
+                        chunk = back;
+                    }
+                    Err(TrySendError::Full(back)) => match self.wait_to_hand_on(back) {
+                        Some(back) => return back,
+                        None => chunk = Chunk::new(),
+                    },
+                    Err(TrySendError::Disconnected(back)) => return back,
+                }
             }
             if idle {
                 std::thread::sleep(IDLE_SLEEP);
             }
         }
+        chunk
     }
 
-    /// Hands `chunk` to the source actor, waiting for room while not stopped; false when
-    /// the source actor is gone or the source stops.
-    fn hand_on(&self, mut chunk: Chunk) -> bool {
+    fn hand_on(&self, chunk: Chunk) -> Result<(), TrySendError<Chunk>> {
+        self.sender.try_send(chunk)
+    }
+
+    /// Waits for room for `chunk` without reading; `None` once it is handed on, the chunk
+    /// back when the source stops or is gone first.
+    fn wait_to_hand_on(&self, mut chunk: Chunk) -> Option<Chunk> {
         loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Some(chunk);
+            }
             match self.sender.try_send(chunk) {
-                Ok(()) => return true,
-                Err(TrySendError::Disconnected(_)) => return false,
+                Ok(()) => return None,
+                Err(TrySendError::Disconnected(back)) => return Some(back),
                 Err(TrySendError::Full(back)) => {
-                    if self.stop.load(Ordering::Relaxed) {
-                        return false;
-                    }
                     chunk = back;
                     std::thread::sleep(IDLE_SLEEP);
                 }
@@ -355,9 +421,10 @@ impl CaptureReader {
         idle
     }
 
-    /// Reads the kernel's drop counter now and then; new drops are counted and logged.
-    fn count_drops(&mut self, tally: &mut Tally) {
-        if self.counters_at.elapsed() < COUNTERS_EVERY {
+    /// Reads the kernel's drop counter every [`COUNTERS_EVERY`] (or now, when `now`); new
+    /// drops are counted and logged.
+    fn count_drops(&mut self, tally: &mut Tally, now: bool) {
+        if !now && self.counters_at.elapsed() < COUNTERS_EVERY {
             return;
         }
         self.counters_at = Instant::now();
@@ -366,7 +433,9 @@ impl CaptureReader {
         };
         match capture.counters() {
             Ok(counters) => {
-                let new = counters.dropped.saturating_sub(self.dropped_seen);
+                // The kernel's counter is 32 bits and wraps.
+                let new =
+                    u64::from((counters.dropped as u32).wrapping_sub(self.dropped_seen as u32));
                 if new > 0 {
                     self.dropped_seen = counters.dropped;
                     tally.read += new;
@@ -392,7 +461,9 @@ impl CaptureReader {
         }
         match LiveCapture::open(&self.options) {
             Ok(capture) => {
-                tracing::info!(source = %self.name, interface = %self.options.interface, "live capture reopened");
+                let origin = origin_name(&self.options.interface);
+                tracing::info!(source = %self.name, interface = %self.options.interface, %origin, "live capture reopened");
+                self.events.set_source(origin);
                 self.capture = Some(capture);
                 self.dropped_seen = 0;
             }

@@ -292,13 +292,20 @@ async fn run_source(
     let mut batch_read_at: Option<Instant> = None;
     let mut out_resume = ResumeMark::default();
     let mut finished = false;
+    let mut draining = false;
     let name = settings.name.clone();
 
     while !finished {
-        if control.stopping() || settings.run_for.is_some_and(|d| started.elapsed() >= d) {
-            break;
+        if !draining
+            && (control.stopping() || settings.run_for.is_some_and(|d| started.elapsed() >= d))
+        {
+            // What the producer took in and cannot read again is handed on first.
+            if !producer.stop_intake() {
+                break;
+            }
+            draining = true;
         }
-        if control.paused.load(Ordering::SeqCst) {
+        if control.paused.load(Ordering::SeqCst) && !draining {
             flush(
                 &name,
                 &downstream,

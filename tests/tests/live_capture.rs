@@ -31,8 +31,12 @@ use web::{get, request_token};
 /// Connections the test makes; the rule's threshold is 20.
 const CONNECTIONS: usize = 25;
 
-/// Connections made while the source is paused.
-const WHILE_PAUSED: usize = 10;
+/// Connections made while the source is paused: more finished flows than the channel from
+/// the capture thread holds hand-offs (64), as each idle moment hands one on.
+const WHILE_PAUSED: usize = 100;
+
+/// Connections made while paused just before the stop.
+const AT_STOP: usize = 15;
 
 /// The admin API's token in the test's config.
 const TOKEN: &str = "live-capture-test-token-0123456789";
@@ -153,7 +157,9 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a listener");
     let port = listener.local_addr().expect("address").port();
     let config_path = dir.path().join("vigil.toml");
-    std::fs::write(&config_path, config(dir.path(), "lo", port)).expect("config");
+    // A 2 s window, so that an episode ends across the restart below.
+    let text = config(dir.path(), "lo", port).replace("window_secs = 60", "window_secs = 2");
+    std::fs::write(&config_path, text).expect("config");
     let log_path = dir.path().join("vigil.log");
 
     // Start-up fails before the API serves when capture is not permitted.
@@ -164,17 +170,7 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     // A failed assertion must not leave a daemon capturing behind.
     let mut child = KillOnDrop(child);
     wait_for_log(&log_path, "live capture started");
-
-    let server = std::thread::spawn(move || {
-        for _ in 0..CONNECTIONS + WHILE_PAUSED {
-            let (mut stream, _) = listener.accept().expect("accept");
-            let mut request = Vec::new();
-            stream
-                .read_to_end(&mut request)
-                .expect("read to the client's FIN");
-            assert_eq!(request, b"SSH-2.0-probe\r\n");
-        }
-    });
+    let server = serve(listener);
     connect(port, CONNECTIONS);
 
     // One flow per connection, no more: the filter keeps the API's own traffic out.
@@ -191,19 +187,13 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     assert_eq!(loopback["records_read"], CONNECTIONS as u64, "{sources}");
     assert_eq!(loopback["state"], "running", "{sources}");
 
-    let alerts = get(addr, "/api/v1/alerts?limit=100").json();
-    let hits: Vec<&Value> = alerts["alerts"]
-        .as_array()
-        .expect("alerts")
-        .iter()
-        .filter(|a| a["detector"] == "connection_rate")
-        .collect();
-    assert_eq!(hits.len(), 1, "one episode: {alerts}");
-    let alert = hits[0];
+    let hits = connection_rate_alerts(addr);
+    assert_eq!(hits.len(), 1, "one episode: {hits:?}");
+    let alert = &hits[0];
     assert_eq!(
         alert["explanation"],
         format!(
-            "20 short connections (at most 30 s each) to port {port} in 60 s from 127.0.0.1 (threshold 20)"
+            "20 short connections (at most 30 s each) to port {port} in 2 s from 127.0.0.1 (threshold 20)"
         ),
         "{alert}"
     );
@@ -212,62 +202,114 @@ fn short_loopback_connections_become_flows_and_a_connection_rate_alert() {
     assert_eq!(alert["kind"], "flow", "{alert}");
     assert_eq!(alert["sensor"], "pcap", "{alert}");
     assert_eq!(alert["sensor_id"], "loopback", "{alert}");
-    assert_eq!(alert["origin"]["source"], "interface:lo", "{alert}");
+    let origin = alert["origin"]["source"].as_str().expect("origin");
+    assert!(origin.starts_with("interface:lo@"), "{alert}");
 
     // Paused, the source hands nothing on; its packets are still read into flows, which
-    // wait for the resume.
-    let paused = request_token(
-        addr,
-        "POST",
-        "/api/v1/sources/loopback/pause",
-        Some(TOKEN),
-        None,
-    );
-    assert_eq!(paused.status, 200, "{}", paused.text());
+    // wait for the resume: more of them than the channel to the source holds.
+    pause(addr, "pause");
     connect(port, WHILE_PAUSED);
-    server.join().expect("server thread");
     std::thread::sleep(Duration::from_millis(500));
     let status = get(addr, "/api/v1/status").json();
     assert_eq!(
         status["events_decided"], CONNECTIONS as u64,
         "nothing while paused: {status}"
     );
-    let resumed = request_token(
-        addr,
-        "POST",
-        "/api/v1/sources/loopback/resume",
-        Some(TOKEN),
-        None,
-    );
-    assert_eq!(resumed.status, 200, "{}", resumed.text());
-    let status = settle(addr, (CONNECTIONS + WHILE_PAUSED) as u64);
-    assert_eq!(
-        status["events_decided"],
-        (CONNECTIONS + WHILE_PAUSED) as u64,
-        "{status}"
-    );
+    pause(addr, "resume");
+    let decided = (CONNECTIONS + WHILE_PAUSED) as u64;
+    let status = settle(addr, decided);
+    assert_eq!(status["events_decided"], decided, "{status}");
 
+    // Stopped while paused: the flows already finished are still handed on and decided.
+    pause(addr, "pause");
+    connect(port, AT_STOP);
+    std::thread::sleep(Duration::from_millis(300));
+    terminate(&mut child);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let decided = decided + AT_STOP as u64;
+    assert!(
+        log.contains(&format!("vigil stopped events={decided} ")),
+        "every finished flow decided before the exit: {log}"
+    );
+    let flat = std::fs::read_to_string(dir.path().join("alerts.ndjson")).expect("alerts file");
+    assert!(flat.contains("connection_rate"), "{flat}");
+
+    // The live source let the shutdown checkpoint be taken: a restart resumes from it.
+    let restart_log = dir.path().join("restart.log");
+    let (restarted, addr) = start_run(&config_path, &restart_log, "http");
+    let mut restarted = KillOnDrop(restarted);
+    let text = wait_for_log(&restart_log, "live capture started");
+    assert!(text.contains("resuming from the checkpoint"), "{text}");
+    // A new episode after the restart, at the same packet number of a capture that starts
+    // counting again, is a new alert: the new capture has an origin of its own.
+    let before = connection_rate_alerts(addr);
+    assert!(!before.is_empty());
+    std::thread::sleep(Duration::from_millis(2500));
+    connect(port, CONNECTIONS);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let hits = loop {
+        let hits = connection_rate_alerts(addr);
+        if hits.len() > before.len() || Instant::now() > deadline {
+            break hits;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        hits.len(),
+        before.len() + 1,
+        "a new episode, stored: {hits:?}"
+    );
+    let newest = &hits[0]["origin"]["source"];
+    assert!(
+        before.iter().all(|a| &a["origin"]["source"] != newest),
+        "{hits:?}"
+    );
+    terminate(&mut restarted);
+    server.join().expect("server thread");
+}
+
+/// Accepts the test's connections on `listener`, each read to its FIN, until they are all
+/// made.
+fn serve(listener: TcpListener) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for _ in 0..2 * CONNECTIONS + WHILE_PAUSED + AT_STOP {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut request = Vec::new();
+            stream
+                .read_to_end(&mut request)
+                .expect("read to the client's FIN");
+            assert_eq!(request, b"SSH-2.0-probe\r\n");
+        }
+    })
+}
+
+/// The connection-rate alerts stored, newest first.
+fn connection_rate_alerts(addr: std::net::SocketAddr) -> Vec<Value> {
+    let alerts = get(addr, "/api/v1/alerts?limit=100").json();
+    alerts["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|a| a["detector"] == "connection_rate")
+        .cloned()
+        .collect()
+}
+
+/// `POST /api/v1/sources/loopback/{action}` (`pause` or `resume`).
+fn pause(addr: std::net::SocketAddr, action: &str) {
+    let path = format!("/api/v1/sources/loopback/{action}");
+    let answer = request_token(addr, "POST", &path, Some(TOKEN), None);
+    assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+}
+
+/// SIGTERM, and a clean exit within 30 s.
+fn terminate(child: &mut KillOnDrop) {
     let pid = child.0.id().to_string();
     Command::new("kill")
         .args(["-s", "TERM", &pid])
         .status()
         .expect("kill");
     assert!(wait_exit(&mut child.0, Duration::from_secs(30)).success());
-    let flat = std::fs::read_to_string(dir.path().join("alerts.ndjson")).expect("alerts file");
-    assert!(flat.contains("connection_rate"), "{flat}");
-
-    // The live source let the shutdown checkpoint be taken: a restart resumes from it.
-    let restart_log = dir.path().join("restart.log");
-    let (restarted, _) = start_run(&config_path, &restart_log, "http");
-    let mut restarted = KillOnDrop(restarted);
-    let text = wait_for_log(&restart_log, "live capture started");
-    assert!(text.contains("resuming from the checkpoint"), "{text}");
-    let pid = restarted.0.id().to_string();
-    Command::new("kill")
-        .args(["-s", "TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(wait_exit(&mut restarted.0, Duration::from_secs(30)).success());
 }
 
 /// A `vigil` process killed when the test ends, passed or not.

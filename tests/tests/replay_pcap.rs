@@ -243,6 +243,9 @@ fn run_reads_a_pcap_source_once_and_stops() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("vigil.toml");
     let alerts = dir.path().join("alerts.ndjson");
+    // A copy, so that another file can take its place below.
+    let copy = dir.path().join("capture.pcap");
+    std::fs::write(&copy, &bytes).expect("copy the capture");
     std::fs::write(
         &config,
         format!(
@@ -251,7 +254,7 @@ fn run_reads_a_pcap_source_once_and_stops() {
              [sources.lan]\ntype = \"pcap\"\npath = \"{path}\"\n",
             state = dir.path().join("state").display(),
             alerts = alerts.display(),
-            path = path.display(),
+            path = copy.display(),
         ),
     )
     .expect("config");
@@ -272,8 +275,9 @@ fn run_reads_a_pcap_source_once_and_stops() {
         "no connection_rate alert: {text}"
     );
 
-    // Restarted on the same state, twice: the capture was read whole, so it is not read
-    // again (its position survives each restart), and no alert is written twice.
+    // Restarted on the same state, twice: every flow of the capture was handed on, so none
+    // is handed on again (the position survives each restart), and no alert is written
+    // twice.
     for restart in 1..=2 {
         let output = Command::new(vigil_bin())
             .args(["run", "--config", config.to_str().expect("utf-8")])
@@ -287,7 +291,9 @@ fn run_reads_a_pcap_source_once_and_stops() {
             "restart {restart}: {log}"
         );
         assert!(
-            log.contains("the capture was read whole before the restart"),
+            log.contains(
+                "the capture is read again from its start; the flows handed on before the restart are passed over"
+            ) && log.contains(&format!("flows={flows}")),
             "restart {restart}: {log}"
         );
         assert!(log.contains("events=0"), "restart {restart}: {log}");
@@ -298,18 +304,16 @@ fn run_reads_a_pcap_source_once_and_stops() {
         );
     }
 
-    // A different file at that path (here: the same capture, gzipped) is read again.
+    // Another file put in its place (here: the same capture, gzipped, renamed over it) is
+    // read from its start.
     let gzipped = Command::new("gzip")
         .arg("-c")
         .arg(&path)
         .output()
         .expect("gzip runs");
-    let moved = dir.path().join("capture.pcap");
-    std::fs::write(&moved, &gzipped.stdout).expect("write");
-    let text_config = std::fs::read_to_string(&config)
-        .expect("config")
-        .replace(&path.display().to_string(), &moved.display().to_string());
-    std::fs::write(&config, text_config).expect("config");
+    let fresh = dir.path().join("capture.pcap.new");
+    std::fs::write(&fresh, &gzipped.stdout).expect("write");
+    std::fs::rename(&fresh, &copy).expect("rename over the capture");
     let output = Command::new(vigil_bin())
         .args(["run", "--config", config.to_str().expect("utf-8")])
         .env("RUST_LOG", "info")
@@ -317,6 +321,10 @@ fn run_reads_a_pcap_source_once_and_stops() {
         .expect("vigil runs");
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{log}");
+    assert!(
+        log.contains("a different capture than before the restart: read from its start"),
+        "{log}"
+    );
     assert!(log.contains(&format!("events={flows}")), "{log}");
 }
 

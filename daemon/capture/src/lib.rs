@@ -13,8 +13,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use std::sync::Arc;
-
 use vigil_packets::{Frame, capture};
 
 /// How to open a live capture.
@@ -25,7 +23,7 @@ pub struct LiveOptions {
     /// A BPF filter in tcpdump's syntax (`tcp port 22 or udp`); `None` takes everything.
     pub filter: Option<String>,
     /// Put the interface in promiscuous mode, to see traffic not addressed to this host
-    /// (a mirror or tap port).
+    /// (a mirror or tap port). Not asked of `any`, which has no such mode.
     pub promiscuous: bool,
     /// Bytes kept of each packet. Flow features need only the headers; the length on the
     /// wire is kept either way.
@@ -167,11 +165,13 @@ impl LiveCapture {
     /// [`LiveError::UnsupportedLinktype`], or [`LiveError::Open`] for anything else.
     pub fn open(options: &LiveOptions) -> Result<LiveCapture, LiveError> {
         let interface = options.interface.clone();
+        // libpcap answers a promiscuous `any` with a warning that the crate takes for an error.
+        let promiscuous = options.promiscuous && interface != "any";
         let open = |precision| {
             pcap::Capture::from_device(interface.as_str())
                 .and_then(|inactive| {
                     inactive
-                        .promisc(options.promiscuous)
+                        .promisc(promiscuous)
                         .snaplen(i32::try_from(options.snaplen_bytes).unwrap_or(i32::MAX))
                         .buffer_size(i32::try_from(options.buffer_bytes).unwrap_or(i32::MAX))
                         // Packets are handed on as they arrive, not when a kernel block fills.
@@ -181,14 +181,14 @@ impl LiveCapture {
                 })
                 .map_err(|error| classify_open_error(&interface, &error))
         };
-        // Nanosecond stamps where the platform has them; microseconds otherwise.
-        let (capture, nanos) = match open(pcap::Precision::Nano) {
-            Ok(capture) => (capture, true),
-            Err(
-                error @ (LiveError::PermissionDenied { .. } | LiveError::NoSuchInterface { .. }),
-            ) => return Err(error),
-            Err(_) => (open(pcap::Precision::Micro)?, false),
-        };
+        // Nanosecond stamps on Linux, which has them; elsewhere libpcap may refuse them
+        // without saying so (the crate ignores the answer), so microseconds.
+        let nanos = cfg!(target_os = "linux");
+        let capture = open(if nanos {
+            pcap::Precision::Nano
+        } else {
+            pcap::Precision::Micro
+        })?;
         let linktype = capture.get_datalink().0;
         let linktype = u16::try_from(linktype)
             .ok()
@@ -343,9 +343,4 @@ fn classify_open_error(interface: &str, error: &pcap::Error) -> LiveError {
         interface: interface.to_string(),
         detail,
     }
-}
-
-/// The name a live capture goes by in logs and events: `interface:NAME`.
-pub fn source_name(interface: &str) -> Arc<str> {
-    Arc::from(format!("interface:{interface}"))
 }

@@ -22,7 +22,8 @@ fn open_loopback(filter: &str) -> Option<LiveCapture> {
 fn open_interface(interface: &str, filter: &str) -> Option<LiveCapture> {
     let mut options = LiveOptions::new(interface);
     options.filter = Some(filter.to_string());
-    options.promiscuous = false;
+    // Promiscuous, as by default: `any` must take it too.
+    options.promiscuous = true;
     match LiveCapture::open(&options) {
         Ok(capture) => Some(capture),
         Err(error @ LiveError::PermissionDenied { .. }) => {
