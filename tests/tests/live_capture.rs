@@ -51,13 +51,29 @@ fn live_capture_built() -> bool {
     if version.contains("live capture: yes") {
         return true;
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but vigil was built without live capture ({}): build it with --features live-capture",
+    skip(&format!(
+        "vigil was built without live capture ({}): build it with --features live-capture",
         version.trim()
-    );
-    eprintln!("skipped: {}", version.trim());
+    ));
     false
+}
+
+/// Says why a test does nothing here; under `CI`, where everything it needs is installed,
+/// fails saying so instead.
+fn skip(why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "CI is set but {why}");
+    eprintln!("skipped: {why}");
+}
+
+/// Whether this process runs as root, which the test needs to `do_what`; says why not.
+fn root_to(do_what: &str) -> bool {
+    let root = is_root();
+    if !root {
+        skip(&format!(
+            "the test does not run as root: it needs to {do_what}"
+        ));
+    }
+    root
 }
 
 /// Whether this process runs as root (`id -u` is 0).
@@ -494,11 +510,7 @@ fn tool(program: &str, package: &str) -> bool {
     if Command::new(program).arg("-V").output().is_ok() {
         return true;
     }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {program} is missing (Debian package {package})"
-    );
-    eprintln!("skipped: {program} not found (Debian package {package})");
+    skip(&format!("{program} is missing (Debian package {package})"));
     false
 }
 
@@ -510,12 +522,7 @@ fn a_capture_replayed_onto_an_interface_gives_the_flows_the_file_gives() {
     let Some(path) = shared_file("data/pcap/axr00t-research/ssh-brute-force.pcap") else {
         return;
     };
-    if !is_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the test does not run as root: it needs to create a veth pair"
-        );
-        eprintln!("skipped: creating a veth pair needs root");
+    if !root_to("create a veth pair") {
         return;
     }
     if !tool("tcpreplay", "tcpreplay") || !tool("ip", "iproute2") {
@@ -575,12 +582,7 @@ fn a_capture_replayed_onto_an_interface_gives_the_flows_the_file_gives() {
         assert_eq!(alert["dst_port"], 22, "{alert}");
     }
 
-    let pid = child.0.id().to_string();
-    Command::new("kill")
-        .args(["-s", "TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(wait_exit(&mut child.0, Duration::from_secs(30)).success());
+    terminate(&mut child);
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(
         log.contains(&format!("received={packets} dropped=0")),
@@ -593,12 +595,7 @@ fn cap_net_raw_alone_is_enough_even_in_promiscuous_mode() {
     if !live_capture_built() {
         return;
     }
-    if !is_root() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the test does not run as root: it needs to hand out one capability"
-        );
-        eprintln!("skipped: handing out a capability needs root");
+    if !root_to("hand out one capability") {
         return;
     }
     // As `nobody` with CAP_NET_RAW and nothing else, as config/vigil.service runs it.
@@ -628,10 +625,5 @@ fn cap_net_raw_alone_is_enough_even_in_promiscuous_mode() {
     let mut child = KillOnDrop(child);
     let text = wait_for_log(&log_path, "live capture started");
     assert!(text.contains("interface=lo"), "{text}");
-    let pid = child.0.id().to_string();
-    Command::new("kill")
-        .args(["-s", "TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(wait_exit(&mut child.0, Duration::from_secs(30)).success());
+    terminate(&mut child);
 }

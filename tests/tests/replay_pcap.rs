@@ -187,6 +187,30 @@ fn repeat_replays_the_capture_again_later() {
     );
 }
 
+/// `vigil run --config CONFIG` to its end (a capture source finishes); asserts success and
+/// returns its log.
+fn run_to_end(config: &Path) -> String {
+    let output = Command::new(vigil_bin())
+        .args(["run", "--config", config.to_str().expect("utf-8")])
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("vigil runs");
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "{log}");
+    log
+}
+
+/// The file at `path`, gzipped by `gzip -c`.
+fn gzip(path: &Path) -> Vec<u8> {
+    let output = Command::new("gzip")
+        .arg("-c")
+        .arg(path)
+        .output()
+        .expect("gzip runs");
+    assert!(output.status.success(), "gzip failed");
+    output.stdout
+}
+
 fn fails_with(args: &[&str], needle: &str) {
     let output = Command::new(vigil_bin())
         .args(args)
@@ -259,13 +283,7 @@ fn run_reads_a_pcap_source_once_and_stops() {
     )
     .expect("config");
     // A capture is a finite input: the daemon reads it once, drains and stops.
-    let output = Command::new(vigil_bin())
-        .args(["run", "--config", config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("vigil runs");
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{log}");
+    let log = run_to_end(&config);
     assert!(log.contains(&format!("events={flows}")), "{log}");
     let text = std::fs::read_to_string(&alerts).unwrap_or_default();
     assert!(
@@ -279,13 +297,7 @@ fn run_reads_a_pcap_source_once_and_stops() {
     // is handed on again (the position survives each restart), and no alert is written
     // twice.
     for restart in 1..=2 {
-        let output = Command::new(vigil_bin())
-            .args(["run", "--config", config.to_str().expect("utf-8")])
-            .env("RUST_LOG", "info")
-            .output()
-            .expect("vigil runs");
-        let log = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "restart {restart}: {log}");
+        let log = run_to_end(&config);
         assert!(
             log.contains("resuming from the checkpoint"),
             "restart {restart}: {log}"
@@ -306,21 +318,10 @@ fn run_reads_a_pcap_source_once_and_stops() {
 
     // Another file put in its place (here: the same capture, gzipped, renamed over it) is
     // read from its start.
-    let gzipped = Command::new("gzip")
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .expect("gzip runs");
     let fresh = dir.path().join("capture.pcap.new");
-    std::fs::write(&fresh, &gzipped.stdout).expect("write");
+    std::fs::write(&fresh, gzip(&path)).expect("write");
     std::fs::rename(&fresh, &copy).expect("rename over the capture");
-    let output = Command::new(vigil_bin())
-        .args(["run", "--config", config.to_str().expect("utf-8")])
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("vigil runs");
-    let log = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{log}");
+    let log = run_to_end(&config);
     assert!(
         log.contains("a different capture than before the restart: read from its start"),
         "{log}"
@@ -335,13 +336,8 @@ fn a_gzipped_capture_replays_as_the_capture_and_one_cut_short_loses_only_its_tai
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let gz = dir.path().join("nmap.pcap.gz");
-    let output = Command::new("gzip")
-        .arg("-c")
-        .arg(&path)
-        .output()
-        .expect("gzip runs");
-    assert!(output.status.success(), "gzip failed");
-    std::fs::write(&gz, &output.stdout).expect("write the gzipped capture");
+    let gzipped = gzip(&path);
+    std::fs::write(&gz, &gzipped).expect("write the gzipped capture");
 
     let (plain, plain_alerts) = replay_alerts(&path, &[]);
     // Told a capture by what it holds once gunzipped (no --format).
@@ -358,7 +354,7 @@ fn a_gzipped_capture_replays_as_the_capture_and_one_cut_short_loses_only_its_tai
     // Cut in the middle of the compressed stream: the flows before the cut are read, the
     // cut is counted once, and the replay still succeeds.
     let cut = dir.path().join("cut.pcap.gz");
-    std::fs::write(&cut, &output.stdout[..output.stdout.len() / 2]).expect("write");
+    std::fs::write(&cut, &gzipped[..gzipped.len() / 2]).expect("write");
     let summary = replay(&["--format", "pcap", "--alerts-out", "/dev/null"], &[&cut]);
     let parsed = count(&summary, "/events_parsed");
     assert!(
