@@ -149,21 +149,75 @@ impl RejectionLog {
     }
 }
 
+/// Inputs read in order, `rounds` times over (`vigil replay --repeat`). Each round after the
+/// first is shifted in event time by the span of the first (plus a millisecond), so event
+/// time never runs backwards and every round's windows see fresh time; its events carry
+/// their round in their origin, so their alert ids are new.
+#[derive(Debug)]
+struct Rounds {
+    inputs: Vec<String>,
+    next_input: usize,
+    rounds: u32,
+    round: u32,
+    shift: TimeDelta,
+    span: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+}
+
+impl Rounds {
+    fn new(inputs: Vec<String>, rounds: u32) -> Rounds {
+        Rounds {
+            inputs,
+            next_input: 0,
+            rounds: rounds.max(1),
+            round: 0,
+            shift: TimeDelta::zero(),
+            span: None,
+        }
+    }
+
+    /// The next input to open, starting the next round after the last input; `None` once
+    /// every round is read.
+    fn next_input(&mut self) -> Option<String> {
+        if self.next_input >= self.inputs.len() {
+            self.round += 1;
+            if self.round >= self.rounds {
+                return None;
+            }
+            let (lo, hi) = self.span.unwrap_or_default();
+            let span = (hi - lo) + TimeDelta::milliseconds(1);
+            self.shift = span * i32::try_from(self.round).unwrap_or(i32::MAX);
+            self.next_input = 0;
+        }
+        self.next_input += 1;
+        self.inputs.get(self.next_input - 1).cloned()
+    }
+
+    /// Places an event of the current round: the first round's event times make the span;
+    /// a later round's are shifted past it and the event carries the round.
+    fn place(&mut self, event: &mut Event) {
+        if self.round == 0 {
+            let t = event.event_time;
+            self.span = Some(match self.span {
+                None => (t, t),
+                Some((lo, hi)) => (lo.min(t), hi.max(t)),
+            });
+        } else {
+            event.event_time += self.shift;
+            event.origin.round = self.round;
+        }
+    }
+}
+
 /// Lines of one or more inputs, read in order, parsed into events; optionally repeated.
 pub struct LineProducer {
     name: Arc<str>,
-    inputs: Vec<String>,
-    next_input: usize,
+    inputs: Rounds,
     options: TailOptions,
     reader: Option<Box<dyn LineSource>>,
     current_input: Arc<str>,
     parser: Box<dyn RecordParser>,
     batch: LineBatch,
     records: Vec<Record>,
-    rounds: u32,
-    round: u32,
-    round_shift: TimeDelta,
-    span: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
     log: RejectionLog,
 }
 
@@ -179,18 +233,13 @@ impl LineProducer {
     ) -> LineProducer {
         LineProducer {
             name,
-            inputs,
-            next_input: 0,
+            inputs: Rounds::new(inputs, rounds),
             options,
             reader: None,
             current_input: Arc::from(""),
             parser,
             batch: LineBatch::new(),
             records: Vec::new(),
-            rounds: rounds.max(1),
-            round: 0,
-            round_shift: TimeDelta::zero(),
-            span: None,
             log,
         }
     }
@@ -201,16 +250,7 @@ impl LineProducer {
                 Record::Event(mut event) => {
                     tally.read += 1;
                     tally.parsed += 1;
-                    if self.round == 0 {
-                        let t = event.event_time;
-                        self.span = Some(match self.span {
-                            None => (t, t),
-                            Some((lo, hi)) => (lo.min(t), hi.max(t)),
-                        });
-                    } else {
-                        event.event_time += self.round_shift;
-                        event.origin.round = self.round;
-                    }
+                    self.inputs.place(&mut event);
                     out.push(*event);
                 }
                 Record::Skipped { reason, .. } => tally.skip(reason),
@@ -235,21 +275,10 @@ impl LineProducer {
     /// Opens the next input (or starts the next round); false when everything was read.
     fn open_next(&mut self) -> bool {
         loop {
-            if self.next_input >= self.inputs.len() {
-                self.round += 1;
-                if self.round >= self.rounds {
-                    return false;
-                }
-                let (lo, hi) = self.span.unwrap_or_default();
-                // Shift each round by the input's span (plus a millisecond) so event time never
-                // runs backwards and every round's windows see fresh time.
-                let span = (hi - lo) + TimeDelta::milliseconds(1);
-                self.round_shift = span * i32::try_from(self.round).unwrap_or(i32::MAX);
-                self.next_input = 0;
-            }
-            let spec = &self.inputs[self.next_input];
-            self.next_input += 1;
-            match vigil_tail::open_input(spec, &self.options) {
+            let Some(spec) = self.inputs.next_input() else {
+                return false;
+            };
+            match vigil_tail::open_input(&spec, &self.options) {
                 Ok(reader) => {
                     self.reader = Some(reader);
                     return true;
@@ -512,8 +541,7 @@ pub(crate) fn count_packet_skips(tally: &mut Tally, reason: vigil_packets::SkipR
 /// impossible block length) ends there with one record rejected as `malformed_capture`.
 pub struct PcapProducer {
     name: Arc<str>,
-    inputs: Vec<String>,
-    next_input: usize,
+    inputs: Rounds,
     flow_config: vigil_packets::FlowConfig,
     stream: Option<vigil_packets::CaptureStream<Box<dyn std::io::Read + Send>>>,
     tracker: Option<vigil_packets::FlowTracker>,
@@ -525,10 +553,6 @@ pub struct PcapProducer {
     current_file: Option<Option<vigil_tail::FileIdentity>>,
     handed: u64,
     skip: u64,
-    rounds: u32,
-    round: u32,
-    round_shift: TimeDelta,
-    span: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
 }
 
 impl PcapProducer {
@@ -547,8 +571,7 @@ impl PcapProducer {
         flow_config.validate()?;
         Ok(PcapProducer {
             name,
-            inputs,
-            next_input: 0,
+            inputs: Rounds::new(inputs, rounds),
             flow_config,
             stream: None,
             tracker: None,
@@ -560,10 +583,6 @@ impl PcapProducer {
             current_file: None,
             handed: 0,
             skip: 0,
-            rounds: rounds.max(1),
-            round: 0,
-            round_shift: TimeDelta::zero(),
-            span: None,
         })
     }
 
@@ -578,19 +597,9 @@ impl PcapProducer {
     /// Opens the next capture (or starts the next round); false when everything was read.
     fn open_next(&mut self) -> bool {
         loop {
-            if self.next_input >= self.inputs.len() {
-                self.round += 1;
-                if self.round >= self.rounds {
-                    return false;
-                }
-                let (lo, hi) = self.span.unwrap_or_default();
-                let span = (hi - lo) + TimeDelta::milliseconds(1);
-                self.round_shift = span * i32::try_from(self.round).unwrap_or(i32::MAX);
-                self.events.set_round(self.round);
-                self.next_input = 0;
-            }
-            let spec = self.inputs[self.next_input].clone();
-            self.next_input += 1;
+            let Some(spec) = self.inputs.next_input() else {
+                return false;
+            };
             let reader: std::io::Result<Box<dyn std::io::Read + Send>> = if spec == "-" {
                 Ok(Box::new(std::io::BufReader::with_capacity(
                     1 << 16,
@@ -647,15 +656,7 @@ impl PcapProducer {
                 continue;
             }
             let mut event = self.events.event(&flow);
-            if self.round == 0 {
-                let t = event.event_time;
-                self.span = Some(match self.span {
-                    None => (t, t),
-                    Some((lo, hi)) => (lo.min(t), hi.max(t)),
-                });
-            } else {
-                event.event_time += self.round_shift;
-            }
+            self.inputs.place(&mut event);
             self.pending.push_back(event);
         }
     }
