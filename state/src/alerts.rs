@@ -223,6 +223,15 @@ pub(crate) fn finish<T>(
 }
 
 impl Store {
+    /// The stored bytes of the alert at `key`; `None` when retention removed it after an
+    /// index pointed at it.
+    pub(crate) fn alert_bytes(&self, key: AlertKey) -> Result<Option<IVec>, StateError> {
+        self.inner
+            .alerts
+            .get(key.stored())
+            .map_err(|source| StateError::engine("reading an alert", source))
+    }
+
     /// Writes one event boundary's changes in a single transaction: new alerts (each with
     /// its index entries and the next outbox position; an id already stored is skipped and
     /// reported), alert updates, drift events and the checkpoint.
@@ -457,11 +466,7 @@ impl Store {
             return Ok(None);
         };
         let entry = IdEntry::decode(&id_bytes, &value)?;
-        let bytes = self
-            .inner
-            .alerts
-            .get(entry.key.stored())
-            .map_err(|source| StateError::engine("reading an alert", source))?;
+        let bytes = self.alert_bytes(entry.key)?;
         // Retention may remove the alert between the two reads; then it is gone.
         Ok(bytes.map(|bytes| StoredAlert {
             key: entry.key,
@@ -556,11 +561,7 @@ impl Store {
                 page.next_cursor = page.alerts.last().map(|alert| alert.key);
                 break;
             }
-            let bytes = self
-                .inner
-                .alerts
-                .get(alert_key.stored())
-                .map_err(|source| StateError::engine("reading an alert", source))?;
+            let bytes = self.alert_bytes(alert_key)?;
             // An index entry whose alert retention removed a moment ago is skipped.
             if let Some(bytes) = bytes {
                 page.alerts.push(StoredAlert {

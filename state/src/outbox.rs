@@ -157,11 +157,7 @@ impl Store {
                 item.map_err(|source| StateError::engine("reading the alert log", source))?;
             let key = parse_alert_key_value(ALERT_LOG, &position, &key)?;
             let position = decode_u64(ALERT_LOG, &position, &position)?;
-            let bytes = self
-                .inner
-                .alerts
-                .get(key.stored())
-                .map_err(|source| StateError::engine("reading an alert", source))?;
+            let bytes = self.alert_bytes(key)?;
             if let Some(bytes) = bytes {
                 out.push(OutboxItem {
                     position,

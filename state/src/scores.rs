@@ -373,11 +373,7 @@ impl Store {
             if !in_time(key) {
                 continue;
             }
-            let bytes = self
-                .inner
-                .alerts
-                .get(key.stored())
-                .map_err(|source| StateError::engine("reading an alert", source))?;
+            let bytes = self.alert_bytes(key)?;
             // An index entry whose alert retention removed a moment ago is skipped.
             if let Some(bytes) = bytes {
                 page.alerts.push(ScoredAlert {
@@ -456,11 +452,7 @@ impl Store {
         ranked.truncate(limit);
         let mut page = ScorePage::default();
         for Ranked(score, key) in ranked {
-            let bytes = self
-                .inner
-                .alerts
-                .get(key.stored())
-                .map_err(|source| StateError::engine("reading an alert", source))?;
+            let bytes = self.alert_bytes(key)?;
             if let Some(bytes) = bytes {
                 page.alerts.push(ScoredAlert {
                     score,
