@@ -431,6 +431,20 @@ fn source_settings(config: &Config, name: &str, pacing: Pacing, poll: Duration) 
     }
 }
 
+/// A source that reads as fast as the pipeline takes it, looking again after `poll` when
+/// it has nothing.
+fn max_speed_source(
+    config: &Config,
+    name: &str,
+    poll: Duration,
+    producer: Box<dyn Producer>,
+) -> SourceSpec {
+    SourceSpec {
+        settings: source_settings(config, name, Pacing::MaxSpeed, poll),
+        producer,
+    }
+}
+
 fn rejection_log(config: &Config, name: &str) -> RejectionLog {
     RejectionLog::new(
         Arc::from(name),
@@ -909,15 +923,12 @@ fn live_source_spec(
         }
         other => anyhow::Error::new(other).context(format!("source {name:?} cannot start")),
     })?;
-    Ok(SourceSpec {
-        settings: source_settings(
-            config,
-            name,
-            Pacing::MaxSpeed,
-            Duration::from_millis(source.poll_millis.min(LIVE_POLL_MILLIS_MAX)),
-        ),
-        producer: Box::new(producer),
-    })
+    Ok(max_speed_source(
+        config,
+        name,
+        Duration::from_millis(source.poll_millis.min(LIVE_POLL_MILLIS_MAX)),
+        Box::new(producer),
+    ))
 }
 
 /// Without the `live-capture` feature, configuration validation has refused `interface`.
@@ -973,15 +984,12 @@ fn source_spec(
                 );
             }
         }
-        return Ok(SourceSpec {
-            settings: source_settings(
-                config,
-                name,
-                Pacing::MaxSpeed,
-                Duration::from_millis(source.poll_millis),
-            ),
-            producer: Box::new(producer),
-        });
+        return Ok(max_speed_source(
+            config,
+            name,
+            Duration::from_millis(source.poll_millis),
+            Box::new(producer),
+        ));
     }
     let format = source.parsed_format()?;
     let timezone = source.parsed_timezone()?;
@@ -1027,15 +1035,12 @@ fn source_spec(
         1,
         rejection_log(config, name),
     );
-    Ok(SourceSpec {
-        settings: source_settings(
-            config,
-            name,
-            Pacing::MaxSpeed,
-            Duration::from_millis(source.poll_millis),
-        ),
-        producer: Box::new(producer),
-    })
+    Ok(max_speed_source(
+        config,
+        name,
+        Duration::from_millis(source.poll_millis),
+        Box::new(producer),
+    ))
 }
 
 /// The admin API's listener and settings, bound before anything else starts; `None` when
@@ -1113,21 +1118,15 @@ fn http_source(config: &Config) -> anyhow::Result<(Arc<HttpIngest>, SourceSpec)>
         );
     }
     // Records ingested after a restart get other origins, so their alerts other ids.
-    let input = format!(
-        "{HTTP_SOURCE}@{}",
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
-    );
+    let input = crate::input::session_origin(HTTP_SOURCE);
     let options = parse_options(config, HTTP_SOURCE, chrono_tz::UTC, None)?;
     let (ingest, producer) = HttpIngest::channel(config.pipeline.mailbox_batches, options, &input);
-    let spec = SourceSpec {
-        settings: source_settings(
-            config,
-            HTTP_SOURCE,
-            Pacing::MaxSpeed,
-            Duration::from_millis(20),
-        ),
-        producer: Box::new(producer),
-    };
+    let spec = max_speed_source(
+        config,
+        HTTP_SOURCE,
+        Duration::from_millis(20),
+        Box::new(producer),
+    );
     Ok((ingest, spec))
 }
 

@@ -497,6 +497,16 @@ pub fn open_capture_file(path: &std::path::Path) -> std::io::Result<Box<dyn Read
     Ok(Box::new(file))
 }
 
+/// The origin of records taken in from now on by something that cannot be read again (HTTP
+/// ingest, a live capture): `name@<UTC time to the microsecond>`. Offsets start again at 0
+/// each time, so the time keeps their alert ids from repeating earlier ones.
+pub fn session_origin(name: &str) -> String {
+    format!(
+        "{name}@{}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
+}
+
 /// The rejection reason of a capture whose framing is broken (it is read no further).
 pub const MALFORMED_CAPTURE: &str = "malformed_capture";
 

@@ -26,7 +26,7 @@ use vigil_packets::{ConfigError, FlowConfig, FlowEvents, FlowRecord, FlowTracker
 use vigil_sensors::Event;
 use vigil_tail::Position;
 
-use crate::input::{Produced, Producer, Tally, count_packet_skips, hand_out};
+use crate::input::{Produced, Producer, Tally, count_packet_skips, hand_out, session_origin};
 use crate::metrics::CAPTURE_DROPPED;
 
 /// Frames read between two looks at the channel and the stop flag.
@@ -202,8 +202,7 @@ impl LiveProducer {
 
 /// The origin of a capture opened now on `interface`: `interface:NAME@<time>`.
 fn origin_name(interface: &str) -> Arc<str> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    Arc::from(format!("interface:{interface}@{now}"))
+    Arc::from(session_origin(&format!("interface:{interface}")))
 }
 
 impl Producer for LiveProducer {
