@@ -39,6 +39,18 @@ impl Tally {
         *self.skipped.entry(reason).or_default() += 1;
     }
 
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: Tally) {
+        self.read += other.read;
+        self.parsed += other.parsed;
+        for (reason, n) in other.rejected {
+            *self.rejected.entry(reason).or_default() += n;
+        }
+        for (reason, n) in other.skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+    }
+
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
         self.read == 0

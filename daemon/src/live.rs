@@ -115,7 +115,7 @@ pub struct LiveProducer {
     thread: Option<JoinHandle<Chunk>>,
     pending: VecDeque<Event>,
     /// Counts taken in at the stop, for the next call of `produce`.
-    pending_tally: Vec<Tally>,
+    pending_tally: Tally,
     origin: Arc<str>,
     frames_read: u64,
 }
@@ -168,7 +168,7 @@ impl LiveProducer {
             stop,
             thread: Some(thread),
             pending: VecDeque::new(),
-            pending_tally: Vec::new(),
+            pending_tally: Tally::default(),
             origin,
             frames_read: 0,
         })
@@ -195,7 +195,7 @@ impl LiveProducer {
 
     fn take_in(&mut self, chunk: Chunk) {
         self.frames_read += chunk.frames;
-        self.pending_tally.push(chunk.tally);
+        self.pending_tally.add(chunk.tally);
         self.pending.extend(chunk.events);
     }
 }
@@ -208,9 +208,7 @@ fn origin_name(interface: &str) -> Arc<str> {
 impl Producer for LiveProducer {
     fn produce(&mut self, max: usize, out: &mut Vec<Event>, tally: &mut Tally) -> Produced {
         let start = out.len();
-        for counted in self.pending_tally.drain(..) {
-            merge(tally, counted);
-        }
+        tally.add(std::mem::take(&mut self.pending_tally));
         let read_before = tally.read;
         let target = start + max;
         loop {
@@ -228,7 +226,7 @@ impl Producer for LiveProducer {
             match chunks.try_recv() {
                 Ok(chunk) => {
                     self.frames_read += chunk.frames;
-                    merge(tally, chunk.tally);
+                    tally.add(chunk.tally);
                     self.pending.extend(chunk.events);
                 }
                 Err(TryRecvError::Empty) => break,
@@ -271,18 +269,6 @@ impl Producer for LiveProducer {
 impl Drop for LiveProducer {
     fn drop(&mut self) {
         self.stop_thread();
-    }
-}
-
-/// Adds `from`'s counts to `into`.
-fn merge(into: &mut Tally, from: Tally) {
-    into.read += from.read;
-    into.parsed += from.parsed;
-    for (reason, n) in from.rejected {
-        *into.rejected.entry(reason).or_default() += n;
-    }
-    for (reason, n) in from.skipped {
-        *into.skipped.entry(reason).or_default() += n;
     }
 }
 
