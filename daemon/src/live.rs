@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use vigil_capture::{LiveCapture, LiveError, LiveOptions};
+use vigil_capture::{CaptureCounters, LiveCapture, LiveError, LiveOptions};
 use vigil_packets::{ConfigError, FlowConfig, FlowEvents, FlowRecord, FlowTracker, decode};
 use vigil_sensors::Event;
 use vigil_tail::Position;
@@ -294,19 +294,15 @@ impl CaptureReader {
     fn run(mut self) -> Chunk {
         let mut chunk = self.read_until_stopped();
         // The drops since the last look are counted too.
-        self.count_drops(&mut chunk.tally, true);
-        if let Some(capture) = self.capture.as_mut() {
-            match capture.counters() {
-                Ok(c) => tracing::info!(
-                    source = %self.name,
-                    interface = %self.options.interface,
-                    received = c.received,
-                    dropped = c.dropped,
-                    interface_dropped = c.interface_dropped,
-                    "live capture stopped"
-                ),
-                Err(error) => tracing::info!(source = %self.name, "live capture stopped ({error})"),
-            }
+        if let Some(c) = self.count_drops(&mut chunk.tally, true) {
+            tracing::info!(
+                source = %self.name,
+                interface = %self.options.interface,
+                received = c.received,
+                dropped = c.dropped,
+                interface_dropped = c.interface_dropped,
+                "live capture stopped"
+            );
         }
         chunk
     }
@@ -325,7 +321,7 @@ impl CaptureReader {
                 chunk.started = Some(Instant::now());
             }
             if chunk.due(idle) {
-                match self.hand_on(chunk) {
+                match self.sender.try_send(chunk) {
                     Ok(()) => chunk = Chunk::new(),
                     // The channel is full: read on, holding the flows, up to a bound.
                     Err(TrySendError::Full(back)) if back.events.len() < MAX_HELD_EVENTS => {
@@ -343,10 +339,6 @@ impl CaptureReader {
             }
         }
         chunk
-    }
-
-    fn hand_on(&self, chunk: Chunk) -> Result<(), TrySendError<Chunk>> {
-        self.sender.try_send(chunk)
     }
 
     /// Waits for room for `chunk` without reading; `None` once it is handed on, the chunk
@@ -406,16 +398,14 @@ impl CaptureReader {
         idle
     }
 
-    /// Reads the kernel's drop counter every [`COUNTERS_EVERY`] (or now, when `now`); new
-    /// drops are counted and logged.
-    fn count_drops(&mut self, tally: &mut Tally, now: bool) {
+    /// Reads the kernel's counters every [`COUNTERS_EVERY`] (or now, when `now`); new drops
+    /// are counted and logged. The counters, when they were read.
+    fn count_drops(&mut self, tally: &mut Tally, now: bool) -> Option<CaptureCounters> {
         if !now && self.counters_at.elapsed() < COUNTERS_EVERY {
-            return;
+            return None;
         }
         self.counters_at = Instant::now();
-        let Some(capture) = self.capture.as_mut() else {
-            return;
-        };
+        let capture = self.capture.as_mut()?;
         match capture.counters() {
             Ok(counters) => {
                 // The kernel's counter is 32 bits and wraps.
@@ -434,8 +424,12 @@ impl CaptureReader {
                         "the kernel dropped packets: its capture buffer was full (raise buffer_bytes, or narrow the filter)"
                     );
                 }
+                Some(counters)
             }
-            Err(error) => tracing::debug!(source = %self.name, "{error}"),
+            Err(error) => {
+                tracing::debug!(source = %self.name, "{error}");
+                None
+            }
         }
     }
 
