@@ -965,24 +965,7 @@ fn source_spec(
             1,
         )?;
         if let Some(position) = resume {
-            let now = std::fs::metadata(path)
-                .ok()
-                .and_then(|m| vigil_tail::FileIdentity::of(&m));
-            if std::path::Path::new(&*position.path) == path.as_path() && now == position.identity {
-                tracing::info!(
-                    source = %name,
-                    input = %path.display(),
-                    flows = position.offset,
-                    "the capture is read again from its start; the flows handed on before the restart are passed over"
-                );
-                producer.resume_after(position.offset);
-            } else {
-                tracing::info!(
-                    source = %name,
-                    input = %path.display(),
-                    "a different capture than before the restart: read from its start"
-                );
-            }
+            producer.resume(position.clone());
         }
         return Ok(max_speed_source(
             config,

@@ -575,6 +575,7 @@ pub struct PcapProducer {
     current_file: Option<Option<vigil_tail::FileIdentity>>,
     handed: u64,
     skip: u64,
+    resume: Option<Position>,
 }
 
 impl PcapProducer {
@@ -605,15 +606,16 @@ impl PcapProducer {
             current_file: None,
             handed: 0,
             skip: 0,
+            resume: None,
         })
     }
 
-    /// Resumes a capture after the `flows` it handed on before a restart: the capture is
-    /// read again from its start (flow tracking needs every packet) and its first `flows`
-    /// events are dropped, so the rest follow exactly where the last checkpoint stopped.
-    pub fn resume_after(&mut self, flows: u64) {
-        self.skip = flows;
-        self.handed = flows;
+    /// Resumes from `position`, as [`Producer::position`] gave it before a restart. When the
+    /// capture opened is the same file (path and identity), it is read again from its start
+    /// (flow tracking needs every packet) and the flows it had handed on are dropped, so the
+    /// rest follow exactly where the last checkpoint stopped; another file is read whole.
+    pub fn resume(&mut self, position: Position) {
+        self.resume = Some(position);
     }
 
     /// Opens the next capture (or starts the next round); false when everything was read.
@@ -638,6 +640,9 @@ impl PcapProducer {
                         .ok()
                         .filter(|_| spec != "-")
                         .map(|m| vigil_tail::FileIdentity::of(&m));
+                    if let Some(position) = self.resume.take() {
+                        self.resume_at(&position);
+                    }
                     self.events.set_source(source.clone());
                     self.stream = Some(vigil_packets::CaptureStream::new(reader, source));
                     self.counted_skips.clear();
@@ -649,6 +654,27 @@ impl PcapProducer {
                     tracing::error!(source = %self.name, input = %spec, "cannot read capture: {error}");
                 }
             }
+        }
+    }
+
+    /// Passes over the flows `position` says were handed on, if the capture just opened is
+    /// the one it names.
+    fn resume_at(&mut self, position: &Position) {
+        if position.path == self.current_input && self.current_file == Some(position.identity) {
+            tracing::info!(
+                source = %self.name,
+                input = %self.current_input,
+                flows = position.offset,
+                "the capture is read again from its start; the flows handed on before the restart are passed over"
+            );
+            self.skip = position.offset;
+            self.handed = position.offset;
+        } else {
+            tracing::info!(
+                source = %self.name,
+                input = %self.current_input,
+                "a different capture than before the restart: read from its start"
+            );
         }
     }
 
@@ -670,7 +696,7 @@ impl PcapProducer {
     }
 
     /// Turns the flows emitted so far into pending events (less those handed on before a
-    /// restart, see [`resume_after`](Self::resume_after)).
+    /// restart, see [`resume`](Self::resume)).
     fn convert_flows(&mut self) {
         for flow in self.flows.drain(..) {
             if self.skip > 0 {
@@ -753,7 +779,7 @@ impl Producer for PcapProducer {
 
     /// The capture and the number of flow events handed on (for `vigil run`, which reads
     /// one capture once): a restart that finds the same file resumes after them (see
-    /// [`resume_after`](PcapProducer::resume_after)).
+    /// [`resume`](PcapProducer::resume)).
     fn position(&self) -> Option<Position> {
         let identity = self.current_file?;
         Some(Position {
@@ -810,7 +836,7 @@ mod tests {
         assert_eq!(position.offset, head.len() as u64);
 
         let mut resumed = producer(file.path());
-        resumed.resume_after(position.offset);
+        resumed.resume(position.clone());
         let (rest, tally) = read_all(&mut resumed);
         assert_eq!(
             tally.read,
